@@ -1,0 +1,7 @@
+"""digest: a weekly email digest of plain-language clinical research summaries.
+
+The package is layered; imports flow one way (see README, "Architecture"):
+``cli`` -> ``services`` -> ``rendering``, ``tokens``, ``db``, ``mail``, ``sources`` -> ``core`` -> ``errors``.
+"""
+
+__version__ = "0.1.0"

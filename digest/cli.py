@@ -1,0 +1,357 @@
+"""The ``digest`` command line (Typer). Each command wires the parts it needs and calls one service.
+
+User mistakes and unreachable services end with one line on stderr and exit code 1, never a traceback.
+"""
+
+import functools
+import sys
+import webbrowser
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from digest.core.schedule import cron_trigger
+from digest.db import engine as db
+from digest.db.engine import unit_of_work
+from digest.db.models import IssueStatus, SubscriberState
+from digest.errors import DigestError, InvalidInput, NotFound
+from digest.services import issues as issue_service
+from digest.services import subscribers as subscriber_service
+from digest.services.compose import ComposeRules, compose
+from digest.services.cycle import CyclePlan, run_cycle
+from digest.services.demo import run_demo
+from digest.services.ingest import ingest
+from digest.services.send import IssueSender, SendReport, SendSettings, dry_run, get_issue, next_issue_to_send
+from digest.services.status import status
+from digest.sources import open_sources
+from digest.wiring import Parts
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(help="digest: a weekly email digest of clinical research summaries.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+subscribers_app = typer.Typer(help="Manage subscribers.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(subscribers_app, name="subscribers")
+
+IssueArg = Annotated[int | None, typer.Argument(help="Issue number (default: the latest that fits).")]
+
+
+def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn digest's errors into one line on stderr and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except DigestError as exc:
+            raise fail(str(exc)) from exc
+        except OperationalError as exc:
+            raise fail(
+                f"database error: {str(exc.orig).strip().splitlines()[0] if exc.orig else exc}"
+            ) from exc
+        except IntegrityError as exc:
+            raise fail(
+                f"another process changed the same data at once; run the command again ({exc.orig})"
+            ) from exc
+
+    return wrapper
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``message`` as the one-line reason and return the exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def ready_parts() -> Parts:
+    """Settings read and checked, and the database migrated to the current schema."""
+    parts = Parts.from_environment()
+    db.require_current_schema(parts.engine)
+    return parts
+
+
+def compose_rules(parts: Parts) -> ComposeRules:
+    return ComposeRules(
+        max_items=parts.settings.max_items, first_issue_lookback=parts.settings.first_issue_lookback
+    )
+
+
+def sender_for(parts: Parts) -> IssueSender:
+    settings = parts.settings
+    send_settings = SendSettings(
+        from_=settings.from_,
+        base_url=settings.base_url,
+        batch_size=settings.batch_size,
+        unsubscribe_mailto=settings.unsubscribe_mailto,
+    )
+    return IssueSender(parts.engine, parts.mailer(), parts.tokens, send_settings)
+
+
+class BarProgress:
+    """A progress bar for sends (rich), shown on stderr."""
+
+    def __init__(self) -> None:
+        self._bar = Progress(
+            TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+        )
+        self._task = self._bar.add_task("send", total=None)
+
+    def __enter__(self) -> "BarProgress":
+        self._bar.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._bar.stop()
+
+    def start(self, total: int, done: int) -> None:
+        self._bar.update(self._task, total=total, completed=done)
+
+    def advance(self, count: int) -> None:
+        self._bar.advance(self._task, count)
+
+
+def describe_send(report: SendReport) -> str:
+    if report.dry_run:
+        return f"issue {report.issue_number}: dry run, would send to {report.audience} active subscribers"
+    line = (
+        f"issue {report.issue_number}: {report.sent} sent, {report.failed} failed, {report.skipped} skipped "
+        f"of {report.audience} in {report.seconds:.1f}s ({report.rate:.0f}/s)"
+    )
+    if report.in_flight:
+        line += (
+            f"; {report.in_flight} still in flight "
+            "(another worker, or a crashed run: resumes when its lease expires)"
+        )
+    return line
+
+
+@app.command("demo")
+@reports_errors
+def demo_command() -> None:
+    """Create the database, load samples and three subscribers, compose issue 1 and send it to the outbox."""
+    parts = Parts.from_environment()
+    parts.settings.email_backend = "outbox"  # the demo always writes files, whatever is configured
+    settings = parts.settings
+    result = run_demo(
+        parts.engine,
+        parts.renderer,
+        sender_for(parts),
+        compose_rules(parts),
+        outbox=settings.outbox_dir,
+        base_url=settings.base_url,
+        now=now(),
+    )
+    for line in result.lines:
+        typer.echo(line)
+
+
+@db_app.command("upgrade")
+@reports_errors
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply database migrations (Alembic)."""
+    parts = Parts.from_environment()
+    db.upgrade(parts.engine, revision)
+    typer.echo(f"database at {parts.engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+@app.command("ingest")
+@reports_errors
+def ingest_command() -> None:
+    """Gather new summaries from the configured sources (DIGEST_SOURCES)."""
+    parts = ready_parts()
+    moment = now()
+    reports = ingest(
+        parts.engine, open_sources(parts.settings.source_list, now=moment), parts.renderer, now=moment
+    )
+    for report in reports:
+        typer.echo(report.line)
+        for rejection in report.rejected:
+            typer.echo(f"  rejected: {rejection}", err=True)
+    if all(report.error for report in reports):
+        raise fail("no source could be read")
+
+
+@app.command("compose")
+@reports_errors
+def compose_command() -> None:
+    """Draft the next issue from summaries published since the previous one."""
+    parts = ready_parts()
+    with unit_of_work(parts.engine) as session:
+        issue = compose(session, parts.renderer, compose_rules(parts), now=now())
+        if issue is None:
+            typer.echo("nothing new: no summary published since the previous issue; no issue composed")
+            return
+        typer.echo(f"composed issue {issue.number} ({issue.status}): {issue.subject}")
+
+
+@app.command("preview")
+@reports_errors
+def preview_command(
+    issue: IssueArg = None,
+    text: Annotated[bool, typer.Option("--text", help="The plain-text part instead of the HTML.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    open_: Annotated[bool, typer.Option("--open", help="Open the preview in a browser.")] = False,
+) -> None:
+    """Write an issue's HTML (or text) as subscribers will see it."""
+    parts = ready_parts()
+    with unit_of_work(parts.engine) as session:
+        chosen = get_issue(session, issue) if issue is not None else issue_service.latest_issue(session)
+        if chosen is None:
+            raise NotFound("there is no issue yet: run `digest compose`")
+        document = issue_service.preview(chosen, base_url=parts.settings.base_url, text=text)
+    if open_ and out is None:
+        out = Path(f"issue-{chosen.number}.{'txt' if text else 'html'}")
+    if out is None:
+        sys.stdout.write(document)
+        return
+    out.write_text(document, encoding="utf-8")
+    typer.echo(f"wrote {out}")
+    if open_:
+        webbrowser.open(out.resolve().as_uri())
+
+
+def decision_command(decision: IssueStatus) -> Callable[[int], None]:
+    @reports_errors
+    def command(issue: Annotated[int, typer.Argument(help="Issue number.")]) -> None:
+        parts = ready_parts()
+        with unit_of_work(parts.engine) as session:
+            decided = issue_service.decide(session, issue, decision, by="cli", now=now())
+        typer.echo(f"issue {decided.number} is {decided.status}")
+
+    return command
+
+
+app.command("approve", help="Approve an issue for sending.")(decision_command(IssueStatus.approved))
+app.command("hold", help="Hold an issue: it is not sent until approved again.")(
+    decision_command(IssueStatus.held)
+)
+app.command("cancel", help="Cancel an issue; its summaries go back to the pool.")(
+    decision_command(IssueStatus.cancelled)
+)
+
+
+@app.command("send")
+@reports_errors
+def send_command(
+    issue: IssueArg = None,
+    dry: Annotated[bool, typer.Option("--dry-run", help="Count and render without sending.")] = False,
+) -> None:
+    """Send an approved issue, or resume an interrupted send."""
+    parts = ready_parts()
+    with unit_of_work(parts.engine) as session:
+        chosen = get_issue(session, issue) if issue is not None else next_issue_to_send(session)
+    if chosen is None:
+        typer.echo("nothing to send: no approved issue")
+        return
+    sender = sender_for(parts)
+    if dry:
+        typer.echo(describe_send(dry_run(parts.engine, chosen.number, sender)))
+        return
+    try:
+        with BarProgress() as bar:
+            report = sender.send(chosen.number, progress=bar)
+    finally:
+        sender.mailer.close()
+    typer.echo(describe_send(report))
+
+
+@app.command("run")
+@reports_errors
+def run_command() -> None:
+    """One full cycle of the scheduled job: ingest, compose when due, send when approved and due."""
+    parts = ready_parts()
+    settings = parts.settings
+    moment = now()
+    plan = CyclePlan(
+        cron_trigger(settings.schedule, settings.timezone), settings.review_window, compose_rules(parts)
+    )
+    sender = sender_for(parts)
+    try:
+        report = run_cycle(
+            parts.engine,
+            open_sources(settings.source_list, now=moment),
+            parts.renderer,
+            sender,
+            plan,
+            now=moment,
+        )
+    finally:
+        sender.mailer.close()
+    for source in report.ingested:
+        typer.echo(source.line)
+    if report.period is None:
+        typer.echo("compose: no scheduled time in the last week")
+    elif report.composed:
+        typer.echo(f"compose: issue {report.composed} for the period of {report.period}")
+    else:
+        typer.echo(f"compose: nothing to compose for the period of {report.period}")
+    for number in report.approved:
+        typer.echo(f"approved issue {number} (review window over)")
+    for sent in report.sent:
+        typer.echo(describe_send(sent))
+
+
+@app.command("status")
+@reports_errors
+def status_command() -> None:
+    """Subscribers by state, the last issue and send, the next scheduled runs."""
+    parts = ready_parts()
+    settings = parts.settings
+    with unit_of_work(parts.engine) as session:
+        report = status(session, cron_trigger(settings.schedule, settings.timezone), now=now())
+    typer.echo("subscribers: " + ", ".join(f"{state} {count}" for state, count in report.subscribers.items()))
+    if report.last_issue is None:
+        typer.echo("last issue: none yet")
+    else:
+        issue = report.last_issue
+        typer.echo(f"last issue: {issue.number} ({issue.status}) {issue.subject}")
+    if report.last_send is not None:
+        counts = ", ".join(f"{state} {count}" for state, count in report.last_send_counts.items())
+        typer.echo(f"last send: issue {report.last_send.number} ({report.last_send.status}): {counts}")
+    runs = ", ".join(f"{fire:%a %Y-%m-%d %H:%M %Z}" for fire in report.next_runs)
+    typer.echo(f"next scheduled compose+send ({settings.schedule}, {settings.timezone}): {runs or 'none'}")
+
+
+@subscribers_app.command("add")
+@reports_errors
+def subscribers_add(
+    email: Annotated[str, typer.Argument(help="The address to add.")],
+    confirmed: Annotated[
+        bool, typer.Option("--confirmed", help="Add as active: consent was proven elsewhere.")
+    ] = False,
+) -> None:
+    """Add a subscriber: pending (to be confirmed) or, with --confirmed, active."""
+    parts = ready_parts()
+    consent = subscriber_service.Consent(form="cli --confirmed" if confirmed else "cli")
+    with unit_of_work(parts.engine) as session:
+        subscriber = subscriber_service.add(session, email, confirmed=confirmed, consent=consent, now=now())
+    typer.echo(f"{subscriber.email}: {subscriber.state}")
+
+
+@subscribers_app.command("list")
+@reports_errors
+def subscribers_list(
+    state: Annotated[str | None, typer.Option("--state", help="Only subscribers in this state.")] = None,
+) -> None:
+    """Every subscriber with their state."""
+    parts = ready_parts()
+    if state is not None and state not in {s.value for s in SubscriberState}:
+        raise InvalidInput(f"unknown state {state!r}")
+    with unit_of_work(parts.engine) as session:
+        for subscriber in subscriber_service.listing(session, state=state):
+            typer.echo(f"{subscriber.email}\t{subscriber.state}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,104 @@
+"""Engines, the unit of work, and migrations.
+
+One unit of work per command or request: ``with unit_of_work(engine) as session`` commits when the block
+ends and rolls back when it raises. Query functions take a session and never commit themselves.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlmodel import Session
+
+from digest.errors import DatabaseError, InvalidInput
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+def migrations_dir() -> Path:
+    """``migrations/`` beside the package in a checkout, or inside it in an installed wheel."""
+    for candidate in (PACKAGE_DIR / "migrations", PACKAGE_DIR.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise DatabaseError(f"the migrations folder is missing (looked in {PACKAGE_DIR} and its parent)")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets foreign keys, a busy timeout and WAL so readers never block."""
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as exc:
+        raise InvalidInput(f"DIGEST_DATABASE_URL is not a usable database URL: {url!r} ({exc})") from exc
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@contextmanager
+def unit_of_work(engine: Engine) -> Iterator[Session]:
+    """A session that commits at the end of the block and rolls back if it raises."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def _alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision`` (Alembic)."""
+    try:
+        command.upgrade(_alembic_config(engine), revision)
+    except OperationalError as exc:
+        raise unreachable(engine, exc) from exc
+
+
+def pending_migrations(engine: Engine) -> list[str]:
+    """Revisions not yet applied; empty when the schema is current."""
+    script = ScriptDirectory.from_config(_alembic_config(engine))
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except OperationalError as exc:
+        raise unreachable(engine, exc) from exc
+    heads = set(script.get_heads())
+    if current == heads:
+        return []
+    return [rev.revision for rev in script.walk_revisions() if rev.revision not in current]
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Stop with a clear message when the database has not been migrated."""
+    if pending_migrations(engine):
+        raise DatabaseError("the database schema is out of date: run `digest db upgrade`")
+
+
+def unreachable(engine: Engine, exc: Exception) -> DatabaseError:
+    detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
+    return DatabaseError(
+        f"cannot reach the database {engine.url.render_as_string(hide_password=True)}: {detail}"
+    )

@@ -1,0 +1,143 @@
+"""Rendering the digest email: Jinja2 (autoescape on) -> MJML (mjml-python) -> responsive HTML, plus text."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from mjml import mjml2html
+
+from digest.errors import DigestError
+from digest.rendering.personalize import MARKERS
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+# Zero-width characters after the preheader, so the inbox preview shows no stray body text after it.
+PREHEADER_PADDING = "\u034f\u00a0" * 90
+
+STYLE = {
+    "font": "-apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif",
+    "ink": "#1f2933",
+    "muted": "#52606d",
+    "link": "#0b5cad",
+    "paper": "#ffffff",
+    "canvas": "#f3f5f7",
+    "rule": "#d9e2ec",
+    "note_bg": "#fff8e6",
+}
+
+
+def templates_dir() -> Path:
+    """``templates/`` beside the package in a checkout, or inside it in an installed wheel."""
+    for candidate in (PACKAGE_DIR / "templates", PACKAGE_DIR.parent / "templates"):
+        if (candidate / "email").is_dir():
+            return candidate
+    raise DigestError(f"the templates folder is missing (looked in {PACKAGE_DIR} and its parent)")
+
+
+@dataclass(frozen=True)
+class ItemView:
+    title: str
+    url: str
+    key_takeaway: str = ""
+    what_it_means: str = ""
+    study_type: str | None = None
+    evidence_level: str | None = None
+    topics: tuple[str, ...] = ()
+
+    @property
+    def study_line(self) -> str:
+        parts = []
+        if self.study_type:
+            parts.append(f"Study type: {self.study_type}")
+        if self.evidence_level:
+            parts.append(f"Evidence level: {self.evidence_level}")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class IssueView:
+    number: int
+    subject: str
+    preheader: str
+    date_label: str
+    featured: tuple[ItemView, ...]
+    more: tuple[ItemView, ...] = ()
+    note: str = ""
+
+    @property
+    def count_label(self) -> str:
+        count = len(self.featured) + len(self.more)
+        return f"{count} new research {'summary' if count == 1 else 'summaries'}"
+
+    @property
+    def note_paragraphs(self) -> list[str]:
+        return [part.strip() for part in self.note.split("\n\n") if part.strip()]
+
+
+@dataclass(frozen=True)
+class SiteView:
+    base_url: str
+    name: str = "Research Digest"
+    postal_address: str | None = None
+    why: str = (
+        "You are receiving this because you subscribed to the Research Digest and confirmed your address."
+    )
+    disclaimer: str = (
+        "These summaries are for information only and are not medical advice; "
+        "talk to a health professional before changing your care."
+    )
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """The HTML and text of an issue, with per-recipient markers still in place."""
+
+    subject: str
+    html: str
+    text: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Renderer:
+    def __init__(self, site: SiteView, folder: Path | None = None) -> None:
+        self.site = site
+        loader = FileSystemLoader(str(folder or templates_dir()))
+        # MJML does not escape, so Jinja2 must, for .mjml.j2 too (select_autoescape would miss it).
+        self._markup = Environment(loader=loader, autoescape=True, undefined=StrictUndefined)
+        # The text part is plain text, never shown as HTML: escaping would print "&amp;" to readers.
+        self._text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined)  # noqa: S701
+
+    def render_issue(self, issue: IssueView) -> RenderedEmail:
+        links = {
+            "unsubscribe": MARKERS["unsubscribe"],
+            "preferences": MARKERS["preferences"],
+            "view_in_browser": f"{self.site.base_url}/issues/{issue.number}",
+        }
+        context = {
+            "issue": issue,
+            "site": self.site,
+            "links": links,
+            "style": STYLE,
+            "preheader_padding": PREHEADER_PADDING,
+        }
+        source = self._markup.get_template("email/digest.mjml.j2").render(context)
+        html = mjml_to_html(source)
+        text = self._text.get_template("email/digest.txt.j2").render(context)
+        return RenderedEmail(subject=issue.subject, html=html, text=tidy_text(text))
+
+
+def mjml_to_html(source: str) -> str:
+    try:
+        return str(mjml2html(source, disable_comments=True, fonts={}))
+    except ValueError as exc:  # every MRML failure is a ValueError
+        raise DigestError(f"the email template is not valid MJML: {exc}") from exc
+
+
+def tidy_text(text: str) -> str:
+    """Collapse runs of blank lines left by template logic; end with one newline."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        stripped = line.rstrip()
+        if stripped or (lines and lines[-1]):
+            lines.append(stripped)
+    return "\n".join(lines).strip() + "\n"

@@ -1,0 +1,134 @@
+"""Compose: draft the next issue from summaries published since the previous one, and render it once.
+
+The rendered HTML and text are stored with the issue (per-recipient links still as markers), so the
+archive and any resumed send show exactly what was approved.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from digest.core.compose import Candidate, preheader_for, select_items, subject_for
+from digest.db.models import Issue, IssueItem, IssueStatus, Summary
+from digest.rendering import IssueView, ItemView, Renderer
+
+EDITABLE = (IssueStatus.draft, IssueStatus.held)
+
+
+@dataclass(frozen=True)
+class ComposeRules:
+    max_items: int
+    first_issue_lookback: timedelta
+
+
+def compose(
+    session: Session, renderer: Renderer, rules: ComposeRules, *, now: datetime, period: str | None = None
+) -> Issue | None:
+    """Draft the next issue, or return ``None`` when nothing new was published."""
+    window_start = previous_window_end(session) or now - rules.first_issue_lookback
+    rows = candidates(session, window_start=window_start, now=now)
+    selection = select_items(
+        [Candidate(row.id or 0, row.published_at, row.display_title, row.key_takeaway) for row in rows],
+        max_items=rules.max_items,
+    )
+    if selection.is_empty:
+        return None
+    number = (session.exec(select(func.max(Issue.number))).one() or 0) + 1
+    issue = Issue(
+        number=number,
+        period=period,
+        window_start=window_start,
+        window_end=now,
+        subject=subject_for(len(selection.ordered), selection.ordered[0].display_title),
+        preheader=preheader_for(selection),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(issue)
+    session.flush()
+    for position, chosen in enumerate(selection.ordered):
+        item = IssueItem(issue_id=issue.id or 0, summary_id=chosen.summary_id, position=position)
+        item.featured = position < selection.featured
+        session.add(item)
+    session.flush()
+    render_and_store(session, renderer, issue)
+    return issue
+
+
+def previous_window_end(session: Session) -> datetime | None:
+    query = select(func.max(Issue.window_end)).where(col(Issue.status) != IssueStatus.cancelled)
+    end: datetime | None = session.exec(query).one()
+    return end
+
+
+def candidates(session: Session, *, window_start: datetime, now: datetime) -> list[Summary]:
+    """Summaries published in (window_start, now] that no live issue holds; never one dated after now."""
+    taken = (
+        select(IssueItem.summary_id)
+        .join(Issue, col(Issue.id) == col(IssueItem.issue_id))
+        .where(col(Issue.status) != IssueStatus.cancelled)
+    )
+    query = select(Summary).where(
+        col(Summary.published_at) > window_start,
+        col(Summary.published_at) <= now,
+        col(Summary.id).not_in(taken),
+    )
+    return list(session.exec(query))
+
+
+def issue_view(session: Session, issue: Issue) -> IssueView:
+    """What the templates need to show ``issue``: its items in order, the featured ones in full."""
+    query = (
+        select(IssueItem, Summary)
+        .join(Summary, col(Summary.id) == col(IssueItem.summary_id))
+        .where(IssueItem.issue_id == issue.id)
+        .order_by(col(IssueItem.position))
+    )
+    featured: list[ItemView] = []
+    more: list[ItemView] = []
+    for item, summary in session.exec(query):
+        view = ItemView(
+            title=summary.display_title,
+            url=summary.url,
+            key_takeaway=summary.key_takeaway,
+            what_it_means=summary.what_it_means,
+            study_type=summary.study_type,
+            evidence_level=summary.evidence_level,
+            topics=tuple(summary.topics),
+        )
+        (featured if item.featured else more).append(view)
+    return IssueView(
+        number=issue.number,
+        subject=issue.subject,
+        preheader=issue.preheader,
+        date_label=f"{issue.window_end:%-d %B %Y}",
+        featured=tuple(featured),
+        more=tuple(more),
+        note=issue.note,
+    )
+
+
+def render_and_store(session: Session, renderer: Renderer, issue: Issue) -> None:
+    """Render ``issue`` once and keep the result with it."""
+    rendered = renderer.render_issue(issue_view(session, issue))
+    issue.html = rendered.html
+    issue.text = rendered.text
+    session.add(issue)
+
+
+def rerender_issues_holding(session: Session, renderer: Renderer, summary_ids: set[int]) -> list[int]:
+    """Re-render the draft or held issues that hold any of ``summary_ids``; return their numbers."""
+    if not summary_ids:
+        return []
+    query = (
+        select(Issue)
+        .join(IssueItem, col(IssueItem.issue_id) == col(Issue.id))
+        .where(col(IssueItem.summary_id).in_(summary_ids), col(Issue.status).in_(EDITABLE))
+        .distinct()
+    )
+    issues = list(session.exec(query))
+    for issue in issues:
+        render_and_store(session, renderer, issue)
+    return [issue.number for issue in issues]

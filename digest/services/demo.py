@@ -1,0 +1,72 @@
+"""``digest demo``: the whole pipeline once, on the embedded defaults, from a fresh checkout.
+
+Running it again duplicates nothing: summaries are upserted, subscribers are unique, an issue is
+composed only from summaries no issue holds, and a sent issue is never sent again.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from digest.db.engine import unit_of_work, upgrade
+from digest.db.models import IssueStatus
+from digest.rendering import Renderer
+from digest.services import subscribers
+from digest.services.compose import ComposeRules, compose
+from digest.services.ingest import ingest
+from digest.services.issues import decide
+from digest.services.send import IssueSender, next_issue_to_send
+from digest.sources.samples import SampleSource
+
+SAMPLE_SUBSCRIBERS = ("ada@example.org", "grace@example.org", "rosalind@example.org")
+
+
+@dataclass
+class DemoResult:
+    lines: list[str] = field(default_factory=list)
+
+
+def run_demo(
+    engine: Engine,
+    renderer: Renderer,
+    sender: IssueSender,
+    rules: ComposeRules,
+    *,
+    outbox: Path,
+    base_url: str,
+    now: datetime,
+) -> DemoResult:
+    result = DemoResult()
+    say = result.lines.append
+    upgrade(engine)
+    say(f"database: {engine.url.render_as_string(hide_password=True)} (migrated)")
+    for report in ingest(engine, [SampleSource(now=now)], renderer, now=now):
+        say(f"ingest: {report.line}")
+    with unit_of_work(engine) as session:
+        consent = subscribers.Consent(form="demo sample subscriber")
+        for address in SAMPLE_SUBSCRIBERS:
+            subscribers.add(session, address, confirmed=True, consent=consent, now=now)
+    say(f"subscribers: {', '.join(SAMPLE_SUBSCRIBERS)} (active)")
+    with unit_of_work(engine) as session:
+        issue = compose(session, renderer, rules, now=now)
+        if issue is None:
+            say("compose: nothing new since the last issue")
+        else:
+            decide(session, issue.number, IssueStatus.approved, by="demo", now=now)
+            say(f"compose: issue {issue.number}: {issue.subject} (approved for the demo)")
+    with unit_of_work(engine) as session:
+        pending = next_issue_to_send(session)
+    if pending is None:
+        say("send: nothing to send; every issue has gone out already")
+    else:
+        sent = sender.send(pending.number)
+        say(f"send: issue {sent.issue_number}: {sent.sent} sent, {sent.failed} failed")
+    files = sorted(outbox.glob("issue-*/*.eml"))
+    say(f"outbox: {len(files)} email(s) in {outbox.resolve()}")
+    for path in files[-len(SAMPLE_SUBSCRIBERS) :]:
+        say(f"  {path}")
+    say("preview the latest issue: digest preview --out issue.html (or --text); status: digest status")
+    say(f"links in the emails point to {base_url}")
+    return result

@@ -1,0 +1,46 @@
+"""Editorial decisions on an issue (approve, hold, cancel) and its preview."""
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from digest.db.models import Issue, IssueStatus
+from digest.errors import InvalidState
+from digest.rendering import Personalizer, RecipientLinks
+from digest.services.send import get_issue
+
+# Which states each decision may start from.
+ALLOWED = {
+    IssueStatus.approved: (IssueStatus.draft, IssueStatus.held),
+    IssueStatus.held: (IssueStatus.draft, IssueStatus.approved),
+    IssueStatus.cancelled: (IssueStatus.draft, IssueStatus.held, IssueStatus.approved),
+}
+
+
+def decide(session: Session, number: int, decision: IssueStatus, *, by: str, now: datetime) -> Issue:
+    """Approve, hold or cancel issue ``number``; deciding what is already decided changes nothing."""
+    issue = get_issue(session, number)
+    if issue.status == decision:
+        return issue
+    if issue.status not in ALLOWED[decision]:
+        raise InvalidState(f"issue {number} is {issue.status}; it cannot be {decision} now")
+    issue.status = decision
+    issue.updated_at = now
+    if decision == IssueStatus.approved:
+        issue.approved_at = now
+        issue.approved_by = by
+    session.add(issue)
+    return issue
+
+
+def latest_issue(session: Session) -> Issue | None:
+    return session.exec(select(Issue).order_by(col(Issue.number).desc())).first()
+
+
+def preview(issue: Issue, *, base_url: str, text: bool = False) -> str:
+    """The issue as a subscriber sees it, through the same personalisation path as a send."""
+    links = RecipientLinks(
+        unsubscribe=f"{base_url}/unsubscribe/preview",
+        preferences=f"{base_url}/preferences/preview",
+    )
+    return Personalizer(issue.text if text else issue.html).fill(links)

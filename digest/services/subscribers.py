@@ -1,0 +1,87 @@
+"""Subscribers: adding, listing and changing state. Addresses are validated and normalised once, here."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from sqlmodel import Session, col, func, select
+
+from digest.db.models import Subscriber, SubscriberState
+from digest.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Consent:
+    """How a subscriber agreed to receive the digest."""
+
+    form: str
+    ip: str | None = None
+    user_agent: str | None = None
+    text_version: str | None = None
+
+
+def normalise_address(address: str) -> str:
+    """The address as we store it: validated (internationalised domains too), domain normalised."""
+    try:
+        valid = validate_email(address.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"not a valid email address: {address!r} ({exc})") from exc
+    return valid.normalized
+
+
+def address_key(normalised: str) -> str:
+    """Addresses are unique without regard to case."""
+    return normalised.casefold()
+
+
+def find(session: Session, address: str) -> Subscriber | None:
+    key = address_key(normalise_address(address))
+    return session.exec(select(Subscriber).where(Subscriber.email_key == key)).first()
+
+
+def add(session: Session, address: str, *, confirmed: bool, consent: Consent, now: datetime) -> Subscriber:
+    """Add ``address`` as pending, or as active when consent was proven elsewhere (``confirmed``).
+
+    Adding again never downgrades an active subscriber.
+    """
+    email = normalise_address(address)
+    subscriber = session.exec(select(Subscriber).where(Subscriber.email_key == address_key(email))).first()
+    if subscriber is None:
+        subscriber = Subscriber(
+            email=email,
+            email_key=address_key(email),
+            token_nonce=secrets.token_hex(8),
+            created_at=now,
+            updated_at=now,
+        )
+    if subscriber.state != SubscriberState.active:
+        subscriber.state = SubscriberState.active if confirmed else SubscriberState.pending
+        subscriber.confirmed_at = now if confirmed else None
+        record_consent(subscriber, consent, now=now)
+        subscriber.updated_at = now
+    session.add(subscriber)
+    session.flush()
+    return subscriber
+
+
+def record_consent(subscriber: Subscriber, consent: Consent, *, now: datetime) -> None:
+    subscriber.consent_at = now
+    subscriber.consent_form = consent.form
+    subscriber.consent_ip = consent.ip
+    subscriber.consent_user_agent = consent.user_agent[:500] if consent.user_agent else None
+    subscriber.consent_text_version = consent.text_version
+
+
+def listing(session: Session, *, state: str | None = None) -> list[Subscriber]:
+    query = select(Subscriber).order_by(col(Subscriber.id))
+    if state:
+        query = query.where(Subscriber.state == state)
+    return list(session.exec(query))
+
+
+def counts_by_state(session: Session) -> dict[str, int]:
+    rows = session.exec(select(Subscriber.state, func.count()).group_by(col(Subscriber.state)))
+    counts = {state.value: 0 for state in SubscriberState}
+    counts.update({state: count for state, count in rows})
+    return counts

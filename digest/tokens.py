@@ -1,0 +1,72 @@
+"""Signed tokens for links in emails (itsdangerous), one salt per purpose.
+
+A token for one purpose never verifies for another: a confirmation link cannot unsubscribe and an
+unsubscribe link cannot confirm. Each token carries the subscriber's id and ``token_nonce``; erasure
+changes the nonce, so every earlier link stops working. Keys rotate through ``DIGEST_SECRET_KEYS``: the
+newest signs, all verify.
+"""
+
+import enum
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+
+class Purpose(enum.StrEnum):
+    confirm = "confirm"
+    unsubscribe = "unsubscribe"
+    preferences = "preferences"
+
+
+# None: the link works for as long as the subscriber exists (RFC 8058 links must keep working).
+DEFAULT_MAX_AGE: dict[Purpose, timedelta | None] = {
+    Purpose.confirm: timedelta(days=7),
+    Purpose.unsubscribe: None,
+    Purpose.preferences: None,
+}
+
+
+class TokenInvalid(Exception):
+    """The token is tampered with, signed by an unknown key, or made for another purpose."""
+
+
+class TokenExpired(TokenInvalid):
+    """The token was genuine but is older than its purpose allows."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    subscriber_id: int
+    nonce: str
+
+
+class Tokens:
+    """Signs and verifies tokens; ``keys`` oldest first, the last one signs."""
+
+    def __init__(self, keys: list[str], max_age: dict[Purpose, timedelta | None] | None = None) -> None:
+        self._serializers = {
+            purpose: URLSafeTimedSerializer(
+                keys, salt=f"digest.{purpose}", signer_kwargs={"digest_method": hashlib.sha256}
+            )
+            for purpose in Purpose
+        }
+        self._max_age = {**DEFAULT_MAX_AGE, **(max_age or {})}
+
+    def sign(self, purpose: Purpose, subscriber_id: int, nonce: str) -> str:
+        return self._serializers[purpose].dumps([subscriber_id, nonce])
+
+    def verify(self, purpose: Purpose, token: str) -> TokenClaims:
+        """The claims of a genuine token; ``TokenExpired`` or ``TokenInvalid`` otherwise."""
+        max_age = self._max_age[purpose]
+        seconds = int(max_age.total_seconds()) if max_age is not None else None
+        try:
+            payload = self._serializers[purpose].loads(token, max_age=seconds)
+        except SignatureExpired as exc:  # a subclass of BadSignature: catch it first
+            raise TokenExpired(f"this {purpose} link has expired") from exc
+        except BadSignature as exc:
+            raise TokenInvalid(f"this {purpose} link is not valid") from exc
+        if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], int)):
+            raise TokenInvalid(f"this {purpose} link is not valid")
+        return TokenClaims(subscriber_id=payload[0], nonce=str(payload[1]))

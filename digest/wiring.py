@@ -1,0 +1,52 @@
+"""Builds the parts of digest from its settings: the one place that turns configuration into objects.
+
+Imported by ``cli`` (and later ``web`` and ``scheduler``); services receive what they need as arguments.
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from sqlalchemy import Engine
+
+from digest.config import Settings, load_settings
+from digest.db.engine import make_engine
+from digest.errors import ConfigError
+from digest.mail import ConsoleMailer, Mailer, MemoryMailer, OutboxMailer
+from digest.mail.mime import is_valid_from
+from digest.rendering import Renderer, SiteView
+from digest.tokens import Tokens
+
+
+@dataclass
+class Parts:
+    settings: Settings
+
+    @classmethod
+    def from_environment(cls) -> "Parts":
+        return cls(load_settings())
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def tokens(self) -> Tokens:
+        return Tokens(self.settings.signing_keys)
+
+    @cached_property
+    def renderer(self) -> Renderer:
+        site = SiteView(base_url=self.settings.base_url, postal_address=self.settings.postal_address)
+        return Renderer(site)
+
+    def mailer(self) -> Mailer:
+        """A new mailer for the configured backend."""
+        backend = self.settings.email_backend
+        if not is_valid_from(self.settings.from_):
+            raise ConfigError(f"DIGEST_FROM is not a valid address: {self.settings.from_!r}")
+        if backend == "outbox":
+            return OutboxMailer(self.settings.outbox_dir)
+        if backend == "console":
+            return ConsoleMailer()
+        if backend == "memory":
+            return MemoryMailer()
+        raise ConfigError(f"DIGEST_EMAIL_BACKEND={backend} is not available yet; use outbox or console")
