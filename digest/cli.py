@@ -43,8 +43,11 @@ app.add_typer(subscribers_app, name="subscribers")
 IssueArg = Annotated[int | None, typer.Argument(help="Issue number (default: the latest that fits).")]
 
 
+_opened: list[Parts] = []
+
+
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn digest's errors into one line on stderr and exit code 1."""
+    """Turn digest's errors into one line on stderr and exit code 1; close what the command opened."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -74,9 +77,15 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def open_parts() -> Parts:
+    parts = Parts.from_environment()
+    _opened.append(parts)
+    return parts
+
+
 def ready_parts() -> Parts:
     """Settings read and checked, and the database migrated to the current schema."""
-    parts = Parts.from_environment()
+    parts = open_parts()
     db.require_current_schema(parts.engine)
     return parts
 
@@ -140,7 +149,7 @@ def describe_send(report: SendReport) -> str:
 @reports_errors
 def demo_command() -> None:
     """Create the database, load samples and three subscribers, compose issue 1 and send it to the outbox."""
-    parts = Parts.from_environment()
+    parts = open_parts()
     parts.settings.email_backend = "outbox"  # the demo always writes files, whatever is configured
     settings = parts.settings
     result = run_demo(
@@ -160,7 +169,7 @@ def demo_command() -> None:
 @reports_errors
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply database migrations (Alembic)."""
-    parts = Parts.from_environment()
+    parts = open_parts()
     db.upgrade(parts.engine, revision)
     typer.echo(f"database at {parts.engine.url.render_as_string(hide_password=True)} is up to date")
 

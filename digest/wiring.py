@@ -38,6 +38,11 @@ class Parts:
         site = SiteView(base_url=self.settings.base_url, postal_address=self.settings.postal_address)
         return Renderer(site)
 
+    def close(self) -> None:
+        """Return the database connections (a command may open several engines in one process)."""
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
     def mailer(self) -> Mailer:
         """A new mailer for the configured backend."""
         backend = self.settings.email_backend

@@ -1,0 +1,114 @@
+"""Test support: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from ``DIGEST_TEST_POSTGRES_URL`` (default: the local server, trust auth). The run
+creates its own database and drops it at the end. Outside CI a missing server skips the PostgreSQL
+half with a reason; in CI (``CI=true``) it fails, so nothing is skipped silently.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from typer.testing import CliRunner
+
+from digest.cli import app
+from digest.db.engine import make_engine, upgrade
+
+ADMIN_URL = os.environ.get(
+    "DIGEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run."""
+    name = f"digest_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        message = f"PostgreSQL not reachable at {ADMIN_URL}: {exc.orig}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a new SQLite file, or the run's PostgreSQL database with its schema wiped."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'digest.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    wipe = create_engine(url)
+    with wipe.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    wipe.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated, empty database."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Path:
+    return tmp_path / "outbox"
+
+
+@pytest.fixture
+def env(database_url: str, outbox: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment of a ``digest`` command run against the test database."""
+    return {
+        "DIGEST_DATABASE_URL": database_url,
+        "DIGEST_OUTBOX_DIR": str(outbox),
+        "DIGEST_SOURCES": str(tmp_path / "summaries"),
+        "DIGEST_BASE_URL": "https://digest.example.org",
+        "DIGEST_FROM": "Research Digest <digest@news.example.org>",
+        "DIGEST_POSTAL_ADDRESS": "Research Digest, 1 Example Street, Springfield",
+    }
+
+
+class Digest:
+    """Runs ``digest`` commands in-process with a given environment."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, ok: bool = True) -> "Result":
+        result = self.runner.invoke(app, list(args), env=self.env, catch_exceptions=False)
+        outcome = Result(result.exit_code, result.stdout, result.stderr)
+        if ok and result.exit_code != 0:
+            raise AssertionError(f"digest {' '.join(args)} exited {result.exit_code}: {result.stderr}")
+        return outcome
+
+
+class Result:
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+@pytest.fixture
+def digest(env: dict[str, str]) -> Digest:
+    return Digest(env)

@@ -1,0 +1,57 @@
+"""Helpers shared by the tests: summaries written to a folder source, parsed outbox messages."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def summary(number: int, *, published_at: datetime | None = None, **fields: Any) -> dict[str, Any]:
+    """A valid summary; ``fields`` override or add fields (``None`` removes one)."""
+    when = published_at or NOW - timedelta(hours=number)
+    data: dict[str, Any] = {
+        "id": f"test-{number:03d}",
+        "url": f"https://summaries.example.org/s/test-{number}",
+        "title": f"A formal title of study number {number}",
+        "headline": f"Plain headline number {number}",
+        "key_takeaway": f"The key takeaway of study {number}.",
+        "what_it_means": f"What study {number} means for readers.",
+        "published_at": when.isoformat(),
+        "study_type": "Randomised controlled trial",
+        "evidence_level": "Moderate",
+        "topics": ["Cardiology"],
+    }
+    data.update(fields)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def write_summaries(folder: Path, name: str, content: Any) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def read_outbox(outbox: Path) -> list[EmailMessage]:
+    """Every message in the outbox, parsed with the standard library."""
+    messages = []
+    for path in sorted(outbox.glob("**/*.eml")):
+        parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        messages.append(parsed)
+    return messages
+
+
+def parts_of(message: EmailMessage) -> tuple[str, str]:
+    """The text and HTML bodies of a ``multipart/alternative`` message, checking their order."""
+    assert message.get_content_type() == "multipart/alternative"
+    plain, html = list(message.iter_parts())
+    assert plain.get_content_type() == "text/plain"
+    assert html.get_content_type() == "text/html"
+    assert isinstance(plain, EmailMessage)
+    assert isinstance(html, EmailMessage)
+    return str(plain.get_content()), str(html.get_content())
