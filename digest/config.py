@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from digest.core.durations import parse_duration
-from digest.errors import ConfigError
+from digest.errors import ConfigError, InvalidInput
 
 DEVELOPMENT_SECRET = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
 
@@ -55,7 +55,12 @@ class Settings(BaseSettings):
     @field_validator("ingest_every", "review_window", "first_issue_lookback", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
-        return parse_duration(value) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_duration(value)
+        except InvalidInput as exc:  # a ValueError, so that the message names the variable
+            raise ValueError(str(exc)) from exc
 
     @field_validator("base_url")
     @classmethod
@@ -101,7 +106,8 @@ def load_settings() -> Settings:
         settings = Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"DIGEST_{'_'.join(str(p) for p in err['loc']).upper().rstrip('_')}: {err['msg']}"
+            f"DIGEST_{'_'.join(str(p) for p in err['loc']).upper().rstrip('_')}: "
+            + err["msg"].removeprefix("Value error, ")
             for err in exc.errors()
         )
         raise ConfigError(f"bad setting: {problems}") from exc

@@ -1,4 +1,4 @@
-"""``digest demo`` as a newcomer runs it: a subprocess in an empty folder, its emails parsed with ``email``."""
+"""``digest demo`` as a newcomer runs it: a subprocess in an empty folder, its emails parsed by ``email``."""
 
 import os
 import re
@@ -22,7 +22,12 @@ def run_demo(folder: Path) -> str:
     env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
     env["DIGEST_POSTAL_ADDRESS"] = POSTAL
     done = subprocess.run(
-        [sys.executable, "-m", "digest", "demo"], cwd=folder, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "digest", "demo"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -48,7 +53,10 @@ def test_demo_reports_where_the_emails_are(demo: tuple[Path, str]) -> None:
 
 def test_each_email_is_well_formed_with_one_click_unsubscribe(demo: tuple[Path, str]) -> None:
     folder, _ = demo
-    ids = dict(query(folder, "select email, id from subscriber"))
+    ids = {
+        str(email): subscriber_id
+        for email, subscriber_id in query(folder, "select email, id from subscriber")
+    }
     tokens = Tokens([DEVELOPMENT_SECRET])
     message_ids = set()
     for message in read_outbox(folder / "outbox"):
@@ -70,14 +78,17 @@ def test_html_shows_every_summary_of_the_issue(demo: tuple[Path, str]) -> None:
     items = query(
         folder,
         "select coalesce(s.headline, s.title), s.url, s.key_takeaway, s.what_it_means, s.study_type,"
-        " s.evidence_level, i.featured from issueitem i join summary s on s.id = i.summary_id order by i.position",
+        " s.evidence_level, i.featured from issueitem i join summary s on s.id = i.summary_id"
+        " order by i.position",
     )
     assert len(items) == 14
     message: EmailMessage = read_outbox(folder / "outbox")[0]
     plain, html = parts_of(message)
     assert len(html.encode()) < 102 * 1024
     for title, url, takeaway, meaning, study_type, evidence, featured in items:
-        assert re.search(rf'<a href="{re.escape(str(url))}"[^>]*>{re.escape(str(escape(title)))}</a>', html), title
+        assert re.search(
+            rf'<a href="{re.escape(str(url))}"[^>]*>{re.escape(str(escape(title)))}</a>', html
+        ), title
         assert str(title) in plain
         if not featured:
             continue
@@ -97,7 +108,13 @@ def test_footer_and_preheader(demo: tuple[Path, str]) -> None:
     [(preheader,)] = query(folder, "select preheader from issue")
     _, html = parts_of(read_outbox(folder / "outbox")[0])
     assert str(escape(preheader)) in html
-    for text in ("You are receiving this because", "not medical advice", POSTAL, "Unsubscribe", "Manage preferences"):
+    for text in (
+        "You are receiving this because",
+        "not medical advice",
+        POSTAL,
+        "Unsubscribe",
+        "Manage preferences",
+    ):
         assert text in html
     assert re.search(r'href="http://127\.0\.0\.1:8000/preferences/[\w.-]+"', html)
     assert 'href="http://127.0.0.1:8000/issues/1"' in html

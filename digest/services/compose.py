@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from digest.core.compose import Candidate, preheader_for, select_items, subject_for
+from digest.core.compose import Candidate, Selection, preheader_for, select_items, subject_for
 from digest.db.models import Issue, IssueItem, IssueStatus, Summary
 from digest.rendering import IssueView, ItemView, Renderer
 
@@ -130,5 +130,23 @@ def rerender_issues_holding(session: Session, renderer: Renderer, summary_ids: s
     )
     issues = list(session.exec(query))
     for issue in issues:
+        refresh_announcement(session, issue)
         render_and_store(session, renderer, issue)
     return [issue.number for issue in issues]
+
+
+def refresh_announcement(session: Session, issue: Issue) -> None:
+    """Subject and preheader quote the top item, whose words an updated summary may have changed."""
+    query = (
+        select(Summary)
+        .join(IssueItem, col(IssueItem.summary_id) == col(Summary.id))
+        .where(IssueItem.issue_id == issue.id)
+        .order_by(col(IssueItem.position))
+    )
+    items = tuple(
+        Candidate(row.id or 0, row.published_at, row.display_title, row.key_takeaway)
+        for row in session.exec(query)
+    )
+    if items:
+        issue.subject = subject_for(len(items), items[0].display_title)
+        issue.preheader = preheader_for(Selection(ordered=items, featured=len(items)))

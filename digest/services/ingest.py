@@ -69,12 +69,11 @@ def store_batch(session: Session, batch: SourceBatch, *, seen: dict[str, str], n
     }
     locked = locked_summary_ids(session, [row.id for row in existing.values() if row.id is not None])
     for summary in batch.summaries:
+        where = batch.origins.get(summary.id, batch.origin)
         if summary.id in seen:
-            report.rejected.append(
-                f"{batch.origin}: summary {summary.id}: id: already given by {seen[summary.id]}"
-            )
+            report.rejected.append(f"{where}: summary {summary.id}: id: already given by {seen[summary.id]}")
             continue
-        seen[summary.id] = batch.origin
+        seen[summary.id] = where
         row = existing.get(summary.id)
         if row is None:
             session.add(new_row(summary, origin=batch.origin, now=now))

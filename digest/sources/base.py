@@ -14,6 +14,8 @@ class SourceBatch:
     origin: str
     summaries: list[SummaryIn] = field(default_factory=list)
     rejected: list[SummaryRejected] = field(default_factory=list)
+    # The file each summary id was read from, so a duplicate id is reported by file, not by source.
+    origins: dict[str, str] = field(default_factory=dict)
     error: str | None = None
 
 

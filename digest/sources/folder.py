@@ -37,6 +37,13 @@ def read_file(path: Path, origin: str, batch: SourceBatch) -> None:
         return
     for item in raw if isinstance(raw, list) else [raw]:
         try:
-            batch.summaries.append(validate_summary(item, origin=origin))
+            summary = validate_summary(item, origin=origin)
         except SummaryRejected as rejection:
             batch.rejected.append(rejection)
+            continue
+        if summary.id in batch.origins:
+            already = [("id", f"already given by {batch.origins[summary.id]}")]
+            batch.rejected.append(SummaryRejected(origin, summary.id, already))
+            continue
+        batch.origins[summary.id] = origin
+        batch.summaries.append(summary)
