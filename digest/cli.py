@@ -332,6 +332,32 @@ def status_command() -> None:
     typer.echo(f"next scheduled compose+send ({settings.schedule}, {settings.timezone}): {runs or 'none'}")
 
 
+@app.command("serve")
+@reports_errors
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    proxy_headers: Annotated[
+        bool, typer.Option(help="Trust X-Forwarded-For from --forwarded-allow-ips (behind a proxy).")
+    ] = False,
+    forwarded_allow_ips: Annotated[str, typer.Option(help="Proxies whose X-Forwarded-* headers count.")] = "127.0.0.1",
+) -> None:
+    """The web app: subscribe, confirm, unsubscribe, preferences and the archive."""
+    import uvicorn
+
+    from digest.web.app import create_app
+
+    parts = ready_parts()
+    uvicorn.run(
+        create_app(parts),
+        host=host,
+        port=port,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        server_header=False,
+    )
+
+
 @subscribers_app.command("add")
 @reports_errors
 def subscribers_add(

@@ -4,6 +4,7 @@ Settings are read once, where the program is wired (``digest.wiring``); no other
 environment. Defaults serve the demo and development only: ``Settings.check()`` refuses them elsewhere.
 """
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -51,8 +52,30 @@ class Settings(BaseSettings):
     sendgrid_webhook_public_key: str | None = None
     unsubscribe_mailto: str | None = None
     log_format: Literal["text", "json"] = "text"
+    site_name: str = "Research Digest"
+    consent_text: str = (
+        "Yes, email me the weekly Research Digest. I can unsubscribe at any time with one click."
+    )
+    welcome_email: bool = True
+    welcome_text: str = (
+        "Once a week you will get a short email with the newest plain-language research summaries: "
+        "for each one, its key takeaway and what it means for you."
+    )
+    confirm_max_age: timedelta = timedelta(days=7)
+    confirm_resend_window: timedelta = timedelta(minutes=10)
+    rate_limit_ip: str = "10/minute;60/hour"
+    rate_limit_address: str = "5/hour"
+    min_fill_time: timedelta = timedelta(seconds=2)
 
-    @field_validator("ingest_every", "review_window", "first_issue_lookback", mode="before")
+    @field_validator(
+        "ingest_every",
+        "review_window",
+        "first_issue_lookback",
+        "confirm_max_age",
+        "confirm_resend_window",
+        "min_fill_time",
+        mode="before",
+    )
     @classmethod
     def _duration(cls, value: object) -> object:
         if not isinstance(value, str):
@@ -75,6 +98,11 @@ class Settings(BaseSettings):
         """Keys for tokens, oldest first: itsdangerous signs with the last and verifies with all."""
         keys = [key.strip() for key in self.secret_keys.split(",") if key.strip()]
         return list(reversed(keys))
+
+    @property
+    def consent_text_version(self) -> str:
+        """Changes whenever the consent text does, so each consent record says which text was agreed to."""
+        return hashlib.sha256(self.consent_text.encode()).hexdigest()[:12]
 
     @property
     def source_list(self) -> list[str]:

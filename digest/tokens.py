@@ -9,7 +9,7 @@ newest signs, all verify.
 import enum
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -70,3 +70,33 @@ class Tokens:
         if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], int)):
             raise TokenInvalid(f"this {purpose} link is not valid")
         return TokenClaims(subscriber_id=payload[0], nonce=str(payload[1]))
+
+
+class FormTokens:
+    """Tokens hidden in web forms: proof that a form was served by us, and when (a minimum fill time).
+
+    Their own salt, so no link token can pass for one and no form token for a link.
+    """
+
+    def __init__(self, keys: list[str]) -> None:
+        self._serializer = URLSafeTimedSerializer(
+            keys, salt="digest.form", signer_kwargs={"digest_method": hashlib.sha256}
+        )
+
+    def issue(self, form: str) -> str:
+        return self._serializer.dumps(form)
+
+    def age(self, token: str, form: str, *, max_age: timedelta) -> float:
+        """Seconds since the form was served; ``TokenInvalid`` if forged, for another form, or too old."""
+        try:
+            payload, signed_at = self._serializer.loads(
+                token, max_age=int(max_age.total_seconds()), return_timestamp=True
+            )
+        except BadSignature as exc:
+            raise TokenInvalid(
+                "this form has expired or was not served by this site; please reload it"
+            ) from exc
+        if payload != form:
+            raise TokenInvalid("this form was not served by this site; please reload it")
+        seconds: float = (datetime.now(UTC) - signed_at).total_seconds()
+        return seconds

@@ -14,7 +14,8 @@ from digest.errors import ConfigError
 from digest.mail import ConsoleMailer, Mailer, MemoryMailer, OutboxMailer
 from digest.mail.mime import is_valid_from
 from digest.rendering import Renderer, SiteView
-from digest.tokens import Tokens
+from digest.services.notices import NoticeSender, NoticeSettings
+from digest.tokens import Purpose, Tokens
 
 
 @dataclass
@@ -31,12 +32,27 @@ class Parts:
 
     @cached_property
     def tokens(self) -> Tokens:
-        return Tokens(self.settings.signing_keys)
+        return Tokens(self.settings.signing_keys, max_age={Purpose.confirm: self.settings.confirm_max_age})
 
     @cached_property
     def renderer(self) -> Renderer:
-        site = SiteView(base_url=self.settings.base_url, postal_address=self.settings.postal_address)
+        settings = self.settings
+        site = SiteView(
+            base_url=settings.base_url, name=settings.site_name, postal_address=settings.postal_address
+        )
         return Renderer(site)
+
+    def notice_sender(self) -> NoticeSender:
+        settings = self.settings
+        notice_settings = NoticeSettings(
+            site_name=settings.site_name,
+            base_url=settings.base_url,
+            from_=settings.from_,
+            welcome_email=settings.welcome_email,
+            welcome_text=settings.welcome_text,
+            confirm_days=max(1, settings.confirm_max_age.days),
+        )
+        return NoticeSender(self.renderer, self.mailer(), self.tokens, notice_settings)
 
     def close(self) -> None:
         """Return the database connections (a command may open several engines in one process)."""

@@ -1,6 +1,6 @@
 """Every table of digest, in one module.
 
-summary ─< issue_item >─ issue ─< delivery >─ subscriber
+summary ─< issue_item >─ issue ─< delivery >─ subscriber; suppression stands alone (hashed addresses)
 """
 
 import enum
@@ -123,6 +123,21 @@ class Subscriber(SQLModel, table=True):
     consent_user_agent: str | None = Field(default=None, max_length=500)
     consent_form: str | None = Field(default=None, max_length=200)
     consent_text_version: str | None = Field(default=None, max_length=40)
+    # When the last confirmation or "already subscribed" notice went out: at most one per window.
+    confirmation_sent_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    notice_sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class Suppression(SQLModel, table=True):
+    """An address that must not be mailed (erased at its owner's request), kept only as a SHA-256 hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email_hash: str = Field(max_length=64, unique=True)
+    reason: str = Field(max_length=40)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class Delivery(SQLModel, table=True):

@@ -6,13 +6,22 @@ and filled in per recipient by ``Personalizer``, so MJML never runs per recipien
 May import ``digest.core`` and ``digest.errors``.
 """
 
-from digest.rendering.email import IssueView, ItemView, RenderedEmail, Renderer, SiteView, templates_dir
+from digest.rendering.email import (
+    IssueView,
+    ItemView,
+    NoticeView,
+    RenderedEmail,
+    Renderer,
+    SiteView,
+    templates_dir,
+)
 from digest.rendering.personalize import MARKERS, Personalizer, RecipientLinks
 
 __all__ = [
     "MARKERS",
     "IssueView",
     "ItemView",
+    "NoticeView",
     "Personalizer",
     "RecipientLinks",
     "RenderedEmail",

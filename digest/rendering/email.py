@@ -75,6 +75,24 @@ class IssueView:
 
 
 @dataclass(frozen=True)
+class NoticeView:
+    """A short transactional email: a heading, paragraphs, one button, closing lines."""
+
+    subject: str
+    heading: str
+    paragraphs: tuple[str, ...]
+    footer: str
+    button_label: str = ""
+    button_url: str = ""
+    closing: tuple[str, ...] = ()
+    preferences_url: str = ""
+
+    @property
+    def preheader(self) -> str:
+        return self.paragraphs[0] if self.paragraphs else self.heading
+
+
+@dataclass(frozen=True)
 class SiteView:
     base_url: str
     name: str = "Research Digest"
@@ -120,10 +138,21 @@ class Renderer:
             "style": STYLE,
             "preheader_padding": PREHEADER_PADDING,
         }
-        source = self._markup.get_template("email/digest.mjml.j2").render(context)
-        html = mjml_to_html(source)
-        text = self._text.get_template("email/digest.txt.j2").render(context)
-        return RenderedEmail(subject=issue.subject, html=html, text=tidy_text(text))
+        return self._render("digest", issue.subject, context)
+
+    def render_notice(self, notice: NoticeView) -> RenderedEmail:
+        context = {
+            "notice": notice,
+            "site": self.site,
+            "style": STYLE,
+            "preheader_padding": PREHEADER_PADDING,
+        }
+        return self._render("notice", notice.subject, context)
+
+    def _render(self, name: str, subject: str, context: dict[str, object]) -> RenderedEmail:
+        html = mjml_to_html(self._markup.get_template(f"email/{name}.mjml.j2").render(context))
+        text = self._text.get_template(f"email/{name}.txt.j2").render(context)
+        return RenderedEmail(subject=subject, html=html, text=tidy_text(text))
 
 
 def mjml_to_html(source: str) -> str:

@@ -1,5 +1,6 @@
 """Subscribers: adding, listing and changing state. Addresses are validated and normalised once, here."""
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -7,7 +8,7 @@ from datetime import datetime
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, func, select
 
-from digest.db.models import Subscriber, SubscriberState
+from digest.db.models import Subscriber, SubscriberState, Suppression
 from digest.errors import InvalidInput
 
 
@@ -35,6 +36,16 @@ def address_key(normalised: str) -> str:
     return normalised.casefold()
 
 
+def suppression_hash(normalised: str) -> str:
+    """How an erased address is remembered: a SHA-256 of its case-folded form, nothing readable."""
+    return hashlib.sha256(address_key(normalised).encode()).hexdigest()
+
+
+def is_suppressed(session: Session, email: str) -> bool:
+    query = select(Suppression).where(Suppression.email_hash == suppression_hash(email))
+    return session.exec(query).first() is not None
+
+
 def find(session: Session, address: str) -> Subscriber | None:
     key = address_key(normalise_address(address))
     return session.exec(select(Subscriber).where(Subscriber.email_key == key)).first()
@@ -46,6 +57,10 @@ def add(session: Session, address: str, *, confirmed: bool, consent: Consent, no
     Adding again never downgrades an active subscriber.
     """
     email = normalise_address(address)
+    if confirmed and is_suppressed(session, email):
+        raise InvalidInput(
+            f"{email} was erased at its owner's request: only signing up and confirming again lifts that"
+        )
     subscriber = session.exec(select(Subscriber).where(Subscriber.email_key == address_key(email))).first()
     if subscriber is None:
         subscriber = Subscriber(

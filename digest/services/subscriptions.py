@@ -1,0 +1,189 @@
+"""Joining and leaving: double opt-in, confirmation, one-click unsubscribe, data export and erasure.
+
+No enumeration: ``request_subscription`` treats every address alike from the outside. What differs
+(a confirmation, a rate-limited "already subscribed" notice, or nothing) is returned as a ``Notice`` that
+the caller sends after the commit and after answering, so neither the answer nor its timing tells
+whether the address was known.
+"""
+
+import enum
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from digest.db.models import Delivery, Issue, Subscriber, SubscriberState, Suppression
+from digest.services.subscribers import (
+    Consent,
+    address_key,
+    is_suppressed,
+    normalise_address,
+    record_consent,
+    suppression_hash,
+)
+from digest.tokens import Purpose, TokenInvalid, Tokens
+
+
+class NoticeKind(enum.StrEnum):
+    confirm = "confirm"
+    welcome = "welcome"
+    already_subscribed = "already-subscribed"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An email to send once the transaction has committed."""
+
+    kind: NoticeKind
+    subscriber_id: int
+    email: str
+    nonce: str
+
+
+def notice(kind: NoticeKind, subscriber: Subscriber) -> Notice:
+    return Notice(kind, subscriber.id or 0, subscriber.email, subscriber.token_nonce)
+
+
+def request_subscription(
+    session: Session, address: str, consent: Consent, *, now: datetime, resend_window: timedelta
+) -> Notice | None:
+    """Record a sign-up request; return the email it calls for, if any (see the module docstring)."""
+    email = normalise_address(address)
+    subscriber = session.exec(select(Subscriber).where(Subscriber.email_key == address_key(email))).first()
+    if subscriber is None:
+        subscriber = Subscriber(
+            email=email,
+            email_key=address_key(email),
+            token_nonce=secrets.token_hex(8),
+            created_at=now,
+            updated_at=now,
+        )
+    if subscriber.state == SubscriberState.active:
+        # Never downgrade an active subscriber; tell them, at most once per window.
+        if not recently(subscriber.notice_sent_at, now, resend_window):
+            subscriber.notice_sent_at = now
+            session.add(subscriber)
+            return notice(NoticeKind.already_subscribed, subscriber)
+        return None
+    if subscriber.state != SubscriberState.pending:
+        subscriber.state = SubscriberState.pending  # an unsubscribed address must confirm again
+        subscriber.confirmation_sent_at = None
+    record_consent(subscriber, consent, now=now)
+    subscriber.updated_at = now
+    session.add(subscriber)
+    session.flush()
+    if recently(subscriber.confirmation_sent_at, now, resend_window):
+        return None
+    subscriber.confirmation_sent_at = now
+    return notice(NoticeKind.confirm, subscriber)
+
+
+def recently(moment: datetime | None, now: datetime, window: timedelta) -> bool:
+    return moment is not None and now - moment < window
+
+
+def subscriber_for(session: Session, tokens: Tokens, purpose: Purpose, token: str) -> Subscriber:
+    """The subscriber a genuine token names; ``TokenInvalid`` once they are erased or never existed."""
+    claims = tokens.verify(purpose, token)
+    subscriber = session.get(Subscriber, claims.subscriber_id)
+    if subscriber is None or subscriber.token_nonce != claims.nonce or subscriber.erased_at is not None:
+        raise TokenInvalid(f"this {purpose} link is no longer valid")
+    return subscriber
+
+
+def confirm(
+    session: Session, tokens: Tokens, token: str, *, now: datetime
+) -> tuple[Subscriber, Notice | None]:
+    """Activate a pending subscriber; confirming twice is harmless. Returns the welcome notice, if due."""
+    subscriber = subscriber_for(session, tokens, Purpose.confirm, token)
+    if subscriber.state == SubscriberState.active:
+        return subscriber, None
+    if subscriber.state != SubscriberState.pending:
+        # They left after this link was sent: an old confirmation must not bring them back.
+        raise TokenInvalid("this confirmation link is no longer valid; please subscribe again")
+    subscriber.state = SubscriberState.active
+    subscriber.confirmed_at = subscriber.updated_at = now
+    session.add(subscriber)
+    forget_suppression(session, subscriber.email)
+    return subscriber, notice(NoticeKind.welcome, subscriber)
+
+
+def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> None:
+    """Stop all mail to ``subscriber`` at once; doing it again changes nothing."""
+    if subscriber.state in (SubscriberState.active, SubscriberState.pending):
+        subscriber.state = SubscriberState.unsubscribed
+        subscriber.unsubscribed_at = subscriber.updated_at = now
+        session.add(subscriber)
+
+
+def rejoin(session: Session, subscriber: Subscriber, *, now: datetime) -> None:
+    """From the preferences page: someone who left comes back; the link proves the mailbox is theirs."""
+    if subscriber.state == SubscriberState.unsubscribed and subscriber.erased_at is None:
+        subscriber.state = SubscriberState.active
+        subscriber.unsubscribed_at = None
+        subscriber.updated_at = now
+        session.add(subscriber)
+
+
+def forget_suppression(session: Session, email: str) -> None:
+    entry = session.exec(select(Suppression).where(Suppression.email_hash == suppression_hash(email))).first()
+    if entry is not None:
+        session.delete(entry)
+
+
+def export(session: Session, subscriber: Subscriber) -> dict[str, Any]:
+    """Everything digest keeps about a subscriber, as JSON-ready data."""
+    deliveries = session.exec(
+        select(Issue.number, Delivery.status, Delivery.sent_at)
+        .join(Issue, col(Issue.id) == col(Delivery.issue_id))
+        .where(Delivery.subscriber_id == subscriber.id)
+        .order_by(col(Issue.number))
+    )
+
+    def when(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    return {
+        "email": subscriber.email,
+        "state": subscriber.state,
+        "subscribed_at": when(subscriber.created_at),
+        "confirmed_at": when(subscriber.confirmed_at),
+        "unsubscribed_at": when(subscriber.unsubscribed_at),
+        "consent": {
+            "at": when(subscriber.consent_at),
+            "ip": subscriber.consent_ip,
+            "user_agent": subscriber.consent_user_agent,
+            "form": subscriber.consent_form,
+            "consent_text_version": subscriber.consent_text_version,
+        },
+        "deliveries": [
+            {"issue": number, "status": status, "sent_at": when(sent_at)}
+            for number, status, sent_at in deliveries
+        ],
+    }
+
+
+def erase(session: Session, subscriber: Subscriber, *, now: datetime) -> None:
+    """Remove personal data; keep a hashed suppression entry so the address is not mailed again.
+
+    The row stays (deliveries point to it) with every personal field cleared and a new token nonce, so
+    every link sent to the address stops working. Signing up and confirming again lifts the suppression.
+    """
+    if subscriber.erased_at is not None:
+        return
+    if not is_suppressed(session, subscriber.email):
+        session.add(
+            Suppression(email_hash=suppression_hash(subscriber.email), reason="erased", created_at=now)
+        )
+    subscriber.email = f"erased-{subscriber.id}@invalid"
+    subscriber.email_key = f"erased-{subscriber.id}@invalid"
+    subscriber.state = SubscriberState.unsubscribed
+    subscriber.token_nonce = secrets.token_hex(8)
+    subscriber.unsubscribed_at = subscriber.unsubscribed_at or now
+    record_consent(subscriber, Consent(form=""), now=now)
+    subscriber.consent_at = None
+    subscriber.consent_form = None
+    subscriber.erased_at = subscriber.updated_at = now
+    session.add(subscriber)

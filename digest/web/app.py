@@ -1,0 +1,61 @@
+"""The FastAPI app factory: ``create_app(parts)`` wires the routes to one set of parts."""
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
+
+from digest.tokens import FormTokens
+from digest.web import archive, links, subscribe
+from digest.web.context import Web
+from digest.web.guard import Guard, TooManyRequests, parse_limits
+from digest.web.pages import Pages
+from digest.wiring import Parts
+
+
+def create_app(parts: Parts) -> FastAPI:
+    settings = parts.settings
+    app = FastAPI(title=settings.site_name, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.web = Web(
+        engine=parts.engine,
+        tokens=parts.tokens,
+        pages=Pages(settings.site_name),
+        guard=Guard(
+            FormTokens(settings.signing_keys),
+            parse_limits(settings.rate_limit_ip, settings.rate_limit_address),
+            settings.min_fill_time,
+        ),
+        notices=parts.notice_sender(),
+        base_url=settings.base_url,
+        consent_text=settings.consent_text,
+        consent_text_version=settings.consent_text_version,
+        resend_window=settings.confirm_resend_window,
+    )
+    app.include_router(subscribe.router)
+    app.include_router(links.router)
+    app.include_router(archive.router)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/subscribe", status_code=303)
+
+    @app.exception_handler(TooManyRequests)
+    def too_many(request: Request, exc: TooManyRequests) -> Response:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            return JSONResponse({"error": str(exc)}, 429, headers={"Retry-After": "60"})
+        page = app.state.web.pages.render(
+            request, "message.html", 429, title="Please wait", message=str(exc) + "."
+        )
+        page.headers["Retry-After"] = "60"
+        result: HTMLResponse = page
+        return result
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, exc: HTTPException) -> Response:
+        title = "Page not found" if exc.status_code == 404 else "Request not accepted"
+        message = "There is nothing at this address." if exc.status_code == 404 else str(exc.detail)
+        page: HTMLResponse = app.state.web.pages.render(
+            request, "message.html", exc.status_code, title=title, message=message
+        )
+        return page
+
+    return app

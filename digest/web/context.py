@@ -1,0 +1,63 @@
+"""What every route needs, built once per app from the wiring: engine, tokens, pages, guard, notices."""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from digest.db.engine import unit_of_work
+from digest.db.models import Issue, IssueStatus
+from digest.services.notices import NoticeSender, send_quietly
+from digest.services.subscriptions import Notice
+from digest.tokens import Tokens
+from digest.web.guard import Guard
+from digest.web.pages import Pages
+
+log = logging.getLogger("digest.web")
+
+PUBLISHED = (IssueStatus.sending, IssueStatus.sent)
+
+
+@dataclass
+class Web:
+    engine: Engine
+    tokens: Tokens
+    pages: Pages
+    guard: Guard
+    notices: NoticeSender
+    base_url: str
+    consent_text: str
+    consent_text_version: str
+    resend_window: timedelta
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def deliver(self, notice: Notice) -> None:
+        """Runs after the response (a background task), so its cost never shows in response times."""
+        error = send_quietly(self.notices, notice, latest_issue=self.latest_issue())
+        if error is not None:
+            log.warning(
+                "could not send the %s email to subscriber %s: %s", notice.kind, notice.subscriber_id, error
+            )
+
+    def latest_issue(self) -> int | None:
+        with unit_of_work(self.engine) as session:
+            query = (
+                select(Issue.number)
+                .where(col(Issue.status).in_(PUBLISHED))
+                .order_by(col(Issue.number).desc())
+            )
+            return session.exec(query).first()
+
+
+def web_context(request: Request) -> Web:
+    web: Web = request.app.state.web
+    return web
+
+
+WebDep = Annotated[Web, Depends(web_context)]

@@ -1,0 +1,146 @@
+"""The links in every email: ``/unsubscribe/{token}`` and ``/preferences/{token}``.
+
+One-click unsubscribe (RFC 8058): a POST to the ``List-Unsubscribe`` URL unsubscribes at once, whatever
+its body (form-urlencoded or multipart ``List-Unsubscribe=One-Click``, or empty), and answers 200 with
+no redirect and no cookie; the token in the URL is its only authority, so it needs no CSRF token. GET
+never unsubscribes: link scanners fetch every GET.
+"""
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+from digest.db.engine import unit_of_work
+from digest.db.models import Subscriber, SubscriberState
+from digest.services import subscriptions
+from digest.tokens import Purpose, TokenInvalid
+from digest.web.context import Web, WebDep
+from digest.web.pages import secure
+from digest.web.subscribe import link_problem
+
+router = APIRouter()
+PREFERENCES_FORM = "preferences"
+UNSUBSCRIBED = "You are unsubscribed and will get no more digests. You can sign up again at any time."
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_page(request: Request, token: str, web: WebDep) -> HTMLResponse:
+    try:
+        with unit_of_work(web.engine) as session:
+            subscriber = subscriptions.subscriber_for(session, web.tokens, Purpose.unsubscribe, token)
+    except TokenInvalid as exc:
+        return link_problem(request, web, exc)
+    if subscriber.state != SubscriberState.active:
+        return web.pages.render(request, "message.html", title="You are unsubscribed", message=UNSUBSCRIBED)
+    return web.pages.render(
+        request, "unsubscribe.html", email=subscriber.email, action=f"/unsubscribe/{token}"
+    )
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe(request: Request, token: str, web: WebDep) -> HTMLResponse:
+    web.guard.check_ip(request, "unsubscribe")
+    try:
+        with unit_of_work(web.engine) as session:
+            subscriber = subscriptions.subscriber_for(session, web.tokens, Purpose.unsubscribe, token)
+            subscriptions.unsubscribe(session, subscriber, now=web.now())
+    except TokenInvalid as exc:
+        return link_problem(request, web, exc)
+    return web.pages.render(request, "message.html", title="You are unsubscribed", message=UNSUBSCRIBED)
+
+
+@router.get("/unsubscribe", response_class=HTMLResponse)
+@router.get("/preferences", response_class=HTMLResponse)
+def links_without_token(request: Request, web: WebDep) -> HTMLResponse:
+    """Where the archive's copy of an issue points: the real links are personal and live in each email."""
+    return web.pages.render(
+        request,
+        "message.html",
+        title="Use the link in your email",
+        message="Each digest email has personal Unsubscribe and Manage preferences links at its foot. "
+        "Copies in the public archive carry none, so please use the ones in an email you received.",
+    )
+
+
+@router.get("/preferences/{token}", response_class=HTMLResponse)
+def preferences_page(request: Request, token: str, web: WebDep) -> HTMLResponse:
+    try:
+        with unit_of_work(web.engine) as session:
+            subscriber = subscriptions.subscriber_for(session, web.tokens, Purpose.preferences, token)
+            data = subscriptions.export(session, subscriber)
+    except TokenInvalid as exc:
+        return link_problem(request, web, exc)
+    return preferences(request, web, token, data)
+
+
+def preferences(
+    request: Request, web: Web, token: str, data: dict[str, object], notice: str = ""
+) -> HTMLResponse:
+    return web.pages.render(
+        request,
+        "preferences.html",
+        data=data,
+        active=data["state"] == SubscriberState.active,
+        can_rejoin=data["state"] == SubscriberState.unsubscribed,
+        action=f"/preferences/{token}",
+        form_token=web.guard.form_token(PREFERENCES_FORM),
+        notice=notice,
+    )
+
+
+@router.post("/preferences/{token}", response_class=HTMLResponse)
+async def change_preferences(request: Request, token: str, web: WebDep) -> HTMLResponse:
+    web.guard.check_ip(request, "preferences")
+    form = await request.form()
+    action = str(form.get("action", ""))
+    try:
+        web.guard.check_form(PREFERENCES_FORM, str(form.get("form_token", "")))
+        with unit_of_work(web.engine) as session:
+            subscriber = subscriptions.subscriber_for(session, web.tokens, Purpose.preferences, token)
+            if action == "erase":
+                if form.get("confirm") != "yes":
+                    data = subscriptions.export(session, subscriber)
+                    return preferences(request, web, token, data, "Tick the box to confirm the erasure.")
+                subscriptions.erase(session, subscriber, now=web.now())
+                return web.pages.render(request, "message.html", title="Your data is erased", message=ERASED)
+            notice = change_subscription(session, subscriber, action, web)
+            data = subscriptions.export(session, subscriber)
+    except TokenInvalid as exc:
+        return link_problem(request, web, exc)
+    return preferences(request, web, token, data, notice)
+
+
+ERASED = (
+    "We have erased your address and everything we kept about you. We keep only a one-way fingerprint of "
+    "the address so that it is never mailed again, unless you sign up and confirm once more."
+)
+
+
+def change_subscription(session: Session, subscriber: Subscriber, action: str, web: Web) -> str:
+    if action == "leave":
+        subscriptions.unsubscribe(session, subscriber, now=web.now())
+        return "You are unsubscribed. You will get no more digests."
+    if action == "rejoin" and subscriber.state == SubscriberState.unsubscribed:
+        subscriptions.rejoin(session, subscriber, now=web.now())
+        return "Welcome back: you will get the next digest."
+    return ""
+
+
+@router.get("/preferences/{token}/data")
+def download_data(request: Request, token: str, web: WebDep) -> Response:
+    """The subscriber's data as a JSON download."""
+    try:
+        with unit_of_work(web.engine) as session:
+            subscriber = subscriptions.subscriber_for(session, web.tokens, Purpose.preferences, token)
+            data = subscriptions.export(session, subscriber)
+    except TokenInvalid as exc:
+        return link_problem(request, web, exc)
+    response = Response(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="my-digest-data.json"'},
+    )
+    secure(response)
+    return response

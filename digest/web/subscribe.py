@@ -1,0 +1,165 @@
+"""``/subscribe`` (HTML form and JSON) and ``/confirm/{token}``: double opt-in.
+
+The answer to a sign-up is the same page (or JSON) for a new, pending, active or unsubscribed address;
+any email goes out in a background task after the answer, so timing does not tell either.
+"""
+
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
+
+from digest.db.engine import unit_of_work
+from digest.db.models import SubscriberState
+from digest.errors import InvalidInput
+from digest.services import subscriptions
+from digest.services.subscribers import Consent, address_key, normalise_address
+from digest.tokens import Purpose, TokenExpired, TokenInvalid
+from digest.web.context import Web, WebDep
+from digest.web.guard import client_ip
+
+router = APIRouter()
+FORM = "subscribe"
+CHECK_INBOX = (
+    "Thank you. If this address can receive our emails, a message is on its way: open the link in it to "
+    "confirm. Nothing is sent until you do."
+)
+
+
+class SubscribeRequest(BaseModel):
+    email: str
+    consent: bool = False
+
+
+@router.get("/subscribe", response_class=HTMLResponse)
+def subscribe_form(request: Request, web: WebDep, email: str = "") -> HTMLResponse:
+    return form_page(request, web, email=email)
+
+
+def form_page(
+    request: Request, web: Web, *, email: str = "", error: str = "", status_code: int = 200
+) -> HTMLResponse:
+    return web.pages.render(
+        request,
+        "subscribe.html",
+        status_code,
+        email=email,
+        error=error,
+        consent_text=web.consent_text,
+        form_token=web.guard.form_token(FORM),
+    )
+
+
+@router.post("/subscribe", response_model=None)
+async def subscribe(request: Request, web: WebDep, tasks: BackgroundTasks) -> Response:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        return subscribe_json(request, web, tasks, await request.json())
+    form = await request.form()
+    fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    return subscribe_html(request, web, tasks, fields)
+
+
+def subscribe_html(
+    request: Request, web: Web, tasks: BackgroundTasks, fields: dict[str, str]
+) -> HTMLResponse:
+    email = fields.get("email", "").strip()
+    try:
+        web.guard.check_form(FORM, fields.get("form_token", ""))
+    except TokenInvalid as exc:
+        return form_page(request, web, email=email, error=str(exc), status_code=400)
+    web.guard.check_ip(request, FORM)
+    if fields.get("consent") != "yes":
+        return form_page(
+            request,
+            web,
+            email=email,
+            error="Please tick the box to agree to receive the emails.",
+            status_code=400,
+        )
+    try:
+        key = address_key(normalise_address(email))
+    except InvalidInput:
+        return form_page(
+            request, web, email=email, error="Please enter a valid email address.", status_code=400
+        )
+    web.guard.check_address(key)
+    if web.guard.is_human(FORM, fields.get("form_token", ""), fields.get("website", "")):
+        register(request, web, tasks, email, form="web form")
+    return web.pages.render(request, "message.html", title="Check your inbox", message=CHECK_INBOX)
+
+
+def subscribe_json(request: Request, web: Web, tasks: BackgroundTasks, body: Any) -> JSONResponse:
+    web.guard.check_ip(request, FORM)
+    try:
+        wanted = SubscribeRequest.model_validate(body)
+        key = address_key(normalise_address(wanted.email))
+    except (ValueError, InvalidInput):
+        return JSONResponse(
+            {"error": "a JSON object with a valid 'email' and 'consent': true is required"}, 422
+        )
+    if not wanted.consent:
+        return JSONResponse(
+            {"error": "'consent' must be true: the subscriber must agree to receive the emails"}, 422
+        )
+    web.guard.check_address(key)
+    register(request, web, tasks, wanted.email, form="JSON API")
+    return JSONResponse({"status": "check-your-inbox", "message": CHECK_INBOX}, 202)
+
+
+def register(request: Request, web: Web, tasks: BackgroundTasks, email: str, *, form: str) -> None:
+    consent = Consent(
+        form=form,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+        text_version=web.consent_text_version,
+    )
+    with unit_of_work(web.engine) as session:
+        notice = subscriptions.request_subscription(
+            session, email, consent, now=web.now(), resend_window=web.resend_window
+        )
+    if notice is not None:  # only now, after the commit
+        tasks.add_task(web.deliver, notice)
+
+
+@router.get("/confirm/{token}", response_class=HTMLResponse)
+def confirm_page(request: Request, token: str, web: WebDep) -> HTMLResponse:
+    """Shows a page that confirms by POSTing itself: a scanner that only fetches the link confirms nobody."""
+    try:
+        with unit_of_work(web.engine) as session:
+            subscriber = subscriptions.subscriber_for(session, web.tokens, Purpose.confirm, token)
+    except TokenInvalid as exc:
+        return link_problem(request, web, exc)
+    if subscriber.state == SubscriberState.active:
+        return web.pages.render(request, "message.html", title="You are subscribed", message=CONFIRMED)
+    return web.pages.render(request, "confirm.html", action=f"/confirm/{token}")
+
+
+CONFIRMED = "Your subscription is confirmed. The next digest will reach you on its usual day."
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse)
+def confirm(request: Request, token: str, web: WebDep, tasks: BackgroundTasks) -> HTMLResponse:
+    web.guard.check_ip(request, "confirm")
+    try:
+        with unit_of_work(web.engine) as session:
+            _, notice = subscriptions.confirm(session, web.tokens, token, now=web.now())
+    except TokenInvalid as exc:
+        return link_problem(request, web, exc)
+    if notice is not None:
+        tasks.add_task(web.deliver, notice)
+    return web.pages.render(request, "message.html", title="You are subscribed", message=CONFIRMED)
+
+
+def link_problem(request: Request, web: Web, problem: TokenInvalid) -> HTMLResponse:
+    """An expired, tampered or spent link: say so plainly and offer a new one, never a 500."""
+    expired = isinstance(problem, TokenExpired)
+    return web.pages.render(
+        request,
+        "link_problem.html",
+        410 if expired else 400,
+        title="This link has expired" if expired else "This link does not work",
+        message=str(problem).capitalize() + ".",
+        form_token=web.guard.form_token(FORM),
+        consent_text=web.consent_text,
+    )
