@@ -4,6 +4,7 @@ User mistakes and unreachable services end with one line on stderr and exit code
 """
 
 import functools
+import json
 import sys
 import webbrowser
 from collections.abc import Callable
@@ -22,9 +23,11 @@ from digest.db.models import IssueStatus, SubscriberState
 from digest.errors import DigestError, InvalidInput, NotFound
 from digest.services import issues as issue_service
 from digest.services import subscribers as subscriber_service
+from digest.services import subscriptions
 from digest.services.compose import ComposeRules, compose
 from digest.services.cycle import CyclePlan, run_cycle
 from digest.services.demo import run_demo
+from digest.services.imports import import_file
 from digest.services.ingest import ingest
 from digest.services.send import IssueSender, SendReport, SendSettings, dry_run, get_issue, next_issue_to_send
 from digest.services.status import status
@@ -340,7 +343,9 @@ def serve_command(
     proxy_headers: Annotated[
         bool, typer.Option(help="Trust X-Forwarded-For from --forwarded-allow-ips (behind a proxy).")
     ] = False,
-    forwarded_allow_ips: Annotated[str, typer.Option(help="Proxies whose X-Forwarded-* headers count.")] = "127.0.0.1",
+    forwarded_allow_ips: Annotated[
+        str, typer.Option(help="Proxies whose X-Forwarded-* headers count.")
+    ] = "127.0.0.1",
 ) -> None:
     """The web app: subscribe, confirm, unsubscribe, preferences and the archive."""
     import uvicorn
@@ -386,6 +391,65 @@ def subscribers_list(
     with unit_of_work(parts.engine) as session:
         for subscriber in subscriber_service.listing(session, state=state):
             typer.echo(f"{subscriber.email}\t{subscriber.state}")
+
+
+@subscribers_app.command("import")
+@reports_errors
+def subscribers_import(
+    file: Annotated[
+        Path, typer.Argument(help="CSV with an 'email' column (or addresses in the first column).")
+    ],
+    confirmed: Annotated[
+        bool, typer.Option("--confirmed", help="Add as active: consent was given elsewhere.")
+    ] = False,
+    consent_source: Annotated[
+        str | None,
+        typer.Option("--consent-source", help="Where that consent was given (required with --confirmed)."),
+    ] = None,
+) -> None:
+    """Import addresses: pending with a confirmation email, or active with --confirmed --consent-source."""
+    if confirmed != bool(consent_source):
+        raise InvalidInput("--confirmed and --consent-source go together: say where the consent was given")
+    parts = ready_parts()
+    report = import_file(
+        parts.engine,
+        file,
+        consent_source=consent_source,
+        now=now(),
+        resend_window=parts.settings.confirm_resend_window,
+    )
+    for problem in report.problems:
+        typer.echo(f"skipped {problem}", err=True)
+    sender = parts.notice_sender()
+    for notice in report.notices:
+        sender.send(notice)
+    state = "active" if confirmed else "pending, confirmation sent"
+    typer.echo(f"imported {report.added} address(es) ({state}); {len(report.problems)} row(s) skipped")
+
+
+@subscribers_app.command("export")
+@reports_errors
+def subscribers_export(email: Annotated[str, typer.Argument(help="The subscriber's address.")]) -> None:
+    """Everything kept about a subscriber, as JSON (what the preferences page offers)."""
+    parts = ready_parts()
+    with unit_of_work(parts.engine) as session:
+        subscriber = subscriber_service.find(session, email)
+        if subscriber is None:
+            raise NotFound(f"no subscriber has the address {email}")
+        typer.echo(json.dumps(subscriptions.export(session, subscriber), indent=2, ensure_ascii=False))
+
+
+@subscribers_app.command("erase")
+@reports_errors
+def subscribers_erase(email: Annotated[str, typer.Argument(help="The subscriber's address.")]) -> None:
+    """Remove a subscriber's personal data, keeping a hashed suppression entry."""
+    parts = ready_parts()
+    with unit_of_work(parts.engine) as session:
+        subscriber = subscriber_service.find(session, email)
+        if subscriber is None:
+            raise NotFound(f"no subscriber has the address {email}")
+        subscriptions.erase(session, subscriber, now=now())
+    typer.echo(f"erased {email}; it will not be mailed again unless it signs up and confirms")
 
 
 def main() -> None:

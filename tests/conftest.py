@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -18,6 +19,8 @@ from typer.testing import CliRunner
 
 from digest.cli import app
 from digest.db.engine import make_engine, upgrade
+from digest.web.app import create_app
+from digest.wiring import Parts
 
 ADMIN_URL = os.environ.get(
     "DIGEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -112,3 +115,30 @@ class Result:
 @pytest.fixture
 def digest(env: dict[str, str]) -> Digest:
     return Digest(env)
+
+
+@pytest.fixture
+def web_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment the web app reads; tests may change it before asking for ``parts``."""
+    env = dict(env)
+    env["DIGEST_MIN_FILL_TIME"] = "0"
+    return env
+
+
+@pytest.fixture
+def parts(web_env: dict[str, str], engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Parts]:
+    """The wired parts of digest on the migrated test database (outbox mailer into ``outbox``)."""
+    for key, value in web_env.items():
+        monkeypatch.setenv(key, value)
+    wired = Parts.from_environment()
+    yield wired
+    wired.close()
+
+
+@pytest.fixture
+def client(parts: Parts) -> Iterator[TestClient]:
+    """The web app, served in-process (requests run in the same threads as background tasks)."""
+    with TestClient(
+        create_app(parts), base_url="https://digest.example.org", follow_redirects=False
+    ) as test_client:
+        yield test_client
