@@ -22,7 +22,7 @@ PORT = free_port()
 
 @pytest.fixture
 def web_env(env: dict[str, str]) -> dict[str, str]:
-    """Links in emails must lead back to the live server; a person takes more than a second to fill the form."""
+    """Links in emails lead back to the live server; a person takes more than a second to fill the form."""
     return {**env, "DIGEST_BASE_URL": f"http://127.0.0.1:{PORT}", "DIGEST_MIN_FILL_TIME": "1s"}
 
 
