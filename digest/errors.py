@@ -12,7 +12,8 @@
     ├── SourceError                a whole source could not be read (missing folder, unreadable file)
     └── MailError                  a message could not be handed to the mail backend
         ├── TransientMailError     worth retrying later (timeouts, 4xx SMTP replies, 429/5xx)
-        └── PermanentMailError     retrying will not help (a rejected address, bad credentials)
+        ├── PermanentMailError     this message will never go (a rejected address)
+        └── MailerUnusable         no message can go (bad credentials, forbidden): stop and fix the setup
 """
 
 
@@ -70,3 +71,7 @@ class TransientMailError(MailError):
 
 class PermanentMailError(MailError):
     """A failure that retrying will not fix."""
+
+
+class MailerUnusable(MailError):
+    """The backend refuses every message: the send stops, nothing is marked sent, ops must act."""

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from digest.db.engine import unit_of_work
 from digest.db.models import Delivery, DeliveryStatus, Issue, IssueStatus, Subscriber, SubscriberState
 from digest.errors import InvalidState, MailError, PermanentMailError, TransientMailError
-from digest.mail import Mailer, MemoryMailer, OutboxMailer, Outcome, OutgoingMessage
+from digest.mail import Envelope, Mailer, MemoryMailer, OutboxMailer, Outcome, OutgoingMessage, SharedBody
 from digest.rendering import Renderer, SiteView
 from digest.services import subscribers
 from digest.services.compose import ComposeRules, compose
@@ -183,14 +183,14 @@ class Recording(Mailer):
         self.handed.append(message.to)
         return self.inner.send(message)
 
-    def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[Outcome]:
-        self.batches.append([message.to for message in messages])
+    def send_batch(self, body: SharedBody, envelopes: Sequence[Envelope]) -> list[Outcome]:
+        self.batches.append([envelope.to for envelope in envelopes])
         if self.before_batch:
             self.before_batch(self.batches[-1])
         if len(self.batches) == self.crash_on:
-            self.send(messages[0])
+            super().send_batch(body, envelopes[:1])
             raise KeyboardInterrupt
-        return super().send_batch(messages)
+        return super().send_batch(body, envelopes)
 
 
 class Flaky(MemoryMailer):

@@ -91,6 +91,9 @@ class Issue(SQLModel, table=True):
     approved_by: str | None = Field(default=None, max_length=200)
     send_started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # A send stopped for ops to act (bad credentials, an error storm); `digest send --resume` clears it.
+    paused_reason: str | None = Field(default=None, max_length=500)
+    paused_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class IssueItem(SQLModel, table=True):
@@ -156,6 +159,8 @@ class Delivery(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000)
     provider_message_id: str | None = Field(default=None, max_length=200)
+    # Who holds the row while it is `sending`, and until when (see services/ledger.py).
+    claimed_by: str | None = Field(default=None, max_length=40)
     lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -3,9 +3,18 @@
 May import ``digest.core`` and ``digest.errors``; never ``digest.db``.
 """
 
-from digest.mail.base import Mailer, Outcome, OutgoingMessage
+from digest.mail.base import Envelope, Mailer, Outcome, OutgoingMessage, SharedBody
 from digest.mail.console import ConsoleMailer
 from digest.mail.memory import MemoryMailer
 from digest.mail.outbox import OutboxMailer
 
-__all__ = ["ConsoleMailer", "Mailer", "MemoryMailer", "OutboxMailer", "Outcome", "OutgoingMessage"]
+__all__ = [
+    "ConsoleMailer",
+    "Envelope",
+    "Mailer",
+    "MemoryMailer",
+    "OutboxMailer",
+    "Outcome",
+    "OutgoingMessage",
+    "SharedBody",
+]

@@ -1,13 +1,19 @@
 """The Mailer interface: what the sending service needs from any mail backend.
 
-Adapters map their own failures once, here at the edge, to ``TransientMailError`` (try again later) or
-``PermanentMailError`` (this message will never go), raised ``from`` the original error.
+A send hands over batches of one ``SharedBody`` (rendered once per issue, per-recipient values still as
+markers) and many ``Envelope``s (recipient, Message-ID, marker values, headers, tags). A backend that
+can substitute itself (SendGrid) sends the body once per request; the others fill each message locally.
+
+Adapters map their own failures once, here at the edge, to ``TransientMailError`` (try again later),
+``PermanentMailError`` (this message will never go) or ``MailerUnusable`` (no message can go: stop),
+raised ``from`` the original error.
 """
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from digest.core.personalize import Personalizer
 from digest.errors import MailError
 
 
@@ -23,6 +29,29 @@ class OutgoingMessage:
     text: str
     message_id: str
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SharedBody:
+    """What every recipient of a batch shares: rendered once, with per-recipient markers."""
+
+    subject: str
+    html: str
+    text: str
+    from_: str
+    category: str = "digest"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One recipient of a shared body. ``tags`` travel with the message (no personal data in them)."""
+
+    key: str
+    to: str
+    message_id: str
+    values: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -47,13 +76,25 @@ class Mailer(ABC):
     def send(self, message: OutgoingMessage) -> str:
         """Hand one message over; return the backend's id for it, or raise a ``MailError``."""
 
-    def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[Outcome]:
+    def send_batch(self, body: SharedBody, envelopes: Sequence[Envelope]) -> list[Outcome]:
+        """Hand over one message per envelope; one outcome each, in order. Fills the markers locally."""
+        html, text = Personalizer(body.html), Personalizer(body.text)
         outcomes = []
-        for message in messages:
+        for envelope in envelopes:
+            message = OutgoingMessage(
+                key=envelope.key,
+                to=envelope.to,
+                from_=body.from_,
+                subject=body.subject,
+                html=html.fill_values(envelope.values),
+                text=text.fill_values(envelope.values),
+                message_id=envelope.message_id,
+                headers=envelope.headers,
+            )
             try:
-                outcomes.append(Outcome(message.key, provider_id=self.send(message)))
+                outcomes.append(Outcome(envelope.key, provider_id=self.send(message)))
             except MailError as exc:
-                outcomes.append(Outcome(message.key, error=exc))
+                outcomes.append(Outcome(envelope.key, error=exc))
         return outcomes
 
     def close(self) -> None:  # noqa: B027 (optional hook: most backends hold no connection)

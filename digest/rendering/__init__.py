@@ -6,6 +6,7 @@ and filled in per recipient by ``Personalizer``, so MJML never runs per recipien
 May import ``digest.core`` and ``digest.errors``.
 """
 
+from digest.core.personalize import MARKERS, Personalizer, RecipientLinks
 from digest.rendering.email import (
     IssueView,
     ItemView,
@@ -15,7 +16,6 @@ from digest.rendering.email import (
     SiteView,
     templates_dir,
 )
-from digest.rendering.personalize import MARKERS, Personalizer, RecipientLinks
 
 __all__ = [
     "MARKERS",

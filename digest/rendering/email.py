@@ -6,8 +6,8 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from mjml import mjml2html
 
+from digest.core.personalize import MARKERS
 from digest.errors import DigestError
-from digest.rendering.personalize import MARKERS
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 from digest.db.models import Issue, IssueStatus
 from digest.errors import InvalidState
 from digest.rendering import Personalizer, RecipientLinks
-from digest.services.send import get_issue
+from digest.services.ledger import get_issue
 
 # Which states each decision may start from.
 ALLOWED = {

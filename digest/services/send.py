@@ -1,33 +1,39 @@
 """Send: deliver an approved issue to every active subscriber exactly once, resumable after any crash.
 
-The guarantee rests on the delivery ledger:
+The guarantee rests on the delivery ledger (``services/ledger.py``):
 1. Starting a send writes one ``pending`` delivery per active subscriber, in the same transaction that
    moves the issue to ``sending``; someone who joins later waits for the next issue.
 2. A batch is claimed (``pending`` -> ``sending`` with a lease) and committed *before* any message is
    handed to the mailer, and the outcome (``sent``/``failed``) is committed right after.
 3. A run that dies leaves at most one batch in ``sending``; once its lease expires the batch is sent
    again (the outbox rewrites the same files, so nothing doubles there). Everything ``sent`` stays sent.
+
+A mailer that refuses everything (``MailerUnusable``: bad credentials) or a run of consecutive errors
+pauses the send with its reason; nothing of the batch in hand is marked sent, and ``--resume`` goes on.
 """
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from time import monotonic
 from typing import Protocol
 
-from sqlalchemy import Engine, insert, literal, or_, update
-from sqlalchemy import select as select_columns
-from sqlmodel import Session, col, func, select
+from sqlalchemy import Engine
+from sqlmodel import func, select
 
 from digest.core.headers import list_unsubscribe_headers, message_id, one_click_url
+from digest.core.personalize import Personalizer, RecipientLinks
 from digest.db.engine import unit_of_work
-from digest.db.models import Delivery, DeliveryStatus, Issue, IssueStatus, Subscriber, SubscriberState
-from digest.db.types import UTCDateTime
-from digest.errors import InvalidState, NotFound, TransientMailError
-from digest.mail import Mailer, Outcome, OutgoingMessage
+from digest.db.models import DeliveryStatus, Issue, IssueStatus, Subscriber, SubscriberState
+from digest.errors import InvalidState, MailerUnusable, TransientMailError
+from digest.mail import Envelope, Mailer, Outcome, SharedBody
 from digest.mail.mime import domain_of
-from digest.rendering import Personalizer, RecipientLinks
+from digest.services import ledger
+from digest.services.ledger import Recipient, delivery_counts, get_issue, next_issue_to_send
 from digest.tokens import Purpose, Tokens
+
+__all__ = ["IssueSender", "SendReport", "SendSettings", "delivery_counts", "get_issue", "next_issue_to_send"]
 
 MAX_ATTEMPTS = 3
 
@@ -39,6 +45,8 @@ class SendSettings:
     batch_size: int = 500
     lease: timedelta = timedelta(minutes=2)
     unsubscribe_mailto: str | None = None
+    rate: float = 0.0  # messages per second per sender; 0: as fast as the backend takes them
+    pause_after_errors: int = 100  # consecutive failed messages before the send pauses itself
 
 
 @dataclass
@@ -51,6 +59,7 @@ class SendReport:
     in_flight: int = 0
     seconds: float = 0.0
     dry_run: bool = False
+    paused: str | None = None
 
     @property
     def rate(self) -> float:
@@ -63,61 +72,12 @@ class SendProgress(Protocol):
     def advance(self, count: int) -> None: ...
 
 
-@dataclass(frozen=True)
-class Recipient:
-    delivery_id: int
-    subscriber_id: int
-    email: str
-    state: str
-    nonce: str
-    attempts: int = 1
-
-
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def next_issue_to_send(session: Session) -> Issue | None:
-    """An interrupted send first, then the oldest approved issue."""
-    for status in (IssueStatus.sending, IssueStatus.approved):
-        query = select(Issue).where(Issue.status == status).order_by(col(Issue.number))
-        issue = session.exec(query).first()
-        if issue is not None:
-            return issue
-    return None
-
-
-def get_issue(session: Session, number: int) -> Issue:
-    issue = session.exec(select(Issue).where(Issue.number == number)).first()
-    if issue is None:
-        raise NotFound(f"there is no issue {number}")
-    return issue
-
-
-def begin(session: Session, issue: Issue, *, now: datetime) -> None:
-    """Move an approved issue to ``sending`` and write its audience into the ledger, atomically."""
-    if issue.status == IssueStatus.sending:
-        return
-    if issue.status != IssueStatus.approved:
-        raise InvalidState(f"issue {issue.number} is {issue.status}; only an approved issue can be sent")
-    audience = select_columns(
-        literal(issue.id),
-        col(Subscriber.id),
-        literal(DeliveryStatus.pending.value),
-        literal(0),
-        literal(now, UTCDateTime()),
-        literal(now, UTCDateTime()),
-    ).where(col(Subscriber.state) == SubscriberState.active)
-    columns = ["issue_id", "subscriber_id", "status", "attempts", "created_at", "updated_at"]
-    session.execute(insert(Delivery).from_select(columns, audience))
-    issue.status = IssueStatus.sending
-    issue.send_started_at = now
-    issue.updated_at = now
-    session.add(issue)
-
-
 class IssueSender:
-    """Sends one issue through one mailer, batch by batch."""
+    """Sends issues through one mailer, batch by batch. ``stop()`` ends it after the batch in hand."""
 
     def __init__(self, engine: Engine, mailer: Mailer, tokens: Tokens, settings: SendSettings) -> None:
         self.engine = engine
@@ -125,102 +85,85 @@ class IssueSender:
         self.tokens = tokens
         self.settings = settings
         self.clock: Callable[[], datetime] = now_utc
+        self._stopping = threading.Event()
 
-    def send(self, number: int, *, progress: SendProgress | None = None) -> SendReport:
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def send(self, number: int, *, progress: SendProgress | None = None, resume: bool = False) -> SendReport:
         started = monotonic()
         with unit_of_work(self.engine) as session:
             issue = get_issue(session, number)
-            begin(session, issue, now=self.clock())
+            unpause(issue, resume=resume)
+            ledger.begin(session, issue, now=self.clock())
             counts = delivery_counts(session, issue.id or 0)
         report = SendReport(issue_number=number, audience=sum(counts.values()))
         if progress:
             progress.start(report.audience, report.audience - counts["pending"] - counts["sending"])
-        html, text = Personalizer(issue.html), Personalizer(issue.text)
-        while batch := self.claim(issue):
-            self.deliver(issue, batch, html, text, report)
+        body = self.body(issue)
+        errors_in_a_row = 0
+        while not self._stopping.is_set():
+            batch = ledger.claim(
+                self.engine,
+                issue.id or 0,
+                size=self.settings.batch_size,
+                lease=self.settings.lease,
+                now=self.clock(),
+            )
+            if not batch:
+                break
+            errors_in_a_row = self.deliver(issue, body, batch, report, errors_in_a_row)
             if progress:
                 progress.advance(len(batch))
-        report.in_flight = self.finish(issue)
+            if report.paused:
+                break
+            self.keep_rate(report, started)
+        report.in_flight = ledger.finish(self.engine, issue.id or 0, now=self.clock())
         report.seconds = monotonic() - started
         return report
 
-    def claim(self, issue: Issue) -> list[Recipient]:
-        """Take the next batch: pending rows, and rows whose lease ran out (a crashed run's batch)."""
-        now = self.clock()
-        with unit_of_work(self.engine) as session:
-            ids_query = (
-                select(Delivery.id)
-                .where(
-                    Delivery.issue_id == issue.id,
-                    or_(
-                        col(Delivery.status) == DeliveryStatus.pending,
-                        (col(Delivery.status) == DeliveryStatus.sending) & (col(Delivery.lease_until) < now),
-                    ),
-                )
-                .order_by(col(Delivery.id))
-                .limit(self.settings.batch_size)
-                # Several workers on PostgreSQL each take different rows; SQLite ignores this.
-                .with_for_update(skip_locked=True)
-            )
-            ids = list(session.exec(ids_query))
-            if not ids:
-                return []
-            session.execute(
-                update(Delivery)
-                .where(col(Delivery.id).in_(ids))
-                .values(
-                    status=DeliveryStatus.sending,
-                    lease_until=now + self.settings.lease,
-                    attempts=col(Delivery.attempts) + 1,
-                    updated_at=now,
-                )
-            )
-            rows = session.execute(
-                select_columns(
-                    col(Delivery.id),
-                    col(Subscriber.id),
-                    col(Subscriber.email),
-                    col(Subscriber.state),
-                    col(Subscriber.token_nonce),
-                    col(Delivery.attempts),
-                )
-                .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
-                .where(col(Delivery.id).in_(ids))
-                .order_by(col(Delivery.id))
-            )
-            return [
-                Recipient(d or 0, s or 0, email, state, nonce, tries)
-                for d, s, email, state, nonce, tries in rows
-            ]
+    def body(self, issue: Issue) -> SharedBody:
+        return SharedBody(subject=issue.subject, html=issue.html, text=issue.text, from_=self.settings.from_)
 
     def deliver(
-        self, issue: Issue, batch: list[Recipient], html: Personalizer, text: Personalizer, report: SendReport
-    ) -> None:
+        self, issue: Issue, body: SharedBody, batch: list[Recipient], report: SendReport, errors_in_a_row: int
+    ) -> int:
+        """Hand one claimed batch over and record what happened; returns the running count of errors."""
         # Someone who left after the send started is skipped, never mailed.
         gone = [r for r in batch if r.state != SubscriberState.active]
         going = [r for r in batch if r.state == SubscriberState.active]
-        messages = [self.message(issue, recipient, html, text) for recipient in going]
-        outcomes = self.mailer.send_batch(messages) if messages else []
+        try:
+            outcomes = self.mailer.send_batch(body, [self.envelope(issue, r) for r in going]) if going else []
+        except MailerUnusable as exc:
+            ledger.release(self.engine, going, now=self.clock())
+            self.record(gone, [], [], report)
+            report.paused = f"the mail backend refuses to send: {exc}"
+            ledger.pause(self.engine, issue.id or 0, report.paused, now=self.clock())
+            return errors_in_a_row
         self.record(gone, going, outcomes, report)
+        for outcome in outcomes:
+            errors_in_a_row = 0 if outcome.ok else errors_in_a_row + 1
+        if errors_in_a_row >= self.settings.pause_after_errors:
+            last = next(str(o.error) for o in reversed(outcomes) if o.error)
+            report.paused = f"{errors_in_a_row} messages in a row failed; the last: {last}"
+            ledger.pause(self.engine, issue.id or 0, report.paused, now=self.clock())
+        return errors_in_a_row
 
-    def message(
-        self, issue: Issue, recipient: Recipient, html: Personalizer, text: Personalizer
-    ) -> OutgoingMessage:
+    def envelope(self, issue: Issue, recipient: Recipient) -> Envelope:
         links = self.links_for(recipient)
-        headers = list_unsubscribe_headers(one_click_url(links.unsubscribe), self.settings.unsubscribe_mailto)
-        return OutgoingMessage(
+        return Envelope(
             key=f"issue-{issue.number}/delivery-{recipient.delivery_id}",
             to=recipient.email,
-            from_=self.settings.from_,
-            subject=issue.subject,
-            html=html.fill(links),
-            text=text.fill(links),
             message_id=message_id(
                 issue_number=issue.number,
                 delivery_id=recipient.delivery_id,
                 domain=domain_of(self.settings.from_),
             ),
-            headers=headers,
+            values=links.values(),
+            headers=list_unsubscribe_headers(
+                one_click_url(links.unsubscribe), self.settings.unsubscribe_mailto
+            ),
+            tags={"issue": str(issue.number), "delivery": str(recipient.delivery_id)},
         )
 
     def links_for(self, recipient: Recipient) -> RecipientLinks:
@@ -235,68 +178,54 @@ class IssueSender:
         self, gone: list[Recipient], going: list[Recipient], outcomes: Sequence[Outcome], report: SendReport
     ) -> None:
         now = self.clock()
+        done = {"lease_until": None, "claimed_by": None, "updated_at": now}
         changes: list[dict[str, object]] = [
-            {"id": r.delivery_id, "status": DeliveryStatus.skipped, "lease_until": None, "updated_at": now}
-            for r in gone
+            {"id": r.delivery_id, "status": DeliveryStatus.skipped, **done} for r in gone
         ]
         for recipient, outcome in zip(going, outcomes, strict=True):
-            change: dict[str, object] = {"id": recipient.delivery_id, "lease_until": None, "updated_at": now}
+            change: dict[str, object] = {"id": recipient.delivery_id, **done}
             if outcome.ok:
                 change.update(
                     status=DeliveryStatus.sent, sent_at=now, provider_message_id=outcome.provider_id
                 )
                 report.sent += 1
             else:
-                change.update(
-                    status=self.status_after_error(recipient, outcome), last_error=str(outcome.error)[:1000]
-                )
-                report.failed += change["status"] == DeliveryStatus.failed
+                status = status_after_error(recipient, outcome)
+                change.update(status=status, last_error=str(outcome.error)[:1000])
+                report.failed += status == DeliveryStatus.failed
             changes.append(change)
         report.skipped += len(gone)
-        if changes:
-            with unit_of_work(self.engine) as session:
-                session.execute(update(Delivery), changes)
+        ledger.record(self.engine, changes)
 
-    @staticmethod
-    def status_after_error(recipient: Recipient, outcome: Outcome) -> DeliveryStatus:
-        """A transient error goes back to pending until ``MAX_ATTEMPTS``; a permanent one fails at once."""
-        if isinstance(outcome.error, TransientMailError) and recipient.attempts < MAX_ATTEMPTS:
-            return DeliveryStatus.pending
-        return DeliveryStatus.failed
-
-    def finish(self, issue: Issue) -> int:
-        """Mark the issue sent when no delivery is left; return how many are still leased elsewhere."""
-        with unit_of_work(self.engine) as session:
-            open_rows = session.exec(
-                select(func.count())
-                .select_from(Delivery)
-                .where(
-                    Delivery.issue_id == issue.id,
-                    col(Delivery.status).in_([DeliveryStatus.pending, DeliveryStatus.sending]),
-                )
-            ).one()
-            if open_rows == 0:
-                fresh = get_issue(session, issue.number)
-                if fresh.status == IssueStatus.sending:
-                    fresh.status = IssueStatus.sent
-                    fresh.sent_at = fresh.updated_at = self.clock()
-                    session.add(fresh)
-            return int(open_rows)
+    def keep_rate(self, report: SendReport, started: float) -> None:
+        """Sleep as long as needed to stay under ``rate`` messages per second."""
+        if self.settings.rate > 0:
+            ahead = report.sent / self.settings.rate - (monotonic() - started)
+            if ahead > 0:
+                self._stopping.wait(ahead)
 
 
-def delivery_counts(session: Session, issue_id: int) -> dict[str, int]:
-    rows = session.exec(
-        select(Delivery.status, func.count())
-        .where(Delivery.issue_id == issue_id)
-        .group_by(col(Delivery.status))
-    )
-    counts = {status.value: 0 for status in DeliveryStatus}
-    counts.update({status: count for status, count in rows})
-    return counts
+def unpause(issue: Issue, *, resume: bool) -> None:
+    if issue.paused_reason is None:
+        return
+    if not resume:
+        raise InvalidState(
+            f"the send of issue {issue.number} is paused: {issue.paused_reason}. "
+            "Fix the cause, then run `digest send --resume`"
+        )
+    issue.paused_reason = None
+    issue.paused_at = None
+
+
+def status_after_error(recipient: Recipient, outcome: Outcome) -> DeliveryStatus:
+    """A transient error goes back to pending until ``MAX_ATTEMPTS``; a permanent one fails at once."""
+    if isinstance(outcome.error, TransientMailError) and recipient.attempts < MAX_ATTEMPTS:
+        return DeliveryStatus.pending
+    return DeliveryStatus.failed
 
 
 def dry_run(engine: Engine, number: int, sender: IssueSender) -> SendReport:
-    """Count the audience and render one recipient's message, sending nothing and writing nothing."""
+    """Count the audience and fill one recipient's message, sending nothing and writing nothing."""
     with unit_of_work(engine) as session:
         issue = get_issue(session, number)
         if issue.status not in (
@@ -309,6 +238,6 @@ def dry_run(engine: Engine, number: int, sender: IssueSender) -> SendReport:
         audience = session.exec(
             select(func.count()).select_from(Subscriber).where(Subscriber.state == SubscriberState.active)
         ).one()
-        sample = Recipient(0, 0, "reader@example.org", SubscriberState.active, "dry-run")
-        sender.message(issue, sample, Personalizer(issue.html), Personalizer(issue.text))
+    sample = sender.envelope(issue, Recipient(0, 0, "reader@example.org", SubscriberState.active, "dry-run"))
+    Personalizer(issue.html).fill_values(sample.values)
     return SendReport(issue_number=number, audience=int(audience), dry_run=True)

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from digest.core.schedule import next_fire
 from digest.db.models import Issue, IssueStatus
-from digest.services.send import delivery_counts
+from digest.services.ledger import delivery_counts
 from digest.services.subscribers import counts_by_state
 
 

@@ -2,7 +2,8 @@
 
 The rendered HTML and text carry markers such as ``__DIGEST_UNSUBSCRIBE_URL__``. ``Personalizer`` splits
 them once; filling a recipient is then a join of pre-cut pieces, with no template engine on the hot path.
-Token characters (URL-safe base64 and dots) need no HTML escaping, so values go in as they are.
+Token characters (URL-safe base64 and dots) need no HTML escaping, so values go in as they are. The same
+markers are the keys of SendGrid's ``substitutions``, so a provider can do the filling instead.
 """
 
 import re
@@ -21,6 +22,10 @@ class RecipientLinks:
     unsubscribe: str
     preferences: str
 
+    def values(self) -> dict[str, str]:
+        """Marker -> value, as a mail backend substitutes them."""
+        return {MARKERS["unsubscribe"]: self.unsubscribe, MARKERS["preferences"]: self.preferences}
+
 
 class Personalizer:
     """A document cut at its markers, ready to be filled for each recipient."""
@@ -31,7 +36,13 @@ class Personalizer:
         self._slots = [_NAME_OF[marker] for marker in pieces[1::2]]
 
     def fill(self, links: RecipientLinks) -> str:
-        values = [getattr(links, name) for name in self._slots]
+        return self._join([getattr(links, name) for name in self._slots])
+
+    def fill_values(self, values: dict[str, str]) -> str:
+        """Fill from marker -> value pairs (the form mail backends receive)."""
+        return self._join([values[MARKERS[name]] for name in self._slots])
+
+    def _join(self, values: list[str]) -> str:
         out = [self._literals[0]]
         for value, literal in zip(values, self._literals[1:], strict=True):
             out.append(value)

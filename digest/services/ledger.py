@@ -1,0 +1,196 @@
+"""The delivery ledger: one row per (issue, subscriber), and the transitions that make a send exactly-once.
+
+pending --claim--> sending (leased to one claimant) --record--> sent | failed | skipped | pending (retry)
+
+Every transition is its own committed transaction. A claim is an UPDATE guarded by the row's current
+state and stamped with the claimant's id, so two senders can never own the same row, on PostgreSQL
+(where ``FOR UPDATE SKIP LOCKED`` also keeps them from waiting on each other) as on SQLite.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, and_, insert, literal, or_, update
+from sqlalchemy import select as select_columns
+from sqlmodel import Session, col, func, select
+
+from digest.db.engine import unit_of_work
+from digest.db.models import Delivery, DeliveryStatus, Issue, IssueStatus, Subscriber, SubscriberState
+from digest.db.types import UTCDateTime
+from digest.errors import InvalidState, NotFound
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A claimed delivery with what is needed to address it."""
+
+    delivery_id: int
+    subscriber_id: int
+    email: str
+    state: str
+    nonce: str
+    attempts: int = 1
+
+
+def get_issue(session: Session, number: int) -> Issue:
+    issue = session.exec(select(Issue).where(Issue.number == number)).first()
+    if issue is None:
+        raise NotFound(f"there is no issue {number}")
+    return issue
+
+
+def next_issue_to_send(session: Session) -> Issue | None:
+    """An interrupted send first, then the oldest approved issue; a paused send waits for ``--resume``."""
+    for status in (IssueStatus.sending, IssueStatus.approved):
+        query = (
+            select(Issue)
+            .where(Issue.status == status, col(Issue.paused_reason).is_(None))
+            .order_by(col(Issue.number))
+        )
+        issue = session.exec(query).first()
+        if issue is not None:
+            return issue
+    return None
+
+
+def begin(session: Session, issue: Issue, *, now: datetime) -> None:
+    """Move an approved issue to ``sending`` and write its audience into the ledger, atomically."""
+    if issue.status == IssueStatus.sending:
+        return
+    if issue.status != IssueStatus.approved:
+        raise InvalidState(f"issue {issue.number} is {issue.status}; only an approved issue can be sent")
+    audience = select_columns(
+        literal(issue.id),
+        col(Subscriber.id),
+        literal(DeliveryStatus.pending.value),
+        literal(0),
+        literal(now, UTCDateTime()),
+        literal(now, UTCDateTime()),
+    ).where(col(Subscriber.state) == SubscriberState.active)
+    columns = ["issue_id", "subscriber_id", "status", "attempts", "created_at", "updated_at"]
+    session.execute(insert(Delivery).from_select(columns, audience))
+    issue.status = IssueStatus.sending
+    issue.send_started_at = now
+    issue.updated_at = now
+    session.add(issue)
+
+
+def claimable(issue_id: int, now: datetime) -> object:
+    """Pending rows, and rows whose lease ran out (the batch of a sender that died)."""
+    return and_(
+        col(Delivery.issue_id) == issue_id,
+        or_(
+            col(Delivery.status) == DeliveryStatus.pending,
+            and_(col(Delivery.status) == DeliveryStatus.sending, col(Delivery.lease_until) < now),
+        ),
+    )
+
+
+def claim(engine: Engine, issue_id: int, *, size: int, lease: timedelta, now: datetime) -> list[Recipient]:
+    """Take up to ``size`` claimable deliveries for this caller alone, committed before anything is sent."""
+    claimant = secrets.token_hex(8)
+    with unit_of_work(engine) as session:
+        ids = list(
+            session.exec(
+                select(Delivery.id)
+                .where(claimable(issue_id, now))  # type: ignore[arg-type]
+                .order_by(col(Delivery.id))
+                .limit(size)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if not ids:
+            return []
+        # Guarded by the same condition: a row another sender took in the meantime is left alone.
+        session.execute(
+            update(Delivery)
+            .where(col(Delivery.id).in_(ids), claimable(issue_id, now))  # type: ignore[arg-type]
+            .values(
+                status=DeliveryStatus.sending,
+                claimed_by=claimant,
+                lease_until=now + lease,
+                attempts=col(Delivery.attempts) + 1,
+                updated_at=now,
+            )
+        )
+        rows = session.execute(
+            select_columns(
+                col(Delivery.id),
+                col(Subscriber.id),
+                col(Subscriber.email),
+                col(Subscriber.state),
+                col(Subscriber.token_nonce),
+                col(Delivery.attempts),
+            )
+            .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
+            .where(col(Delivery.claimed_by) == claimant, col(Delivery.status) == DeliveryStatus.sending)
+            .order_by(col(Delivery.id))
+        )
+        return [
+            Recipient(d or 0, s or 0, email, state, nonce, tries) for d, s, email, state, nonce, tries in rows
+        ]
+
+
+def record(engine: Engine, changes: list[dict[str, object]]) -> None:
+    """Write outcomes (one dict of new values per delivery id) in one transaction."""
+    if changes:
+        with unit_of_work(engine) as session:
+            session.execute(update(Delivery), changes)
+
+
+def release(engine: Engine, recipients: list[Recipient], *, now: datetime) -> None:
+    """Give a claimed batch back untouched: nothing of it was handed over."""
+    record(
+        engine,
+        [
+            {
+                "id": r.delivery_id,
+                "status": DeliveryStatus.pending,
+                "lease_until": None,
+                "claimed_by": None,
+                "attempts": r.attempts - 1,
+                "updated_at": now,
+            }
+            for r in recipients
+        ],
+    )
+
+
+def pause(engine: Engine, issue_id: int, reason: str, *, now: datetime) -> None:
+    with unit_of_work(engine) as session:
+        issue = session.get(Issue, issue_id)
+        if issue is not None and issue.paused_reason is None:
+            issue.paused_reason = reason[:500]
+            issue.paused_at = issue.updated_at = now
+            session.add(issue)
+
+
+def finish(engine: Engine, issue_id: int, *, now: datetime) -> int:
+    """Mark the issue sent when no delivery is open; return how many are still open (leased elsewhere)."""
+    with unit_of_work(engine) as session:
+        open_rows = session.exec(
+            select(func.count())
+            .select_from(Delivery)
+            .where(
+                Delivery.issue_id == issue_id,
+                col(Delivery.status).in_([DeliveryStatus.pending, DeliveryStatus.sending]),
+            )
+        ).one()
+        issue = session.get(Issue, issue_id)
+        if open_rows == 0 and issue is not None and issue.status == IssueStatus.sending:
+            issue.status = IssueStatus.sent
+            issue.sent_at = issue.updated_at = now
+            session.add(issue)
+        return int(open_rows)
+
+
+def delivery_counts(session: Session, issue_id: int) -> dict[str, int]:
+    rows = session.exec(
+        select(Delivery.status, func.count())
+        .where(Delivery.issue_id == issue_id)
+        .group_by(col(Delivery.status))
+    )
+    counts = {status.value: 0 for status in DeliveryStatus}
+    counts.update({status: count for status, count in rows})
+    return counts
