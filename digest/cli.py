@@ -5,9 +5,12 @@ User mistakes and unreachable services end with one line on stderr and exit code
 
 import functools
 import json
+import signal
 import sys
+import threading
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
@@ -19,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from digest.core.schedule import cron_trigger
 from digest.db import engine as db
 from digest.db.engine import unit_of_work
-from digest.db.models import IssueStatus, SubscriberState
+from digest.db.models import Issue, IssueStatus, SubscriberState
 from digest.errors import DigestError, InvalidInput, NotFound
 from digest.services import issues as issue_service
 from digest.services import subscribers as subscriber_service
@@ -29,7 +32,15 @@ from digest.services.cycle import CyclePlan, run_cycle
 from digest.services.demo import run_demo
 from digest.services.imports import import_file
 from digest.services.ingest import ingest
-from digest.services.send import IssueSender, SendReport, SendSettings, dry_run, get_issue, next_issue_to_send
+from digest.services.ledger import paused_issue, sending_issue
+from digest.services.send import (
+    IssueSender,
+    SendReport,
+    dry_run,
+    get_issue,
+    next_issue_to_send,
+    send_test_copy,
+)
 from digest.services.status import status
 from digest.sources import open_sources
 from digest.wiring import Parts
@@ -66,6 +77,9 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise fail(
                 f"another process changed the same data at once; run the command again ({exc.orig})"
             ) from exc
+        finally:
+            while _opened:
+                _opened.pop().close()
 
     return wrapper
 
@@ -100,14 +114,7 @@ def compose_rules(parts: Parts) -> ComposeRules:
 
 
 def sender_for(parts: Parts) -> IssueSender:
-    settings = parts.settings
-    send_settings = SendSettings(
-        from_=settings.from_,
-        base_url=settings.base_url,
-        batch_size=settings.batch_size,
-        unsubscribe_mailto=settings.unsubscribe_mailto,
-    )
-    return IssueSender(parts.engine, parts.mailer(), parts.tokens, send_settings)
+    return parts.sender()
 
 
 class BarProgress:
@@ -258,24 +265,100 @@ app.command("cancel", help="Cancel an issue; its summaries go back to the pool."
 def send_command(
     issue: IssueArg = None,
     dry: Annotated[bool, typer.Option("--dry-run", help="Count and render without sending.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Go on with a paused send once its cause is fixed.")
+    ] = False,
 ) -> None:
-    """Send an approved issue, or resume an interrupted send."""
+    """Send an approved issue, or resume an interrupted send. SIGTERM stops it after the batch in hand."""
     parts = ready_parts()
     with unit_of_work(parts.engine) as session:
-        chosen = get_issue(session, issue) if issue is not None else next_issue_to_send(session)
+        chosen: Issue | None = get_issue(session, issue) if issue is not None else None
+        if chosen is None:
+            chosen = paused_issue(session) if resume else next_issue_to_send(session)
     if chosen is None:
-        typer.echo("nothing to send: no approved issue")
+        typer.echo("nothing to send: no approved issue" + (" and no paused send" if resume else ""))
         return
     sender = sender_for(parts)
     if dry:
         typer.echo(describe_send(dry_run(parts.engine, chosen.number, sender)))
         return
     try:
-        with BarProgress() as bar:
-            report = sender.send(chosen.number, progress=bar)
+        with stop_on_sigterm(sender), BarProgress() as bar:
+            report = sender.send(chosen.number, progress=bar, resume=resume)
     finally:
         sender.mailer.close()
     typer.echo(describe_send(report))
+    if report.paused:
+        raise fail(
+            f"the send of issue {report.issue_number} is paused: {report.paused}. "
+            "Fix the cause, then run `digest send --resume`"
+        )
+
+
+@app.command("test-send")
+@reports_errors
+def send_test_copy_command(
+    issue: IssueArg = None,
+    to: Annotated[str, typer.Option("--to", help="The address to send the test to.")] = "",
+) -> None:
+    """Send an issue to one address, marked as a test: not a delivery, not counted."""
+    if not to:
+        raise InvalidInput("say where to send the test: --to ADDRESS")
+    parts = ready_parts()
+    address = subscriber_service.normalise_address(to)
+    with unit_of_work(parts.engine) as session:
+        chosen = get_issue(session, issue) if issue is not None else issue_service.latest_issue(session)
+    if chosen is None:
+        raise NotFound("there is no issue yet: run `digest compose`")
+    mailer = parts.mailer()
+    try:
+        where = send_test_copy(
+            chosen, address, mailer, from_=parts.settings.from_, base_url=parts.settings.base_url, now=now()
+        )
+    finally:
+        mailer.close()
+    typer.echo(f"sent a test of issue {chosen.number} to {address} ({where})")
+
+
+@app.command("worker")
+@reports_errors
+def worker_command(
+    poll: Annotated[float, typer.Option(help="Seconds between looks for work when idle.")] = 5.0,
+    once: Annotated[bool, typer.Option("--once", help="Work until no send is open, then exit.")] = False,
+) -> None:
+    """A send worker: takes batches of any open send. Several may run against PostgreSQL; SQLite: one."""
+    parts = ready_parts()
+    sender = sender_for(parts)
+    stopping = threading.Event()
+    try:
+        with stop_on_sigterm(sender, stopping):
+            while not stopping.is_set():
+                with unit_of_work(parts.engine) as session:
+                    open_send = sending_issue(session)
+                if open_send is not None:
+                    typer.echo(describe_send(sender.send(open_send.number)))
+                elif once:
+                    break
+                else:
+                    stopping.wait(poll)
+    finally:
+        sender.mailer.close()
+
+
+@contextmanager
+def stop_on_sigterm(sender: IssueSender, stopping: threading.Event | None = None) -> Iterator[None]:
+    """On SIGTERM, finish and record the batch in hand, then stop (systemd, Kubernetes, Procfile hosts)."""
+
+    def handle(_signum: int, _frame: object) -> None:
+        sender.stop()
+        if stopping is not None:
+            stopping.set()
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command("run")
@@ -331,6 +414,11 @@ def status_command() -> None:
     if report.last_send is not None:
         counts = ", ".join(f"{state} {count}" for state, count in report.last_send_counts.items())
         typer.echo(f"last send: issue {report.last_send.number} ({report.last_send.status}): {counts}")
+        if report.last_send.paused_reason:
+            typer.echo(
+                f"PAUSED since {report.last_send.paused_at:%Y-%m-%d %H:%M %Z}: "
+                f"{report.last_send.paused_reason}; fix the cause, then run `digest send --resume`"
+            )
     runs = ", ".join(f"{fire:%a %Y-%m-%d %H:%M %Z}" for fire in report.next_runs)
     typer.echo(f"next scheduled compose+send ({settings.schedule}, {settings.timezone}): {runs or 'none'}")
 

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     sendgrid_api_key: str | None = None
     sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_sandbox: bool = False
+    mail_timeout: float = Field(default=30.0, gt=0, le=600)
+    send_concurrency: int = Field(default=4, ge=1, le=64)
+    send_rate: float = Field(default=0.0, ge=0)
+    pause_after_errors: int = Field(default=100, ge=1)
     from_: str = Field(default="Research Digest <digest@localhost>", alias="DIGEST_FROM")
     postal_address: str | None = None
     sources: str = "samples"
@@ -47,7 +52,7 @@ class Settings(BaseSettings):
     review_window: timedelta = timedelta(0)
     first_issue_lookback: timedelta = timedelta(days=7)
     max_items: int = Field(default=10, ge=1, le=50)
-    batch_size: int = Field(default=500, ge=1, le=1000)
+    batch_size: int = Field(default=1000, ge=1, le=20_000)
     editors: str | None = None
     sendgrid_webhook_public_key: str | None = None
     unsubscribe_mailto: str | None = None

@@ -15,6 +15,7 @@ from digest.mail import ConsoleMailer, Mailer, MemoryMailer, OutboxMailer
 from digest.mail.mime import is_valid_from
 from digest.rendering import Renderer, SiteView
 from digest.services.notices import NoticeSender, NoticeSettings
+from digest.services.send import IssueSender, SendSettings
 from digest.tokens import Purpose, Tokens
 
 
@@ -59,6 +60,19 @@ class Parts:
         if "engine" in self.__dict__:
             self.engine.dispose()
 
+    def sender(self) -> IssueSender:
+        """An issue sender on the configured mailer, with the send settings."""
+        settings = self.settings
+        send_settings = SendSettings(
+            from_=settings.from_,
+            base_url=settings.base_url,
+            batch_size=settings.batch_size,
+            unsubscribe_mailto=settings.unsubscribe_mailto,
+            rate=settings.send_rate,
+            pause_after_errors=settings.pause_after_errors,
+        )
+        return IssueSender(self.engine, self.mailer(), self.tokens, send_settings)
+
     def mailer(self) -> Mailer:
         """A new mailer for the configured backend."""
         backend = self.settings.email_backend
@@ -70,4 +84,26 @@ class Parts:
             return ConsoleMailer()
         if backend == "memory":
             return MemoryMailer()
-        raise ConfigError(f"DIGEST_EMAIL_BACKEND={backend} is not available yet; use outbox or console")
+        if backend == "smtp":
+            from digest.mail.smtp import SmtpMailer
+
+            if not self.settings.smtp_url:
+                raise ConfigError(
+                    "DIGEST_EMAIL_BACKEND=smtp needs DIGEST_SMTP_URL, e.g. smtp://user:pass@host:587?starttls=true"
+                )
+            return SmtpMailer(
+                self.settings.smtp_url,
+                connections=self.settings.send_concurrency,
+                timeout=self.settings.mail_timeout,
+            )
+        from digest.mail.sendgrid import SendGridMailer
+
+        if not self.settings.sendgrid_api_key:
+            raise ConfigError("DIGEST_EMAIL_BACKEND=sendgrid needs DIGEST_SENDGRID_API_KEY")
+        return SendGridMailer(
+            self.settings.sendgrid_api_key,
+            host=self.settings.sendgrid_host,
+            timeout=self.settings.mail_timeout,
+            sandbox=self.settings.sendgrid_sandbox,
+            concurrency=self.settings.send_concurrency,
+        )

@@ -54,6 +54,21 @@ def next_issue_to_send(session: Session) -> Issue | None:
     return None
 
 
+def sending_issue(session: Session) -> Issue | None:
+    """The oldest send under way and not paused: what a worker helps with."""
+    query = (
+        select(Issue)
+        .where(Issue.status == IssueStatus.sending, col(Issue.paused_reason).is_(None))
+        .order_by(col(Issue.number))
+    )
+    return session.exec(query).first()
+
+
+def paused_issue(session: Session) -> Issue | None:
+    query = select(Issue).where(col(Issue.paused_reason).is_not(None)).order_by(col(Issue.number))
+    return session.exec(query).first()
+
+
 def begin(session: Session, issue: Issue, *, now: datetime) -> None:
     """Move an approved issue to ``sending`` and write its audience into the ledger, atomically."""
     if issue.status == IssueStatus.sending:

@@ -241,3 +241,25 @@ def dry_run(engine: Engine, number: int, sender: IssueSender) -> SendReport:
     sample = sender.envelope(issue, Recipient(0, 0, "reader@example.org", SubscriberState.active, "dry-run"))
     Personalizer(issue.html).fill_values(sample.values)
     return SendReport(issue_number=number, audience=int(audience), dry_run=True)
+
+
+def send_test_copy(
+    issue: Issue, address: str, mailer: Mailer, *, from_: str, base_url: str, now: datetime
+) -> str:
+    """Send ``issue`` to one address with "[TEST]" in the subject: not a delivery, not counted anywhere.
+
+    Its links go to the general unsubscribe and preferences pages, as in the archive.
+    """
+    links = RecipientLinks(unsubscribe=f"{base_url}/unsubscribe", preferences=f"{base_url}/preferences")
+    body = SharedBody(subject=f"[TEST] {issue.subject}", html=issue.html, text=issue.text, from_=from_)
+    stamp = f"{now:%Y%m%dT%H%M%S%f}"
+    envelope = Envelope(
+        key=f"tests/issue-{issue.number}-{stamp}",
+        to=address,
+        message_id=f"<digest.test.{issue.number}.{stamp}@{domain_of(from_)}>",
+        values=links.values(),
+    )
+    [outcome] = mailer.send_batch(body, [envelope])
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.provider_id or ""
