@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from digest.db.engine import unit_of_work
 from digest.errors import InvalidInput, SourceError
-from digest.services.subscribers import Consent, add
+from digest.services.subscribers import Consent, add, is_suppressed, normalise_address
 from digest.services.subscriptions import Notice, request_subscription
 
 
@@ -56,6 +56,9 @@ def import_file(
                         now=now,
                     )
                 else:
+                    if is_suppressed(session, normalise_address(address)):
+                        # Erased at its owner's request: an operator's list must not mail it again.
+                        raise InvalidInput(f"{address} was erased at its owner's request; not imported")
                     consent = Consent(form=f"import: {path.name}")
                     notice = request_subscription(
                         session, address, consent, now=now, resend_window=resend_window

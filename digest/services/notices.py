@@ -69,7 +69,8 @@ class NoticeSender:
                 button_label="Confirm my subscription",
                 button_url=self.link(Purpose.confirm, notice),
                 closing=(
-                    f"The link works for {self.settings.confirm_days} days. "
+                    f"The link works for {self.settings.confirm_days} "
+                    f"day{'' if self.settings.confirm_days == 1 else 's'}. "
                     "If you did not ask for this, ignore this email: nothing will be sent to you.",
                 ),
                 footer=f"You received this one email because this address was entered on the {name} form.",

@@ -27,11 +27,13 @@ def archive(request: Request, web: WebDep) -> HTMLResponse:
 
 @router.get("/issues/{number}", response_class=HTMLResponse)
 def archived_issue(request: Request, number: int, web: WebDep) -> HTMLResponse:
-    with unit_of_work(web.engine) as session:
-        issue = session.exec(
-            select(Issue).where(Issue.number == number, col(Issue.status).in_(PUBLISHED))
-        ).first()
-        html = issue.html if issue else None
+    html = None
+    if 0 < number < 2**31:  # beyond the column's range there is no issue (and no database error)
+        with unit_of_work(web.engine) as session:
+            issue = session.exec(
+                select(Issue).where(Issue.number == number, col(Issue.status).in_(PUBLISHED))
+            ).first()
+            html = issue.html if issue else None
     if html is None:
         return web.pages.render(
             request,

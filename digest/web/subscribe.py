@@ -54,7 +54,11 @@ def form_page(
 @router.post("/subscribe", response_model=None)
 async def subscribe(request: Request, web: WebDep, tasks: BackgroundTasks) -> Response:
     if request.headers.get("content-type", "").startswith("application/json"):
-        return subscribe_json(request, web, tasks, await request.json())
+        try:
+            body = await request.json()
+        except ValueError:  # not JSON (or not UTF-8): answered as an invalid body, not a 500
+            body = None
+        return subscribe_json(request, web, tasks, body)
     form = await request.form()
     fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
     return subscribe_html(request, web, tasks, fields)
