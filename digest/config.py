@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     send_concurrency: int = Field(default=4, ge=1, le=64)
     send_rate: float = Field(default=0.0, ge=0)
     pause_after_errors: int = Field(default=100, ge=1)
+    # How long a claimed batch belongs to its sender; after that (a crash) another run sends it again.
+    send_lease: timedelta = timedelta(minutes=2)
     from_: str = Field(default="Research Digest <digest@localhost>", alias="DIGEST_FROM")
     postal_address: str | None = None
     sources: str = "samples"
@@ -71,6 +73,8 @@ class Settings(BaseSettings):
     rate_limit_ip: str = "10/minute;60/hour"
     rate_limit_address: str = "5/hour"
     min_fill_time: timedelta = timedelta(seconds=2)
+    altcha: bool = False
+    altcha_max_number: int = Field(default=100_000, ge=1_000, le=10_000_000)
 
     @field_validator(
         "ingest_every",
@@ -79,6 +83,7 @@ class Settings(BaseSettings):
         "confirm_max_age",
         "confirm_resend_window",
         "min_fill_time",
+        "send_lease",
         mode="before",
     )
     @classmethod
@@ -89,6 +94,13 @@ class Settings(BaseSettings):
             return parse_duration(value)
         except InvalidInput as exc:  # a ValueError, so that the message names the variable
             raise ValueError(str(exc)) from exc
+
+    @field_validator("send_lease")
+    @classmethod
+    def _send_lease(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s: a claimed batch must outlive its own send")
+        return value
 
     @field_validator("base_url")
     @classmethod

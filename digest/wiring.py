@@ -67,6 +67,7 @@ class Parts:
             from_=settings.from_,
             base_url=settings.base_url,
             batch_size=settings.batch_size,
+            lease=settings.send_lease,
             unsubscribe_mailto=settings.unsubscribe_mailto,
             rate=settings.send_rate,
             pause_after_errors=settings.pause_after_errors,

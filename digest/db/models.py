@@ -165,3 +165,11 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class UsedChallenge(SQLModel, table=True):
+    """A solved proof-of-work challenge, kept until it expires so that it cannot be replayed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    signature: str = Field(max_length=128, unique=True)
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

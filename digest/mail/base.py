@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from digest.core.personalize import Personalizer
-from digest.errors import MailError
+from digest.errors import MailError, MailerUnusable
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class Mailer(ABC):
         """Hand one message over; return the backend's id for it, or raise a ``MailError``."""
 
     def send_batch(self, body: SharedBody, envelopes: Sequence[Envelope]) -> list[Outcome]:
-        """Hand over one message per envelope; one outcome each, in order. Fills the markers locally."""
+        """One outcome per envelope, in order; ``MailerUnusable`` is raised. Fills the markers locally."""
         html, text = Personalizer(body.html), Personalizer(body.text)
         outcomes = []
         for envelope in envelopes:
@@ -93,6 +93,8 @@ class Mailer(ABC):
             )
             try:
                 outcomes.append(Outcome(envelope.key, provider_id=self.send(message)))
+            except MailerUnusable:
+                raise  # no message can go: the sender pauses instead of failing each recipient
             except MailError as exc:
                 outcomes.append(Outcome(envelope.key, error=exc))
         return outcomes

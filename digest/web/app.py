@@ -9,6 +9,7 @@ from digest.web import archive, links, subscribe
 from digest.web.context import Web
 from digest.web.guard import Guard, TooManyRequests, parse_limits
 from digest.web.pages import Pages
+from digest.web.proof import ProofOfWork
 from digest.wiring import Parts
 
 
@@ -29,6 +30,11 @@ def create_app(parts: Parts) -> FastAPI:
         consent_text=settings.consent_text,
         consent_text_version=settings.consent_text_version,
         resend_window=settings.confirm_resend_window,
+        proof=(
+            ProofOfWork(settings.signing_keys[-1], parts.engine, max_number=settings.altcha_max_number)
+            if settings.altcha
+            else None
+        ),
     )
     app.include_router(subscribe.router)
     app.include_router(links.router)

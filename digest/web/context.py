@@ -16,6 +16,7 @@ from digest.services.subscriptions import Notice
 from digest.tokens import Tokens
 from digest.web.guard import Guard
 from digest.web.pages import Pages
+from digest.web.proof import ProofOfWork
 
 log = logging.getLogger("digest.web")
 
@@ -33,6 +34,7 @@ class Web:
     consent_text: str
     consent_text_version: str
     resend_window: timedelta
+    proof: ProofOfWork | None = None
 
     def now(self) -> datetime:
         return datetime.now(UTC)

@@ -30,6 +30,7 @@ CHECK_INBOX = (
 class SubscribeRequest(BaseModel):
     email: str
     consent: bool = False
+    altcha: str = ""
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
@@ -48,7 +49,19 @@ def form_page(
         error=error,
         consent_text=web.consent_text,
         form_token=web.guard.form_token(FORM),
+        proof=web.proof.challenge() if web.proof else None,
     )
+
+
+@router.get("/altcha/challenge")
+def proof_challenge(web: WebDep) -> JSONResponse:
+    """A proof-of-work challenge for API clients, when ``DIGEST_ALTCHA`` is on."""
+    if web.proof is None:
+        return JSONResponse({"error": "no proof-of-work is required here"}, 404)
+    return JSONResponse(web.proof.challenge(), headers={"Cache-Control": "no-store"})
+
+
+NEEDS_PROOF = "The anti-robot check did not complete: please let the page finish it, then send again."
 
 
 @router.post("/subscribe", response_model=None)
@@ -88,6 +101,8 @@ def subscribe_html(
             request, web, email=email, error="Please enter a valid email address.", status_code=400
         )
     web.guard.check_address(key)
+    if web.proof and not web.proof.accept(fields.get("altcha", "")):
+        return form_page(request, web, email=email, error=NEEDS_PROOF, status_code=400)
     if web.guard.is_human(FORM, fields.get("form_token", ""), fields.get("website", "")):
         register(request, web, tasks, email, form="web form")
     return web.pages.render(request, "message.html", title="Check your inbox", message=CHECK_INBOX)
@@ -107,6 +122,10 @@ def subscribe_json(request: Request, web: Web, tasks: BackgroundTasks, body: Any
             {"error": "'consent' must be true: the subscriber must agree to receive the emails"}, 422
         )
     web.guard.check_address(key)
+    if web.proof and not web.proof.accept(wanted.altcha):
+        return JSONResponse(
+            {"error": "'altcha' must hold a solved challenge from GET /altcha/challenge"}, 422
+        )
     register(request, web, tasks, wanted.email, form="JSON API")
     return JSONResponse({"status": "check-your-inbox", "message": CHECK_INBOX}, 202)
 
@@ -166,4 +185,5 @@ def link_problem(request: Request, web: Web, problem: TokenInvalid) -> HTMLRespo
         message=str(problem).capitalize() + ".",
         form_token=web.guard.form_token(FORM),
         consent_text=web.consent_text,
+        proof=web.proof.challenge() if web.proof else None,
     )

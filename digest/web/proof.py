@@ -1,0 +1,61 @@
+"""An optional, self-hosted proof-of-work challenge (ALTCHA) on the sign-up form (``DIGEST_ALTCHA``).
+
+The browser must find a number whose SHA-256 with the challenge's salt matches it: a fraction of a
+second for one person, real cost for a script signing up thousands. The ``altcha`` package makes and
+verifies challenges (HMAC-signed, with an expiry); each solved challenge is stored until it expires, so a
+solution works once. The solver is the small script in ``templates/pages/_proof.html``.
+"""
+
+import base64
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+from hashlib import sha256
+
+from altcha.v1 import ChallengeOptions, create_challenge, verify_solution
+from sqlalchemy import Engine, delete
+from sqlalchemy.exc import IntegrityError
+
+from digest.db.engine import unit_of_work
+from digest.db.models import UsedChallenge
+
+LIFETIME = timedelta(minutes=20)
+
+
+class ProofOfWork:
+    def __init__(self, secret: str, engine: Engine, *, max_number: int) -> None:
+        # A key of its own, derived from the signing key: one secret per purpose.
+        self._key = hmac.new(secret.encode(), b"digest.altcha", sha256).hexdigest()
+        self._engine = engine
+        self._max_number = max_number
+
+    def challenge(self) -> dict[str, object]:
+        options = ChallengeOptions(
+            hmac_key=self._key, max_number=self._max_number, expires=datetime.now(UTC) + LIFETIME
+        )
+        made = create_challenge(options)
+        return {
+            "algorithm": made.algorithm,
+            "challenge": made.challenge,
+            "maxnumber": made.max_number,
+            "salt": made.salt,
+            "signature": made.signature,
+        }
+
+    def accept(self, payload: str) -> bool:
+        """``True`` once for a genuine, unexpired solution; ``False`` for anything else or a replay."""
+        try:
+            solved, _ = verify_solution(payload, self._key, check_expires=True)
+        except (ValueError, TypeError, KeyError):
+            return False
+        if not solved:
+            return False
+        signature = str(json.loads(base64.b64decode(payload))["signature"])
+        now = datetime.now(UTC)
+        try:
+            with unit_of_work(self._engine) as session:
+                session.execute(delete(UsedChallenge).where(UsedChallenge.expires_at < now))  # type: ignore[arg-type]
+                session.add(UsedChallenge(signature=signature[:128], expires_at=now + LIFETIME))
+        except IntegrityError:
+            return False
+        return True
