@@ -148,10 +148,19 @@ def claim(engine: Engine, issue_id: int, *, size: int, lease: timedelta, now: da
 
 
 def record(engine: Engine, changes: list[dict[str, object]]) -> None:
-    """Write outcomes (one dict of new values per delivery id) in one transaction."""
-    if changes:
+    """Write outcomes (the new values of each delivery, with its ``id``) in one transaction.
+
+    Rows that get the same values (most of a batch: ``sent`` at one instant with one provider id per
+    request) share one ``UPDATE ... WHERE id IN (...)``, not one statement per row.
+    """
+    groups: dict[tuple[tuple[str, object], ...], list[object]] = {}
+    for change in changes:
+        values = tuple(sorted((key, value) for key, value in change.items() if key != "id"))
+        groups.setdefault(values, []).append(change["id"])
+    if groups:
         with unit_of_work(engine) as session:
-            session.execute(update(Delivery), changes)
+            for values, ids in groups.items():
+                session.execute(update(Delivery).where(col(Delivery.id).in_(ids)).values(dict(values)))
 
 
 def release(engine: Engine, recipients: list[Recipient], *, now: datetime) -> None:
