@@ -19,6 +19,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from digest.bench import DEFAULT_SPEC, run_bench
 from digest.core.schedule import cron_trigger
 from digest.db import engine as db
 from digest.db.engine import unit_of_work
@@ -538,6 +539,32 @@ def subscribers_erase(email: Annotated[str, typer.Argument(help="The subscriber'
             raise NotFound(f"no subscriber has the address {email}")
         subscriptions.erase(session, subscriber, now=now())
     typer.echo(f"erased {email}; it will not be mailed again unless it signs up and confirms")
+
+
+@app.command("bench")
+@reports_errors
+def bench_command(
+    subscribers: Annotated[int, typer.Option(help="Synthetic active subscribers to send to.")] = 100_000,
+    database: Annotated[
+        str | None, typer.Option(help="An EMPTY database URL (default: a temporary SQLite file).")
+    ] = None,
+    spec: Annotated[Path, typer.Option(help="SendGrid's OpenAPI spec (tsg_mail_v3.json).")] = DEFAULT_SPEC,
+    validate_every: Annotated[int, typer.Option(help="The stand-in validates every Nth request.")] = 20,
+    naive: Annotated[int, typer.Option(help="Recipients sent the naive way, for the ratio.")] = 500,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 4,
+    batch_size: Annotated[int, typer.Option(help="Deliveries claimed and recorded together.")] = 5_000,
+) -> None:
+    """Measure a send through the SendGrid adapter to a local stand-in, against the naive way."""
+    result = run_bench(
+        subscribers=subscribers,
+        database=database,
+        spec=spec,
+        validate_every=validate_every,
+        naive=naive,
+        concurrency=concurrency,
+        batch_size=batch_size,
+    )
+    typer.echo(result.table())
 
 
 def main() -> None:

@@ -86,6 +86,7 @@ class IssueSender:
         self.mailer = mailer
         self.tokens = tokens
         self.settings = settings
+        self.domain = domain_of(settings.from_)  # parsed once: it names every Message-ID of the send
         self.clock: Callable[[], datetime] = now_utc
         self.timings: defaultdict[str, float] = defaultdict(float)
         self._stopping = threading.Event()
@@ -173,7 +174,7 @@ class IssueSender:
             message_id=message_id(
                 issue_number=issue.number,
                 delivery_id=recipient.delivery_id,
-                domain=domain_of(self.settings.from_),
+                domain=self.domain,
             ),
             values=links.values(),
             headers=list_unsubscribe_headers(

@@ -1,0 +1,261 @@
+"""``digest bench``: the send measured end to end, against the naive way, in one run.
+
+It fills an empty database with N synthetic active subscribers, composes one 10-summary issue from the
+shipped samples, and sends it through the real SendGrid adapter to the SendGrid stand-in, which runs in
+a process of its own (so it does not share this process's interpreter lock) and validates requests
+against SendGrid's OpenAPI spec (every Nth request: ``--validate-every``). It then sends to a sample
+of the same subscribers the naive way: the email rendered for each recipient and posted one message per
+request. It prints recipients per second, peak memory, where the time went, and the ratio.
+"""
+
+import json
+import multiprocessing
+import resource
+import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from time import perf_counter
+
+from sqlalchemy import Engine, insert
+from sqlmodel import col, func, select
+
+from digest.config import Settings
+from digest.core.personalize import Personalizer
+from digest.db.engine import unit_of_work, upgrade
+from digest.db.models import IssueStatus, Subscriber
+from digest.errors import InvalidInput
+from digest.mail import OutgoingMessage
+from digest.mail.mime import domain_of
+from digest.services.compose import ComposeRules, compose, issue_view
+from digest.services.ingest import ingest
+from digest.services.issues import decide
+from digest.services.ledger import Recipient, get_issue
+from digest.sources.samples import SampleSource
+from digest.wiring import Parts
+
+API_KEY = "SG.bench-key"
+DEFAULT_SPEC = Path(__file__).resolve().parent.parent.parent / "shared/corpora/sendgrid/tsg_mail_v3.json"
+
+
+@dataclass
+class BenchResult:
+    subscribers: int
+    database: str
+    setup_seconds: float = 0.0
+    send_seconds: float = 0.0
+    accepted: int = 0
+    duplicates: int = 0
+    peak_rss_mb: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+    naive_recipients: int = 0
+    naive_seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.subscribers / self.send_seconds if self.send_seconds else 0.0
+
+    @property
+    def naive_rate(self) -> float:
+        return self.naive_recipients / self.naive_seconds if self.naive_seconds else 0.0
+
+    def table(self) -> str:
+        ratio = self.rate / self.naive_rate if self.naive_rate else 0.0
+        lines = [
+            "| database | subscribers | send time | recipients/s | peak RSS | naive recipients/s | ratio |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+            f"| {self.database} | {self.subscribers:,} | {self.send_seconds:.1f} s | {self.rate:,.0f} "
+            f"| {self.peak_rss_mb:.0f} MB | {self.naive_rate:,.0f} | {ratio:.0f}x |",
+            "",
+            "where the send's time went (seconds, summed over batches): "
+            + ", ".join(f"{phase} {seconds:.1f}" for phase, seconds in self.phases.items()),
+            f"stand-in accepted {self.accepted:,} recipients, {self.duplicates} twice; setup took "
+            f"{self.setup_seconds:.1f} s (not counted)",
+        ]
+        return "\n".join(lines)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def run_bench(
+    *,
+    subscribers: int,
+    database: str | None,
+    spec: Path,
+    validate_every: int,
+    naive: int,
+    concurrency: int,
+    batch_size: int,
+) -> BenchResult:
+    if not spec.is_file():
+        raise InvalidInput(f"SendGrid's spec is not at {spec}: pass --spec PATH to tsg_mail_v3.json")
+    with tempfile.TemporaryDirectory(prefix="digest-bench-") as scratch:
+        folder = Path(scratch)
+        url = database or f"sqlite:///{folder / 'bench.db'}"
+        with standin(spec, folder / "accepted.jsonl", validate_every) as host:
+            settings = Settings(
+                env="development",
+                database_url=url,
+                email_backend="sendgrid",
+                sendgrid_api_key=API_KEY,
+                sendgrid_host=host,
+                send_concurrency=concurrency,
+                batch_size=batch_size,
+                base_url="https://digest.example.org",
+                postal_address="Research Digest, 1 Example Street, Springfield",
+            )
+            parts = Parts(settings)
+            try:
+                return measure(parts, subscribers, naive, folder / "accepted.jsonl")
+            finally:
+                parts.close()
+
+
+def measure(parts: Parts, count: int, naive: int, record: Path) -> BenchResult:
+    engine = parts.engine
+    result = BenchResult(subscribers=count, database=engine.dialect.name)
+    started = perf_counter()
+    upgrade(engine)
+    require_empty(engine)
+    add_subscribers(engine, count)
+    number = compose_issue(parts)
+    result.setup_seconds = perf_counter() - started
+
+    sender = parts.sender()
+    started = perf_counter()
+    report = sender.send(number)
+    result.send_seconds = perf_counter() - started
+    result.peak_rss_mb = peak_rss_mb()
+    result.phases = {phase: round(seconds, 2) for phase, seconds in sender.timings.items()}
+    result.accepted, result.duplicates = count_accepted(record)
+    assert report.sent == count, f"sent {report.sent} of {count}"
+
+    result.naive_recipients = min(naive, count)
+    started = perf_counter()
+    send_naively(parts, number, result.naive_recipients)
+    result.naive_seconds = perf_counter() - started
+    sender.mailer.close()
+    return result
+
+
+def require_empty(engine: Engine) -> None:
+    with unit_of_work(engine) as session:
+        if session.exec(select(func.count()).select_from(Subscriber)).one():
+            raise InvalidInput("the benchmark needs an empty database: it adds its own subscribers")
+
+
+def add_subscribers(engine: Engine, count: int, chunk: int = 20_000) -> None:
+    """N active subscribers, in chunks so memory stays flat (COPY on PostgreSQL)."""
+    now = datetime.now(UTC)
+    for start in range(0, count, chunk):
+        rows = [
+            {
+                "email": f"reader{n}@bench.example.org",
+                "email_key": f"reader{n}@bench.example.org",
+                "state": "active",
+                "token_nonce": secrets.token_hex(8),
+                "created_at": now,
+                "updated_at": now,
+                "confirmed_at": now,
+            }
+            for n in range(start, min(start + chunk, count))
+        ]
+        if engine.dialect.name == "postgresql":
+            copy_rows(engine, rows)
+        else:
+            with unit_of_work(engine) as session:
+                session.execute(insert(Subscriber), rows)
+
+
+def copy_rows(engine: Engine, rows: list[dict[str, object]]) -> None:
+    columns = list(rows[0])
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        with cursor.copy(f"COPY subscriber ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[column] for column in columns])
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def compose_issue(parts: Parts) -> int:
+    now = datetime.now(UTC)
+    ingest(parts.engine, [SampleSource(now=now)], parts.renderer, now=now)
+    with unit_of_work(parts.engine) as session:
+        rules = ComposeRules(max_items=10, first_issue_lookback=parts.settings.first_issue_lookback)
+        issue = compose(session, parts.renderer, rules, now=now)
+        assert issue is not None
+        decide(session, issue.number, IssueStatus.approved, by="bench", now=now)
+        return issue.number
+
+
+def send_naively(parts: Parts, number: int, count: int) -> None:
+    """The way to avoid: render the whole email for each recipient and post one message per request."""
+    sender = parts.sender()
+    with unit_of_work(parts.engine) as session:
+        issue = get_issue(session, number)
+        view = issue_view(session, issue)
+        people = session.exec(select(Subscriber).order_by(col(Subscriber.id)).limit(count)).all()
+    for person in people:
+        rendered = parts.renderer.render_issue(view)
+        envelope = sender.envelope(
+            issue, Recipient(0, person.id or 0, person.email, "active", person.token_nonce)
+        )
+        message = OutgoingMessage(
+            key=envelope.key,
+            to=person.email,
+            from_=parts.settings.from_,
+            subject=rendered.subject,
+            html=Personalizer(rendered.html).fill_values(envelope.values),
+            text=Personalizer(rendered.text).fill_values(envelope.values),
+            message_id=f"<naive.{person.id}@{domain_of(parts.settings.from_)}>",
+            headers=envelope.headers,
+        )
+        sender.mailer.send(message)
+    sender.mailer.close()
+
+
+def count_accepted(record: Path) -> tuple[int, int]:
+    """(recipients accepted, of which accepted more than once), from the stand-in's durable record."""
+    seen: set[str] = set()
+    twice = 0
+    with record.open(encoding="utf-8") as lines:
+        for line in lines:
+            email = str(json.loads(line)["email"])
+            twice += email in seen
+            seen.add(email)
+    return len(seen), twice
+
+
+@contextmanager
+def standin(spec: Path, record: Path, validate_every: int) -> Iterator[str]:
+    """The SendGrid stand-in in a process of its own; yields its URL."""
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=serve_standin, args=(theirs, spec, record, validate_every), daemon=True)
+    process.start()
+    try:
+        if not ours.poll(30):
+            raise RuntimeError("the SendGrid stand-in did not start")
+        yield str(ours.recv())
+    finally:
+        ours.send("stop")
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+
+
+def serve_standin(connection: Connection, spec: Path, record: Path, validate_every: int) -> None:
+    from digest.mail.sendgrid_standin import SendGridStandIn
+
+    with SendGridStandIn(API_KEY, spec, record, validate_every=validate_every) as server:
+        connection.send(server.url)
+        connection.recv()
