@@ -8,11 +8,14 @@ state and stamped with the claimant's id, so two senders can never own the same 
 """
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, and_, insert, literal, or_, update
+from sqlalchemy import Engine, Integer, Table, and_, any_, insert, literal, or_, update
 from sqlalchemy import select as select_columns
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, func, select
 
 from digest.db.engine import unit_of_work
@@ -91,6 +94,17 @@ def begin(session: Session, issue: Issue, *, now: datetime) -> None:
     session.add(issue)
 
 
+DELIVERY: Table = Delivery.__table__  # type: ignore[attr-defined]  # the Core table: bulk updates without the ORM's per-row bookkeeping
+
+
+def among(column: Any, ids: Sequence[int], dialect: str) -> Any:
+    """``column IN ids``; on PostgreSQL as ``= ANY(array)``: one parameter instead of thousands, which
+    psycopg and the server handle many times faster for batches of thousands of ids."""
+    if dialect == "postgresql":
+        return column == any_(literal(list(ids), ARRAY(Integer)))
+    return column.in_(ids)
+
+
 def claimable(issue_id: int, now: datetime) -> object:
     """Pending rows, and rows whose lease ran out (the batch of a sender that died)."""
     return and_(
@@ -103,48 +117,52 @@ def claimable(issue_id: int, now: datetime) -> object:
 
 
 def claim(engine: Engine, issue_id: int, *, size: int, lease: timedelta, now: datetime) -> list[Recipient]:
-    """Take up to ``size`` claimable deliveries for this caller alone, committed before anything is sent."""
-    claimant = secrets.token_hex(8)
+    """Take up to ``size`` claimable deliveries for this caller alone, committed before anything is sent.
+
+    The rows are picked with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL: concurrent senders take different
+    rows without waiting), then moved to ``sending`` with a lease by primary key, guarded by the same
+    condition so that a row taken meanwhile (SQLite has no row locks) is left alone.
+    """
+    picked = (
+        select(Delivery.id)
+        .where(claimable(issue_id, now))  # type: ignore[arg-type]
+        .order_by(col(Delivery.id))
+        .limit(size)
+        .with_for_update(skip_locked=True)
+    )
+    dialect = engine.dialect.name
     with unit_of_work(engine) as session:
-        ids = list(
-            session.exec(
-                select(Delivery.id)
-                .where(claimable(issue_id, now))  # type: ignore[arg-type]
-                .order_by(col(Delivery.id))
-                .limit(size)
-                .with_for_update(skip_locked=True)
-            )
-        )
+        ids = list(session.exec(picked))
         if not ids:
             return []
-        # Guarded by the same condition: a row another sender took in the meantime is left alone.
-        session.execute(
-            update(Delivery)
-            .where(col(Delivery.id).in_(ids), claimable(issue_id, now))  # type: ignore[arg-type]
+        statement = (
+            update(DELIVERY)
+            .where(among(col(Delivery.id), ids, dialect), claimable(issue_id, now))  # type: ignore[arg-type]
             .values(
                 status=DeliveryStatus.sending,
-                claimed_by=claimant,
+                claimed_by=secrets.token_hex(8),
                 lease_until=now + lease,
                 attempts=col(Delivery.attempts) + 1,
                 updated_at=now,
             )
+            .returning(DELIVERY.c.id, DELIVERY.c.subscriber_id, DELIVERY.c.attempts)
         )
-        rows = session.execute(
-            select_columns(
-                col(Delivery.id),
-                col(Subscriber.id),
-                col(Subscriber.email),
-                col(Subscriber.state),
-                col(Subscriber.token_nonce),
-                col(Delivery.attempts),
+        # Core execution on the session's connection: the ORM's bulk-update bookkeeping adds nothing here.
+        connection = session.connection()
+        claimed = sorted((int(d), int(s), int(tries)) for d, s, tries in connection.execute(statement))
+        wanted = [subscriber_id for _, subscriber_id, _ in claimed]
+        people = {
+            subscriber_id: (email, state, nonce)
+            for subscriber_id, email, state, nonce in connection.execute(
+                select_columns(
+                    col(Subscriber.id),
+                    col(Subscriber.email),
+                    col(Subscriber.state),
+                    col(Subscriber.token_nonce),
+                ).where(among(col(Subscriber.id), wanted, dialect))
             )
-            .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
-            .where(col(Delivery.claimed_by) == claimant, col(Delivery.status) == DeliveryStatus.sending)
-            .order_by(col(Delivery.id))
-        )
-        return [
-            Recipient(d or 0, s or 0, email, state, nonce, tries) for d, s, email, state, nonce, tries in rows
-        ]
+        }
+    return [Recipient(d, s, people[s][0], people[s][1], people[s][2], tries) for d, s, tries in claimed]
 
 
 def record(engine: Engine, changes: list[dict[str, object]]) -> None:
@@ -153,14 +171,16 @@ def record(engine: Engine, changes: list[dict[str, object]]) -> None:
     Rows that get the same values (most of a batch: ``sent`` at one instant with one provider id per
     request) share one ``UPDATE ... WHERE id IN (...)``, not one statement per row.
     """
-    groups: dict[tuple[tuple[str, object], ...], list[object]] = {}
+    groups: dict[tuple[tuple[str, object], ...], list[int]] = {}
     for change in changes:
         values = tuple(sorted((key, value) for key, value in change.items() if key != "id"))
-        groups.setdefault(values, []).append(change["id"])
+        groups.setdefault(values, []).append(int(change["id"]))  # type: ignore[call-overload]
     if groups:
         with unit_of_work(engine) as session:
+            connection = session.connection()
             for values, ids in groups.items():
-                session.execute(update(Delivery).where(col(Delivery.id).in_(ids)).values(dict(values)))
+                where = among(col(Delivery.id), ids, engine.dialect.name)
+                connection.execute(update(DELIVERY).where(where).values(dict(values)))
 
 
 def release(engine: Engine, recipients: list[Recipient], *, now: datetime) -> None:
