@@ -66,3 +66,11 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def wait_for_emails(outbox: Path, count: int, timeout: float = 10) -> None:
+    """A live server sends emails after answering (a background task): wait until ``count`` have landed."""
+    deadline = time.monotonic() + timeout
+    while len(list(outbox.glob("**/*.eml"))) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} emails reached {outbox}"
+        time.sleep(0.05)

@@ -1,6 +1,7 @@
 """A person in a real browser: subscribe, confirm from the email, get a digest, leave from its footer."""
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,9 +40,14 @@ def browser() -> Iterator[Browser]:
 
 
 def link_in(outbox: Path, kind: str, pattern: str) -> str:
-    """The first link matching ``pattern`` in the text part of the newest email of ``kind``."""
-    messages = [m for m in read_outbox(outbox) if kind in str(m["Subject"])]
-    assert messages, f"no {kind!r} email in the outbox"
+    """The first link matching ``pattern`` in the text part of the newest email of ``kind``.
+
+    The live server sends emails after answering (a background task), so give them a moment to land.
+    """
+    deadline = time.monotonic() + 10
+    while not (messages := [m for m in read_outbox(outbox) if kind in str(m["Subject"])]):
+        assert time.monotonic() < deadline, f"no {kind!r} email in the outbox"
+        time.sleep(0.05)
     plain, _ = parts_of(messages[-1])
     match = re.search(pattern, plain)
     assert match, plain

@@ -16,7 +16,7 @@ from digest.db.engine import unit_of_work
 from digest.db.models import Subscriber
 from digest.web.app import create_app
 from digest.wiring import Parts
-from tests.browser import chromium, free_port, live_server
+from tests.browser import chromium, free_port, live_server, wait_for_emails
 from tests.support import read_outbox
 
 PORT = free_port()
@@ -112,4 +112,5 @@ def test_a_browser_solves_the_check_and_subscribes(
     subscribe.click()
     expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
     assert subscribers(parts) == ["browser@example.org"]
-    assert len(read_outbox(outbox)) == 1
+    wait_for_emails(outbox, 1)
+    assert [str(m["To"]) for m in read_outbox(outbox)] == ["browser@example.org"]

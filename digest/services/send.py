@@ -15,6 +15,7 @@ pauses the send with its reason; nothing of the batch in hand is marked sent, an
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -68,6 +69,15 @@ class SendReport:
         return self.sent / self.seconds if self.seconds > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A claimed batch: every claimed recipient, those still active, and their envelopes."""
+
+    recipients: list[Recipient]
+    going: list[Recipient]
+    envelopes: list[Envelope]
+
+
 class SendProgress(Protocol):
     def start(self, total: int, done: int) -> None: ...
 
@@ -115,49 +125,66 @@ class IssueSender:
             progress.start(report.audience, report.audience - counts["pending"] - counts["sending"])
         body = self.body(issue)
         errors_in_a_row = 0
-        while not self._stopping.is_set():
-            with self.timed("claim"):
-                batch = ledger.claim(
-                    self.engine,
-                    issue.id or 0,
-                    size=self.settings.batch_size,
-                    lease=self.settings.lease,
-                    now=self.clock(),
-                )
-            if not batch:
-                break
-            errors_in_a_row = self.deliver(issue, body, batch, report, errors_in_a_row)
-            if progress:
-                progress.advance(len(batch))
-            if report.paused:
-                break
-            self.keep_rate(report, started)
+        # The next batch is claimed and prepared while the current one is handed over. A prepared batch
+        # has reached no one, so the duplicate window stays one batch; on the way out it is released.
+        with ThreadPoolExecutor(1, thread_name_prefix="digest-next-batch") as ahead:
+            upcoming: Future[Prepared] | None = ahead.submit(self.prepare, issue)
+            try:
+                while upcoming is not None:
+                    batch, upcoming = upcoming.result(), None
+                    if not batch.recipients:
+                        # Claimed before the last batch was recorded: its retries may have come back since.
+                        batch = self.prepare(issue)
+                    if not batch.recipients:
+                        break
+                    if not self._stopping.is_set():
+                        upcoming = ahead.submit(self.prepare, issue)
+                    errors_in_a_row = self.deliver(issue, body, batch, report, errors_in_a_row)
+                    if progress:
+                        progress.advance(len(batch.recipients))
+                    if report.paused or self._stopping.is_set():
+                        break
+                    self.keep_rate(report, started)
+            finally:
+                if upcoming is not None:
+                    ledger.release(self.engine, upcoming.result().recipients, now=self.clock())
         report.in_flight = ledger.finish(self.engine, issue.id or 0, now=self.clock())
         report.seconds = monotonic() - started
         return report
+
+    def prepare(self, issue: Issue) -> "Prepared":
+        """Claim the next batch and build its envelopes (runs one batch ahead, in its own thread)."""
+        with self.timed("claim"):
+            batch = ledger.claim(
+                self.engine,
+                issue.id or 0,
+                size=self.settings.batch_size,
+                lease=self.settings.lease,
+                now=self.clock(),
+            )
+        with self.timed("prepare"):
+            # Someone who left after the send started is skipped, never mailed.
+            going = [r for r in batch if r.state == SubscriberState.active]
+            return Prepared(batch, going, [self.envelope(issue, r) for r in going])
 
     def body(self, issue: Issue) -> SharedBody:
         return SharedBody(subject=issue.subject, html=issue.html, text=issue.text, from_=self.settings.from_)
 
     def deliver(
-        self, issue: Issue, body: SharedBody, batch: list[Recipient], report: SendReport, errors_in_a_row: int
+        self, issue: Issue, body: SharedBody, batch: "Prepared", report: SendReport, errors_in_a_row: int
     ) -> int:
-        """Hand one claimed batch over and record what happened; returns the running count of errors."""
-        # Someone who left after the send started is skipped, never mailed.
-        gone = [r for r in batch if r.state != SubscriberState.active]
-        going = [r for r in batch if r.state == SubscriberState.active]
-        with self.timed("prepare"):
-            envelopes = [self.envelope(issue, r) for r in going]
+        """Hand one prepared batch over and record what happened; returns the running count of errors."""
+        gone = [r for r in batch.recipients if r.state != SubscriberState.active]
         try:
             with self.timed("hand over"):
-                outcomes = self.mailer.send_batch(body, envelopes) if going else []
+                outcomes = self.mailer.send_batch(body, batch.envelopes) if batch.going else []
         except MailerUnusable as exc:
-            ledger.release(self.engine, going, now=self.clock())
+            ledger.release(self.engine, batch.going, now=self.clock())
             self.record(gone, [], [], report)
             report.paused = f"the mail backend refuses to send: {exc}"
             ledger.pause(self.engine, issue.id or 0, report.paused, now=self.clock())
             return errors_in_a_row
-        self.record(gone, going, outcomes, report)
+        self.record(gone, batch.going, outcomes, report)
         for outcome in outcomes:
             errors_in_a_row = 0 if outcome.ok else errors_in_a_row + 1
         if errors_in_a_row >= self.settings.pause_after_errors:

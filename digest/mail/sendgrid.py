@@ -1,0 +1,346 @@
+"""The SendGrid backend: Mail Send v3 through the official ``sendgrid`` client, 1,000 recipients a request.
+
+A batch shares one body: each request carries the subject and the content (``text/plain`` first, then
+``text/html``) once, and one personalization per recipient with its ``substitutions`` (the links that
+fill the body's markers), its ``List-Unsubscribe`` headers and Message-ID, and ``custom_args`` holding
+the issue and delivery ids (never personal data). Requests are plain dicts posted with
+``client.mail.send.post``; the client's ``Mail`` helpers are slower and reverse personalizations.
+
+SendGrid's answers are mapped once, here:
+
+- 2xx: every recipient of the request accepted (provider id: ``X-Message-Id``); 200 is sandbox mode;
+- 429: wait until ``X-RateLimit-Reset`` (bounded), try again;
+- 5xx, 408, timeouts, connection errors: back off exponentially with jitter, then ``TransientMailError``;
+- 400 naming personalizations: ``PermanentMailError`` for those, the rest go again in a new request;
+  any other 400, 413, 415: ``PermanentMailError`` for the request, with SendGrid's message;
+- 401, 403, 404, 405: ``MailerUnusable`` (the key or the host is wrong): nothing is marked sent.
+
+A timeout is the one ambiguous answer: SendGrid may have accepted the request. It is retried like a
+5xx, so a recipient can get a second copy after one; SendGrid has no idempotency key to prevent it.
+
+Imports ``digest.mail.base``, ``digest.errors`` and the ``sendgrid`` client; never ``digest.db``.
+"""
+
+import http.client
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.utils import parseaddr
+from typing import Any
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+
+from digest.errors import MailError, MailerUnusable, PermanentMailError, TransientMailError
+from digest.mail.base import Envelope, Mailer, Outcome, OutgoingMessage, SharedBody
+
+log = logging.getLogger(__name__)
+
+MAX_PERSONALIZATIONS = 1000  # SendGrid's limit per request, for personalizations and recipients alike
+_NAMED = re.compile(r"^personalizations\.(\d+)(?:\.|$)")
+Request = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How long one request is tried before its recipients are given up as transient failures."""
+
+    attempts: int = 4  # tries on 5xx, timeouts and connection errors
+    backoff: float = 0.5  # seconds before the second try; doubles each try, with jitter
+    max_backoff: float = 8.0
+    rate_limited: int = 10  # 429s in a row before giving up
+    max_rate_limit_wait: float = 60.0  # never wait longer than this for X-RateLimit-Reset
+
+    def pause(self, tries: int) -> float:
+        """Exponential backoff with jitter: half the step fixed, half random, so threads spread out."""
+        step = min(self.max_backoff, self.backoff * 2.0 ** (tries - 1))
+        return step / 2 + random.uniform(0, step / 2)
+
+    def rate_limit_pause(self, reset: str | None, now: float) -> float:
+        """Until the announced reset (epoch seconds), bounded; a missing or past reset waits a backoff."""
+        try:
+            wait = float(reset) - now if reset else 0.0
+        except ValueError:
+            wait = 0.0
+        return min(self.max_rate_limit_wait, max(0.0, wait)) + random.uniform(0, self.backoff)
+
+
+class _Rejected(Exception):
+    """A 4xx that refuses (part of) one request; ``errors`` is SendGrid's list, ``status`` the code."""
+
+    def __init__(self, status: int, errors: list[dict[str, Any]]) -> None:
+        self.status = status
+        self.errors = errors
+        super().__init__(f"{status}: " + "; ".join(describe(error) for error in errors))
+
+    def named(self, count: int) -> dict[int, str] | None:
+        """Personalization index -> reason, when every error names one of the ``count`` sent; else None."""
+        named: dict[int, str] = {}
+        for error in self.errors:
+            match = _NAMED.match(str(error.get("field") or ""))
+            if self.status != 400 or match is None or int(match.group(1)) >= count:
+                return None
+            index = int(match.group(1))
+            named[index] = f"{named[index]}; {describe(error)}" if index in named else describe(error)
+        return named or None
+
+
+class SendGridMailer(Mailer):
+    """Sends through SendGrid's Mail Send API; requests of one batch go out on ``concurrency`` threads."""
+
+    name = "sendgrid"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        host: str = "https://api.sendgrid.com",
+        timeout: float = 30.0,
+        sandbox: bool = False,
+        concurrency: int = 4,
+        retry: Retry | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.host = host
+        self.sandbox = sandbox
+        self.concurrency = max(1, concurrency)
+        self.retry = retry or Retry()
+        self.sleep = sleep
+        self.api = SendGridAPIClient(api_key, host=host)
+        self.api.client.timeout = timeout  # the client has no timeout of its own: without one a send can hang
+        self._pool: ThreadPoolExecutor | None = None
+
+    # --- the Mailer interface -----------------------------------------------------------------------
+
+    def send(self, message: OutgoingMessage) -> str:
+        shared = self.shared(SharedBody(message.subject, message.html, message.text, message.from_))
+        person = personalization(message.to, message.message_id, message.headers, {}, {})
+        try:
+            return self.post({**shared, "personalizations": [person]}) or ""
+        except _Rejected as exc:
+            raise PermanentMailError(f"SendGrid refused the message to {message.to}: {exc}") from exc
+
+    def send_batch(self, body: SharedBody, envelopes: Sequence[Envelope]) -> list[Outcome]:
+        if not envelopes:
+            return []
+        shared = self.shared(body)
+        groups = [[envelopes[i] for i in group] for group in plan_requests([e.to for e in envelopes])]
+        refused = threading.Event()  # set on MailerUnusable: requests not yet posted are not posted at all
+
+        def deliver(group: list[Envelope]) -> list[Outcome] | MailerUnusable:
+            if refused.is_set():
+                return [Outcome(e.key, error=TransientMailError("not sent: SendGrid refused")) for e in group]
+            try:
+                return self.deliver(shared, group)
+            except MailerUnusable as exc:
+                refused.set()
+                return exc
+
+        # One request needs no thread; several go out on the pool, at most ``concurrency`` at a time.
+        results = [deliver(groups[0])] if len(groups) == 1 else list(self.pool().map(deliver, groups))
+        return merge(envelopes, groups, results)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    # --- one request --------------------------------------------------------------------------------
+
+    def deliver(self, shared: Request, envelopes: list[Envelope]) -> list[Outcome]:
+        """Send one request; recipients SendGrid names as bad fail alone and the rest go again."""
+        outcomes: dict[str, Outcome] = {}
+        pending = envelopes
+        while pending:
+            people = [personalization(e.to, e.message_id, e.headers, e.values, e.tags) for e in pending]
+            try:
+                provider_id = self.post({**shared, "personalizations": people})
+            except TransientMailError as exc:
+                outcomes.update((e.key, Outcome(e.key, error=exc)) for e in pending)
+                break
+            except _Rejected as exc:
+                named = exc.named(len(pending))
+                if named is None:
+                    error = PermanentMailError(f"SendGrid refused the request: {exc}")
+                    outcomes.update((e.key, Outcome(e.key, error=error)) for e in pending)
+                    break
+                for index, reason in named.items():
+                    bad = pending[index]
+                    message = f"SendGrid refused {bad.to}: {reason}"
+                    outcomes[bad.key] = Outcome(bad.key, error=PermanentMailError(message))
+                pending = [e for i, e in enumerate(pending) if i not in named]
+                continue
+            outcomes.update((e.key, Outcome(e.key, provider_id=provider_id)) for e in pending)
+            break
+        return [outcomes[e.key] for e in envelopes]
+
+    def post(self, request: Request) -> str | None:
+        """POST one request until SendGrid takes it; returns ``X-Message-Id``. Raises the mapped error."""
+        tries = rate_limited = 0
+        while True:
+            try:
+                response = self.api.client.mail.send.post(request_body=request)
+                return header(response.headers, "X-Message-Id")
+            except HTTPError as exc:
+                status = int(exc.status_code)
+                if status == 429:
+                    rate_limited += 1
+                    if rate_limited >= self.retry.rate_limited:
+                        raise TransientMailError(f"SendGrid rate limit: {rate_limited} 429s") from exc
+                    reset = header(exc.headers, "X-RateLimit-Reset")
+                    self.sleep(self.retry.rate_limit_pause(reset, time.time()))
+                    continue
+                self.refuse(status, exc)
+                failure: Exception = exc
+                reason = f"SendGrid answered {status}: {error_text(exc.body)}"
+            except (OSError, http.client.HTTPException) as exc:  # URLError, socket.timeout, resets
+                failure, reason = exc, f"no answer from SendGrid at {self.host}: {exc}"
+            tries += 1
+            if tries >= self.retry.attempts:
+                raise TransientMailError(f"{reason} (after {tries} tries)") from failure
+            log.warning("%s; trying again", reason)
+            self.sleep(self.retry.pause(tries))
+
+    def refuse(self, status: int, exc: HTTPError) -> None:
+        """Raise the mapped error for an answer that no retry can change; return for retryable ones."""
+        reason = error_text(exc.body)
+        if status == 401:
+            raise MailerUnusable(
+                f"SendGrid rejected the API key (401: {reason}): "
+                "set DIGEST_SENDGRID_API_KEY to a valid SendGrid API key"
+            ) from exc
+        if status == 403:
+            raise MailerUnusable(
+                f"SendGrid forbids this API key to send (403: {reason}): give the key in "
+                "DIGEST_SENDGRID_API_KEY the Mail Send permission and check the sender identity"
+            ) from exc
+        if status in (404, 405):
+            raise MailerUnusable(
+                f"{self.host} answered {status} to POST /v3/mail/send: "
+                "DIGEST_SENDGRID_HOST must be the SendGrid API, e.g. https://api.sendgrid.com"
+            ) from exc
+        if 400 <= status < 500 and status != 408:
+            raise _Rejected(status, errors_of(exc.body, f"HTTP {status}")) from exc
+
+    def shared(self, body: SharedBody) -> Request:
+        """What every personalization of a request shares: sender, subject, content, category."""
+        content = [
+            {"type": kind, "value": value}
+            for kind, value in (("text/plain", body.text), ("text/html", body.html))
+            if value
+        ]
+        request: Request = {
+            "from": mailbox(body.from_),
+            "subject": body.subject,
+            "content": content,
+            "categories": [body.category],
+        }
+        if self.sandbox:
+            request["mail_settings"] = {"sandbox_mode": {"enable": True}}
+        return request
+
+    def pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sendgrid")
+        return self._pool
+
+
+def personalization(
+    to: str, message_id: str, headers: dict[str, str], values: dict[str, str], tags: dict[str, str]
+) -> Request:
+    """One recipient. The spec reserves To, From, Subject and a few more, not Message-ID: it is set here."""
+    person: Request = {
+        "to": [mailbox(to)],
+        "headers": {**headers, "Message-ID": message_id},
+    }
+    if values:
+        person["substitutions"] = values
+    if tags:
+        person["custom_args"] = tags
+    return person
+
+
+def mailbox(address: str) -> dict[str, str]:
+    """SendGrid's ``{"email", "name"}``; a bare address (every subscriber's) skips the slow parser."""
+    if "<" not in address:
+        return {"email": address.strip()}
+    name, bare = parseaddr(address)
+    return {"email": bare, "name": name} if name else {"email": bare}
+
+
+def plan_requests(addresses: Sequence[str]) -> list[list[int]]:
+    """Indexes grouped into requests of at most 1,000, never the same address twice in one request.
+
+    The n-th occurrence of an address goes to the n-th round of requests: SendGrid answers a request
+    that holds an address twice with a 400 for the whole request.
+    """
+    rounds: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for index, address in enumerate(addresses):
+        key = mailbox(address)["email"].lower()
+        turn = seen.get(key, 0)
+        seen[key] = turn + 1
+        if turn == len(rounds):
+            rounds.append([])
+        rounds[turn].append(index)
+    return [r[i : i + MAX_PERSONALIZATIONS] for r in rounds for i in range(0, len(r), MAX_PERSONALIZATIONS)]
+
+
+def merge(
+    envelopes: Sequence[Envelope],
+    groups: list[list[Envelope]],
+    results: list[list[Outcome] | MailerUnusable],
+) -> list[Outcome]:
+    """One outcome per envelope in order. A refusal is raised when SendGrid took none of the batch.
+
+    When some requests were accepted before a 401/403, raising would lose what was sent: the rest are
+    reported transient instead (back to pending), and the next batch's refusal pauses the send.
+    """
+    refusal = next((result for result in results if isinstance(result, MailerUnusable)), None)
+    by_key: dict[str, Outcome] = {}
+    for group, result in zip(groups, results, strict=True):
+        if isinstance(result, MailerUnusable):
+            error: MailError = TransientMailError(f"not sent: {result}")
+            by_key.update((e.key, Outcome(e.key, error=error)) for e in group)
+        else:
+            by_key.update((outcome.key, outcome) for outcome in result)
+    outcomes = [by_key[e.key] for e in envelopes]
+    if refusal is not None and not any(outcome.ok for outcome in outcomes):
+        raise refusal
+    return outcomes
+
+
+def header(headers: Any, name: str) -> str | None:
+    """A header from the client's answer (an ``email.message.Message``, or a dict in odd cases)."""
+    if headers is None:
+        return None
+    value = headers.get(name)
+    return str(value) if value is not None else None
+
+
+def errors_of(body: bytes | str | None, fallback: str) -> list[dict[str, Any]]:
+    """SendGrid's ``{"errors": [{"message", "field", "help"}]}``; a bare error when the body is not that."""
+    try:
+        errors = json.loads(body or b"")["errors"]
+        if isinstance(errors, list) and all(isinstance(error, dict) for error in errors):
+            return errors
+    except (ValueError, TypeError, KeyError):
+        pass
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+    return [{"message": text.strip()[:300] or fallback, "field": None}]
+
+
+def error_text(body: bytes | str | None) -> str:
+    return "; ".join(describe(error) for error in errors_of(body, "no details"))
+
+
+def describe(error: dict[str, Any]) -> str:
+    field = error.get("field")
+    message = str(error.get("message") or "no message")
+    return f"{message} ({field})" if field and field != "null" else message
