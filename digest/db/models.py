@@ -6,7 +6,7 @@ summary ─< issue_item >─ issue ─< delivery >─ subscriber; suppression st
 import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from digest.db.types import UTCDateTime
@@ -146,11 +146,10 @@ class Suppression(SQLModel, table=True):
 class Delivery(SQLModel, table=True):
     """One issue to one subscriber. Unique per pair: the ledger that makes a send exactly-once."""
 
-    __table_args__ = (
-        UniqueConstraint("issue_id", "subscriber_id"),
-        # The send loop claims the next pending rows of an issue in id order.
-        Index("ix_delivery_issue_status_id", "issue_id", "status", "id"),
-    )
+    # No index mentions the columns a send changes (status, lease, ...): on PostgreSQL every change is
+    # then a HOT update that writes no index, in pages kept half free for it (fillfactor, migration 0005).
+    # Senders find pending rows by walking the primary key from where they left off (services/ledger.py).
+    __table_args__ = (UniqueConstraint("issue_id", "subscriber_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     issue_id: int = Field(foreign_key="issue.id", ondelete="CASCADE")

@@ -116,16 +116,21 @@ def claimable(issue_id: int, now: datetime) -> object:
     )
 
 
-def claim(engine: Engine, issue_id: int, *, size: int, lease: timedelta, now: datetime) -> list[Recipient]:
-    """Take up to ``size`` claimable deliveries for this caller alone, committed before anything is sent.
+def claim(
+    engine: Engine, issue_id: int, *, size: int, lease: timedelta, now: datetime, after: int = 0
+) -> list[Recipient]:
+    """Take up to ``size`` claimable deliveries with ids above ``after``, for this caller alone, committed
+    before anything is sent.
 
-    The rows are picked with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL: concurrent senders take different
-    rows without waiting), then moved to ``sending`` with a lease by primary key, guarded by the same
+    The rows are found by walking the primary key from ``after`` (a sender passes the last id it
+    claimed, so it never rescans what it has done; a final pass from 0 picks up retries and expired
+    leases), picked with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL: concurrent senders take different rows
+    without waiting), then moved to ``sending`` with a lease by primary key, guarded by the same
     condition so that a row taken meanwhile (SQLite has no row locks) is left alone.
     """
     picked = (
         select(Delivery.id)
-        .where(claimable(issue_id, now))  # type: ignore[arg-type]
+        .where(claimable(issue_id, now), col(Delivery.id) > after)  # type: ignore[arg-type]
         .order_by(col(Delivery.id))
         .limit(size)
         .with_for_update(skip_locked=True)

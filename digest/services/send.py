@@ -99,6 +99,7 @@ class IssueSender:
         self.domain = domain_of(settings.from_)  # parsed once: it names every Message-ID of the send
         self.clock: Callable[[], datetime] = now_utc
         self.timings: defaultdict[str, float] = defaultdict(float)
+        self._after = 0  # the last delivery id this sender claimed
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -125,6 +126,7 @@ class IssueSender:
             progress.start(report.audience, report.audience - counts["pending"] - counts["sending"])
         body = self.body(issue)
         errors_in_a_row = 0
+        self._after = 0
         # The next batch is claimed and prepared while the current one is handed over. A prepared batch
         # has reached no one, so the duplicate window stays one batch; on the way out it is released.
         with ThreadPoolExecutor(1, thread_name_prefix="digest-next-batch") as ahead:
@@ -153,15 +155,17 @@ class IssueSender:
         return report
 
     def prepare(self, issue: Issue) -> "Prepared":
-        """Claim the next batch and build its envelopes (runs one batch ahead, in its own thread)."""
+        """Claim the next batch and build its envelopes (runs one batch ahead, in its own thread).
+
+        Claims walk forward from the last id claimed; when that finds nothing, one pass from the start
+        picks up what came back (retries, leases that ran out) before the send counts as done.
+        """
         with self.timed("claim"):
-            batch = ledger.claim(
-                self.engine,
-                issue.id or 0,
-                size=self.settings.batch_size,
-                lease=self.settings.lease,
-                now=self.clock(),
-            )
+            batch = self.claim_after(issue, self._after)
+            if not batch and self._after:
+                batch = self.claim_after(issue, 0)
+        if batch:
+            self._after = batch[-1].delivery_id
         with self.timed("prepare"):
             # Someone who left after the send started is skipped, never mailed.
             going = [r for r in batch if r.state == SubscriberState.active]
@@ -169,6 +173,16 @@ class IssueSender:
 
     def body(self, issue: Issue) -> SharedBody:
         return SharedBody(subject=issue.subject, html=issue.html, text=issue.text, from_=self.settings.from_)
+
+    def claim_after(self, issue: Issue, after: int) -> list[Recipient]:
+        return ledger.claim(
+            self.engine,
+            issue.id or 0,
+            size=self.settings.batch_size,
+            lease=self.settings.lease,
+            now=self.clock(),
+            after=after,
+        )
 
     def deliver(
         self, issue: Issue, body: SharedBody, batch: "Prepared", report: SendReport, errors_in_a_row: int
