@@ -170,16 +170,24 @@ def claim(
     return [Recipient(d, s, people[s][0], people[s][1], people[s][2], tries) for d, s, tries in claimed]
 
 
+Changes = dict[tuple[tuple[str, object], ...], list[int]]
+
+
 def record(engine: Engine, changes: list[dict[str, object]]) -> None:
-    """Write outcomes (the new values of each delivery, with its ``id``) in one transaction.
+    """Write new values for deliveries, each change a dict with the delivery ``id``."""
+    groups: Changes = {}
+    for change in changes:
+        values = tuple(sorted((key, value) for key, value in change.items() if key != "id"))
+        groups.setdefault(values, []).append(int(change["id"]))  # type: ignore[call-overload]
+    record_groups(engine, groups)
+
+
+def record_groups(engine: Engine, groups: Changes) -> None:
+    """Write outcomes in one transaction: for each set of (column, value) pairs, the ids that get it.
 
     Rows that get the same values (most of a batch: ``sent`` at one instant with one provider id per
     request) share one ``UPDATE ... WHERE id IN (...)``, not one statement per row.
     """
-    groups: dict[tuple[tuple[str, object], ...], list[int]] = {}
-    for change in changes:
-        values = tuple(sorted((key, value) for key, value in change.items() if key != "id"))
-        groups.setdefault(values, []).append(int(change["id"]))  # type: ignore[call-overload]
     if groups:
         with unit_of_work(engine) as session:
             connection = session.connection()

@@ -235,26 +235,29 @@ class IssueSender:
     def record(
         self, gone: list[Recipient], going: list[Recipient], outcomes: Sequence[Outcome], report: SendReport
     ) -> None:
+        """Write the batch's outcomes, grouped by what they set (one UPDATE per group, see ledger)."""
         now = self.clock()
-        done = {"lease_until": None, "claimed_by": None, "updated_at": now}
-        changes: list[dict[str, object]] = [
-            {"id": r.delivery_id, "status": DeliveryStatus.skipped, **done} for r in gone
-        ]
+        done = (("lease_until", None), ("claimed_by", None), ("updated_at", now))
+        groups: dict[tuple[tuple[str, object], ...], list[int]] = defaultdict(list)
+        if gone:
+            groups[(("status", DeliveryStatus.skipped), *done)] = [r.delivery_id for r in gone]
         for recipient, outcome in zip(going, outcomes, strict=True):
-            change: dict[str, object] = {"id": recipient.delivery_id, **done}
             if outcome.ok:
-                change.update(
-                    status=DeliveryStatus.sent, sent_at=now, provider_message_id=outcome.provider_id
+                key: tuple[tuple[str, object], ...] = (
+                    ("status", DeliveryStatus.sent),
+                    ("sent_at", now),
+                    ("provider_message_id", outcome.provider_id),
+                    *done,
                 )
                 report.sent += 1
             else:
                 status = status_after_error(recipient, outcome)
-                change.update(status=status, last_error=str(outcome.error)[:1000])
+                key = (("status", status), ("last_error", str(outcome.error)[:1000]), *done)
                 report.failed += status == DeliveryStatus.failed
-            changes.append(change)
+            groups[key].append(recipient.delivery_id)
         report.skipped += len(gone)
         with self.timed("record"):
-            ledger.record(self.engine, changes)
+            ledger.record_groups(self.engine, groups)
 
     def keep_rate(self, report: SendReport, started: float) -> None:
         """Sleep as long as needed to stay under ``rate`` messages per second."""
