@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Integer, Table, and_, any_, insert, literal, or_, update
+from sqlalchemy import Engine, Integer, Table, and_, any_, insert, literal, or_, text, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, func, select
@@ -88,6 +88,9 @@ def begin(session: Session, issue: Issue, *, now: datetime) -> None:
     ).where(col(Subscriber.state) == SubscriberState.active)
     columns = ["issue_id", "subscriber_id", "status", "attempts", "created_at", "updated_at"]
     session.execute(insert(Delivery).from_select(columns, audience))
+    # A million new rows and stale statistics make the planner (PostgreSQL's and SQLite's) sort the
+    # whole ledger for every claim; fresh statistics let it walk the primary key instead.
+    session.execute(text("ANALYZE delivery"))
     issue.status = IssueStatus.sending
     issue.send_started_at = now
     issue.updated_at = now
