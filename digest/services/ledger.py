@@ -140,7 +140,9 @@ def claim(
     )
     dialect = engine.dialect.name
     with unit_of_work(engine) as session:
-        ids = list(session.exec(picked))
+        # Core execution on the session's connection: rows as plain tuples, without the ORM's loading.
+        connection = session.connection()
+        ids = [row[0] for row in connection.execute(picked)]
         if not ids:
             return []
         statement = (
@@ -155,8 +157,6 @@ def claim(
             )
             .returning(DELIVERY.c.id, DELIVERY.c.subscriber_id, DELIVERY.c.attempts)
         )
-        # Core execution on the session's connection: the ORM's bulk-update bookkeeping adds nothing here.
-        connection = session.connection()
         claimed = sorted((int(d), int(s), int(tries)) for d, s, tries in connection.execute(statement))
         wanted = [subscriber_id for _, subscriber_id, _ in claimed]
         people = {
