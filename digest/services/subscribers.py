@@ -51,6 +51,20 @@ def find(session: Session, address: str) -> Subscriber | None:
     return session.exec(select(Subscriber).where(Subscriber.email_key == key)).first()
 
 
+def existing_or_new(session: Session, email: str, *, now: datetime) -> Subscriber:
+    """The subscriber with this (normalised) address, or a new pending one, not yet added."""
+    subscriber = session.exec(select(Subscriber).where(Subscriber.email_key == address_key(email))).first()
+    if subscriber is None:
+        subscriber = Subscriber(
+            email=email,
+            email_key=address_key(email),
+            token_nonce=secrets.token_hex(8),
+            created_at=now,
+            updated_at=now,
+        )
+    return subscriber
+
+
 def add(session: Session, address: str, *, confirmed: bool, consent: Consent, now: datetime) -> Subscriber:
     """Add ``address`` as pending, or as active when consent was proven elsewhere (``confirmed``).
 
@@ -61,15 +75,7 @@ def add(session: Session, address: str, *, confirmed: bool, consent: Consent, no
         raise InvalidInput(
             f"{email} was erased at its owner's request: only signing up and confirming again lifts that"
         )
-    subscriber = session.exec(select(Subscriber).where(Subscriber.email_key == address_key(email))).first()
-    if subscriber is None:
-        subscriber = Subscriber(
-            email=email,
-            email_key=address_key(email),
-            token_nonce=secrets.token_hex(8),
-            created_at=now,
-            updated_at=now,
-        )
+    subscriber = existing_or_new(session, email, now=now)
     if subscriber.state != SubscriberState.active:
         subscriber.state = SubscriberState.active if confirmed else SubscriberState.pending
         subscriber.confirmed_at = now if confirmed else None

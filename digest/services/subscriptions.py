@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from digest.db.models import Delivery, Issue, Subscriber, SubscriberState, Suppression
 from digest.services.subscribers import (
     Consent,
-    address_key,
+    existing_or_new,
     is_suppressed,
     normalise_address,
     record_consent,
@@ -50,16 +50,7 @@ def request_subscription(
     session: Session, address: str, consent: Consent, *, now: datetime, resend_window: timedelta
 ) -> Notice | None:
     """Record a sign-up request; return the email it calls for, if any (see the module docstring)."""
-    email = normalise_address(address)
-    subscriber = session.exec(select(Subscriber).where(Subscriber.email_key == address_key(email))).first()
-    if subscriber is None:
-        subscriber = Subscriber(
-            email=email,
-            email_key=address_key(email),
-            token_nonce=secrets.token_hex(8),
-            created_at=now,
-            updated_at=now,
-        )
+    subscriber = existing_or_new(session, normalise_address(address), now=now)
     if subscriber.state == SubscriberState.active:
         # Never downgrade an active subscriber; tell them, at most once per window.
         if not recently(subscriber.notice_sent_at, now, resend_window):
