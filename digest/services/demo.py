@@ -68,5 +68,6 @@ def run_demo(
     for path in files[-len(SAMPLE_SUBSCRIBERS) :]:
         say(f"  {path}")
     say("preview the latest issue: digest preview --out issue.html (or --text); status: digest status")
+    say(f"web app: run `digest serve`, then open {base_url}/issues (the archive) or {base_url}/subscribe")
     say(f"links in the emails point to {base_url}")
     return result
