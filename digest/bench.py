@@ -39,7 +39,19 @@ from digest.sources.samples import SampleSource
 from digest.wiring import Parts
 
 API_KEY = "SG.bench-key"
-DEFAULT_SPEC = Path(__file__).resolve().parent.parent.parent / "shared/corpora/sendgrid/tsg_mail_v3.json"
+SPEC_IN_SHARED = Path("corpora/sendgrid/tsg_mail_v3.json")
+
+
+def find_spec() -> Path:
+    """SendGrid's spec in the ``shared`` folder beside the checkout (or beside the working directory)."""
+    places = [Path(__file__).resolve().parent.parent.parent / "shared", Path.cwd().parent / "shared"]
+    for shared in places:
+        if (shared / SPEC_IN_SHARED).is_file():
+            return shared / SPEC_IN_SHARED
+    return places[0] / SPEC_IN_SHARED
+
+
+DEFAULT_SPEC = find_spec()
 
 
 @dataclass

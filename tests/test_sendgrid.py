@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from digest.bench import DEFAULT_SPEC
 from digest.core.headers import list_unsubscribe_headers
 from digest.core.personalize import MARKERS
 from digest.db.engine import unit_of_work
@@ -31,10 +32,7 @@ from digest.mail.sendgrid import MAX_PERSONALIZATIONS, Retry, SendGridMailer, pl
 from digest.mail.sendgrid_standin import SendGridStandIn, request_validator
 from tests.test_send import approved_issue, audience, issue_status, ledger, make_sender, statuses
 
-SPEC = Path(
-    os.environ.get("DIGEST_SENDGRID_SPEC")
-    or Path(__file__).resolve().parents[2] / "shared" / "corpora" / "sendgrid" / "tsg_mail_v3.json"
-)
+SPEC = Path(os.environ.get("DIGEST_SENDGRID_SPEC") or DEFAULT_SPEC)
 KEY = "SG.test-key"
 FROM = "Research Digest <digest@news.example.org>"
 BASE = "https://digest.example.org"

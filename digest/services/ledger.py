@@ -173,6 +173,18 @@ def claim(
     return [Recipient(d, s, people[s][0], people[s][1], people[s][2], tries) for d, s, tries in claimed]
 
 
+def still_active(engine: Engine, subscriber_ids: list[int]) -> set[int]:
+    """Which of these subscribers are still active, read just before their messages go."""
+    if not subscriber_ids:
+        return set()
+    query = select_columns(col(Subscriber.id)).where(
+        among(col(Subscriber.id), subscriber_ids, engine.dialect.name),
+        col(Subscriber.state) == SubscriberState.active,
+    )
+    with unit_of_work(engine) as session:
+        return {subscriber_id for (subscriber_id,) in session.connection().execute(query) if subscriber_id}
+
+
 Changes = dict[tuple[tuple[str, object], ...], list[int]]
 
 

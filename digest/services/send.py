@@ -188,7 +188,17 @@ class IssueSender:
         self, issue: Issue, body: SharedBody, batch: "Prepared", report: SendReport, errors_in_a_row: int
     ) -> int:
         """Hand one prepared batch over and record what happened; returns the running count of errors."""
-        gone = [r for r in batch.recipients if r.state != SubscriberState.active]
+        # The batch was prepared while the previous one went out: whoever left since is skipped too.
+        with self.timed("claim"):
+            active = ledger.still_active(self.engine, [r.subscriber_id for r in batch.going])
+        going = [r for r in batch.going if r.subscriber_id in active]
+        envelopes = [
+            e for r, e in zip(batch.going, batch.envelopes, strict=True) if r.subscriber_id in active
+        ]
+        gone = [
+            r for r in batch.recipients if r.state != SubscriberState.active or r.subscriber_id not in active
+        ]
+        batch = Prepared(batch.recipients, going, envelopes)
         try:
             with self.timed("hand over"):
                 outcomes = self.mailer.send_batch(body, batch.envelopes) if batch.going else []
