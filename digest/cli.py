@@ -5,6 +5,7 @@ User mistakes and unreachable services end with one line on stderr and exit code
 
 import functools
 import json
+import logging
 import signal
 import sys
 import threading
@@ -20,19 +21,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from digest.bench import DEFAULT_SPEC, run_bench
+from digest.bench_smtp import run_smtp_bench
 from digest.core.schedule import cron_trigger
 from digest.db import engine as db
 from digest.db.engine import unit_of_work
 from digest.db.models import Issue, IssueStatus, SubscriberState
 from digest.errors import DigestError, InvalidInput, NotFound
+from digest.logs import configure_logging
+from digest.rendering.checks import check_email
+from digest.scheduler.leader import leadership_for
+from digest.scheduler.runner import SchedulerProcess
 from digest.services import issues as issue_service
+from digest.services import runs, subscriptions
 from digest.services import subscribers as subscriber_service
-from digest.services import subscriptions
 from digest.services.compose import ComposeRules, compose
-from digest.services.cycle import CyclePlan, run_cycle
+from digest.services.cycle import CyclePlan, ingest_recorded, run_cycle
 from digest.services.demo import run_demo
 from digest.services.imports import import_file
-from digest.services.ingest import ingest
 from digest.services.ledger import paused_issue, sending_issue
 from digest.services.send import (
     IssueSender,
@@ -42,9 +47,12 @@ from digest.services.send import (
     next_issue_to_send,
     send_test_copy,
 )
+from digest.services.status import describe as describe_status
 from digest.services.status import status
-from digest.sources import open_sources
+from digest.sources import ReadInFull
 from digest.wiring import Parts
+
+log = logging.getLogger("digest")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -52,13 +60,16 @@ R = TypeVar("R")
 app = typer.Typer(help="digest: a weekly email digest of clinical research summaries.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 subscribers_app = typer.Typer(help="Manage subscribers.", no_args_is_help=True)
+editors_app = typer.Typer(help="Editors (DIGEST_EDITORS) and their API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(subscribers_app, name="subscribers")
+app.add_typer(editors_app, name="editors")
 
 IssueArg = Annotated[int | None, typer.Argument(help="Issue number (default: the latest that fits).")]
 
 
 _opened: list[Parts] = []
+_undo: list[Callable[[], None]] = []
 
 
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -81,6 +92,8 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
         finally:
             while _opened:
                 _opened.pop().close()
+            while _undo:
+                _undo.pop()()
 
     return wrapper
 
@@ -105,6 +118,13 @@ def ready_parts() -> Parts:
     """Settings read and checked, and the database migrated to the current schema."""
     parts = open_parts()
     db.require_current_schema(parts.engine)
+    return parts
+
+
+def service_parts() -> Parts:
+    """Ready parts for a long-running command, with logging set up (``DIGEST_LOG_FORMAT``)."""
+    parts = ready_parts()
+    _undo.append(configure_logging(parts.settings.log_format))
     return parts
 
 
@@ -187,13 +207,19 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 @app.command("ingest")
 @reports_errors
-def ingest_command() -> None:
-    """Gather new summaries from the configured sources (DIGEST_SOURCES)."""
+def ingest_command(
+    refetch: Annotated[
+        bool,
+        typer.Option("--refetch", help="Read every feed in full, ignoring its stored ETag/Last-Modified."),
+    ] = False,
+) -> None:
+    """Gather new summaries from the configured sources (DIGEST_SOURCES), with a line per source."""
     parts = ready_parts()
     moment = now()
-    reports = ingest(
-        parts.engine, open_sources(parts.settings.source_list, now=moment), parts.renderer, now=moment
-    )
+    sources = parts.sources(now=moment)
+    if refetch:
+        sources = [ReadInFull(source) for source in sources]
+    reports = ingest_recorded(parts.engine, sources, parts.renderer, now=moment)
     for report in reports:
         typer.echo(report.line)
         for rejection in report.rejected:
@@ -222,6 +248,10 @@ def preview_command(
     text: Annotated[bool, typer.Option("--text", help="The plain-text part instead of the HTML.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
     open_: Annotated[bool, typer.Option("--open", help="Open the preview in a browser.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Also print the warnings an editor sees before approving (stderr)."),
+    ] = False,
 ) -> None:
     """Write an issue's HTML (or text) as subscribers will see it."""
     parts = ready_parts()
@@ -230,6 +260,12 @@ def preview_command(
         if chosen is None:
             raise NotFound("there is no issue yet: run `digest compose`")
         document = issue_service.preview(chosen, base_url=parts.settings.base_url, text=text)
+        if check:
+            html = issue_service.preview(chosen, base_url=parts.settings.base_url)
+            warnings = check_email(html, postal_address=parts.settings.postal_address)
+            for warning in warnings:
+                typer.echo(f"warning: {warning.kind}: {warning.message}", err=True)
+            typer.echo(f"{len(warnings)} warning{'' if len(warnings) == 1 else 's'}", err=True)
     if open_ and out is None:
         out = Path(f"issue-{chosen.number}.{'txt' if text else 'html'}")
     if out is None:
@@ -271,7 +307,7 @@ def send_command(
     ] = False,
 ) -> None:
     """Send an approved issue, or resume an interrupted send. SIGTERM stops it after the batch in hand."""
-    parts = ready_parts()
+    parts = service_parts()
     with unit_of_work(parts.engine) as session:
         chosen: Issue | None = get_issue(session, issue) if issue is not None else None
         if chosen is None:
@@ -328,7 +364,7 @@ def worker_command(
     once: Annotated[bool, typer.Option("--once", help="Work until no send is open, then exit.")] = False,
 ) -> None:
     """A send worker: takes batches of any open send. Several may run against PostgreSQL; SQLite: one."""
-    parts = ready_parts()
+    parts = service_parts()
     sender = sender_for(parts)
     stopping = threading.Event()
     try:
@@ -337,7 +373,9 @@ def worker_command(
                 with unit_of_work(parts.engine) as session:
                     open_send = sending_issue(session)
                 if open_send is not None:
-                    typer.echo(describe_send(sender.send(open_send.number)))
+                    line = describe_send(sender.send(open_send.number))
+                    log.info("worker: %s", line)
+                    typer.echo(line)
                 elif once:
                     break
                 else:
@@ -366,22 +404,23 @@ def stop_on_sigterm(sender: IssueSender, stopping: threading.Event | None = None
 @reports_errors
 def run_command() -> None:
     """One full cycle of the scheduled job: ingest, compose when due, send when approved and due."""
-    parts = ready_parts()
+    parts = service_parts()
     settings = parts.settings
     moment = now()
     plan = CyclePlan(
         cron_trigger(settings.schedule, settings.timezone), settings.review_window, compose_rules(parts)
     )
     sender = sender_for(parts)
+    stopping = threading.Event()
     try:
-        report = run_cycle(
-            parts.engine,
-            open_sources(settings.source_list, now=moment),
-            parts.renderer,
-            sender,
-            plan,
-            now=moment,
-        )
+        with stop_on_sigterm(sender, stopping), runs.recorded(parts.engine, runs.CYCLE, clock=now) as note:
+            sources = parts.sources(now=moment)
+            report = run_cycle(
+                parts.engine, sources, parts.renderer, sender, plan, now=moment, should_stop=stopping.is_set
+            )
+            note.detail = report.summary
+            if report.stopped:
+                note.outcome = "interrupted"
     finally:
         sender.mailer.close()
     for source in report.ingested:
@@ -398,30 +437,43 @@ def run_command() -> None:
         typer.echo(describe_send(sent))
 
 
+@app.command("scheduler")
+@reports_errors
+def scheduler_command() -> None:
+    """The scheduler process: ingest, compose and send on DIGEST_SCHEDULE. One leads, others stand by.
+
+    SIGTERM (or Ctrl-C) finishes the batch in hand, records it and exits.
+    """
+    parts = service_parts()
+    process = SchedulerProcess(parts, leadership_for(parts.settings.database_url))
+
+    def handle(_signum: int, _frame: object) -> None:
+        process.stop()
+
+    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        lost = process.run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if lost:
+        raise fail("lost the lead (the database connection holding it broke); start again to stand by")
+
+
 @app.command("status")
 @reports_errors
 def status_command() -> None:
-    """Subscribers by state, the last issue and send, the next scheduled runs."""
+    """Subscribers by state, the last issue and send, the scheduler and its next runs."""
     parts = ready_parts()
     settings = parts.settings
+    moment = now()
     with unit_of_work(parts.engine) as session:
-        report = status(session, cron_trigger(settings.schedule, settings.timezone), now=now())
-    typer.echo("subscribers: " + ", ".join(f"{state} {count}" for state, count in report.subscribers.items()))
-    if report.last_issue is None:
-        typer.echo("last issue: none yet")
-    else:
-        issue = report.last_issue
-        typer.echo(f"last issue: {issue.number} ({issue.status}) {issue.subject}")
-    if report.last_send is not None:
-        counts = ", ".join(f"{state} {count}" for state, count in report.last_send_counts.items())
-        typer.echo(f"last send: issue {report.last_send.number} ({report.last_send.status}): {counts}")
-        if report.last_send.paused_reason:
-            typer.echo(
-                f"PAUSED since {report.last_send.paused_at:%Y-%m-%d %H:%M %Z}: "
-                f"{report.last_send.paused_reason}; fix the cause, then run `digest send --resume`"
-            )
-    runs = ", ".join(f"{fire:%a %Y-%m-%d %H:%M %Z}" for fire in report.next_runs)
-    typer.echo(f"next scheduled compose+send ({settings.schedule}, {settings.timezone}): {runs or 'none'}")
+        names = [source.name for source in parts.sources(now=moment)]
+        report = status(
+            session, cron_trigger(settings.schedule, settings.timezone), now=moment, sources=names
+        )
+    for line in describe_status(report, now=moment, schedule=settings.schedule, timezone=settings.timezone):
+        typer.echo(line)
 
 
 @app.command("serve")
@@ -441,9 +493,10 @@ def serve_command(
 
     from digest.web.app import create_app
 
-    parts = ready_parts()
+    parts = service_parts()
     uvicorn.run(
         create_app(parts),
+        log_config=None,  # uvicorn's records go through digest's logging (DIGEST_LOG_FORMAT)
         host=host,
         port=port,
         proxy_headers=proxy_headers,
@@ -541,6 +594,20 @@ def subscribers_erase(email: Annotated[str, typer.Argument(help="The subscriber'
     typer.echo(f"erased {email}; it will not be mailed again unless it signs up and confirms")
 
 
+@editors_app.command("token")
+@reports_errors
+def editors_token(name: Annotated[str, typer.Argument(help="An editor named in DIGEST_EDITORS.")]) -> None:
+    """Print an API token for POST /api/summaries (Authorization: Bearer TOKEN).
+
+    It works until the editor leaves DIGEST_EDITORS, changes password hash, or every key of
+    DIGEST_SECRET_KEYS that could have signed it is gone.
+    """
+    parts = open_parts()
+    if name not in parts.settings.editor_accounts:
+        raise NotFound(f"{name!r} is not an editor: add name:argon2-hash to DIGEST_EDITORS first")
+    typer.echo(parts.api_tokens.issue(name))
+
+
 @app.command("bench")
 @reports_errors
 def bench_command(
@@ -551,10 +618,34 @@ def bench_command(
     spec: Annotated[Path, typer.Option(help="SendGrid's OpenAPI spec (tsg_mail_v3.json).")] = DEFAULT_SPEC,
     validate_every: Annotated[int, typer.Option(help="The stand-in validates every Nth request.")] = 20,
     naive: Annotated[int, typer.Option(help="Recipients sent the naive way, for the ratio.")] = 500,
-    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 4,
+    concurrency: Annotated[
+        int, typer.Option(help="Requests in flight at once (with --smtp: SMTP connections).")
+    ] = 4,
     batch_size: Annotated[int, typer.Option(help="Deliveries claimed and recorded together.")] = 5_000,
+    smtp: Annotated[
+        str | None,
+        typer.Option(
+            help="Measure the SMTP backend instead: 'sink' starts Postfix's smtp-sink on loopback, "
+            "HOST:PORT sends to an SMTP server already listening there."
+        ),
+    ] = None,
+    messages: Annotated[
+        int, typer.Option(help="With --smtp: messages sent, one per synthetic subscriber.")
+    ] = 20_000,
 ) -> None:
-    """Measure a send through the SendGrid adapter to a local stand-in, against the naive way."""
+    """Measure a send through SendGrid to a local stand-in (--smtp: through SMTP), against the naive way."""
+    if smtp is not None:
+        typer.echo(
+            run_smtp_bench(
+                target=smtp,
+                messages=messages,
+                database=database,
+                naive=naive,
+                concurrency=concurrency,
+                batch_size=batch_size,
+            ).table()
+        )
+        return
     result = run_bench(
         subscribers=subscribers,
         database=database,

@@ -5,6 +5,7 @@ environment. Defaults serve the demo and development only: ``Settings.check()`` 
 """
 
 import hashlib
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -20,6 +21,11 @@ DEVELOPMENT_SECRET = "development-only-secret-key-do-not-use-in-production"  # n
 
 Environment = Literal["development", "test", "production"]
 EmailBackend = Literal["outbox", "console", "smtp", "sendgrid", "memory"]
+
+# DIGEST_EDITORS: ``name:argon2-hash`` pairs, comma-separated. A PHC argon2 hash holds commas itself
+# (``m=65536,t=3,p=4``), so entries are read by their shape, not split on commas.
+ARGON2_HASH = r"\$argon2(?:id|i|d)\$(?:v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}"
+EDITOR_ENTRY = re.compile(rf"\s*(?P<name>[A-Za-z0-9._@-]{{1,100}})\s*:\s*(?P<hash>{ARGON2_HASH})\s*(?:,|$)")
 
 
 class Settings(BaseSettings):
@@ -50,13 +56,27 @@ class Settings(BaseSettings):
     sources: str = "samples"
     schedule: str = "0 7 * * mon"
     timezone: str = "UTC"
-    ingest_every: timedelta = timedelta(hours=1)
+    ingest_every: timedelta = timedelta(hours=1)  # 0: the scheduler ingests only as part of its cycle
+    # How late a scheduled compose+send may still run (a scheduler that was down at the time); see
+    # digest/scheduler/runner.py for why 6 hours.
+    misfire_grace: timedelta = timedelta(hours=6)
+    # How often the scheduler says it is alive; a standby tries to lead as often, or every 5 s if sooner.
+    heartbeat_every: timedelta = timedelta(seconds=15)
     review_window: timedelta = timedelta(0)
     first_issue_lookback: timedelta = timedelta(days=7)
     max_items: int = Field(default=10, ge=1, le=50)
     batch_size: int = Field(default=1000, ge=1, le=20_000)
     editors: str | None = None
+    # Editor sign-in (/editor): how long a session lasts, and failed sign-ins allowed per IP and per name.
+    editor_session_max_age: timedelta = timedelta(hours=12)
+    editor_login_limit: str = "5/minute;20/hour"
     sendgrid_webhook_public_key: str | None = None
+    # Feed sources (DIGEST_SOURCES entries that are http(s) URLs): limits on each fetch.
+    feed_timeout: timedelta = timedelta(seconds=10)
+    feed_max_bytes: int = Field(default=5_000_000, ge=1_000, le=500_000_000)
+    feed_max_redirects: int = Field(default=5, ge=0, le=20)
+    # Provider events: "blocked" bounces in a row that make a subscriber bounced (hard bounces: at once).
+    blocked_in_a_row: int = Field(default=3, ge=1, le=100)
     unsubscribe_mailto: str | None = None
     log_format: Literal["text", "json"] = "text"
     site_name: str = "Research Digest"
@@ -84,6 +104,10 @@ class Settings(BaseSettings):
         "confirm_resend_window",
         "min_fill_time",
         "send_lease",
+        "misfire_grace",
+        "heartbeat_every",
+        "feed_timeout",
+        "editor_session_max_age",
         mode="before",
     )
     @classmethod
@@ -100,6 +124,27 @@ class Settings(BaseSettings):
     def _send_lease(cls, value: timedelta) -> timedelta:
         if value < timedelta(seconds=1):
             raise ValueError("must be at least 1s: a claimed batch must outlive its own send")
+        return value
+
+    @field_validator("misfire_grace", "heartbeat_every")
+    @classmethod
+    def _at_least_a_second(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return value
+
+    @field_validator("feed_timeout")
+    @classmethod
+    def _feed_timeout(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= value <= timedelta(minutes=10):
+            raise ValueError("must be between 1s and 10m")
+        return value
+
+    @field_validator("editors")
+    @classmethod
+    def _editors(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_editors(value)
         return value
 
     @field_validator("base_url")
@@ -122,6 +167,11 @@ class Settings(BaseSettings):
         return hashlib.sha256(self.consent_text.encode()).hexdigest()[:12]
 
     @property
+    def editor_accounts(self) -> dict[str, str]:
+        """Editor name -> argon2 password hash, from ``DIGEST_EDITORS``."""
+        return parse_editors(self.editors or "")
+
+    @property
     def source_list(self) -> list[str]:
         return [source.strip() for source in self.sources.split(",") if source.strip()]
 
@@ -141,6 +191,25 @@ class Settings(BaseSettings):
             )
         if self.env == "production" and not self.base_url.startswith("https://"):
             raise ConfigError("DIGEST_BASE_URL must be https in production: unsubscribe links must be https")
+
+
+def parse_editors(value: str) -> dict[str, str]:
+    """``name:argon2-hash`` pairs, comma-separated; ``ValueError`` naming the first entry that is not one."""
+    editors: dict[str, str] = {}
+    position = 0
+    while value[position:].strip():
+        entry = EDITOR_ENTRY.match(value, position)
+        if entry is None:
+            shown = value[position:].strip().split(":", 1)[0][:40]
+            raise ValueError(
+                "expected name:argon2-hash pairs separated by commas; the entry starting "
+                f"{shown!r} is not one (a hash looks like $argon2id$v=19$m=65536,t=3,p=4$salt$hash)"
+            )
+        if entry.group("name") in editors:
+            raise ValueError(f"the editor {entry.group('name')!r} is listed twice")
+        editors[entry.group("name")] = entry.group("hash")
+        position = entry.end()
+    return editors
 
 
 def load_settings() -> Settings:

@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from itsdangerous import BadSignature, SignatureExpired, Signer, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, Signer, URLSafeSerializer, URLSafeTimedSerializer
 
 
 class Purpose(enum.StrEnum):
@@ -114,3 +114,43 @@ class FormTokens:
             raise TokenInvalid("this form was not served by this site; please reload it")
         seconds: float = (datetime.now(UTC) - signed_at).total_seconds()
         return seconds
+
+
+class ApiTokens:
+    """Bearer tokens for ``POST /api/summaries``, one per editor, issued by ``digest editors token NAME``.
+
+    A token is the editor's name and a fingerprint of their password hash (``DIGEST_EDITORS``), signed with
+    ``DIGEST_SECRET_KEYS`` under a salt of its own: no link or form token passes for one, nor one for them.
+    Nothing is stored. Removing an editor from ``DIGEST_EDITORS``, or changing their password hash, ends
+    every token issued to them; they never expire otherwise.
+    """
+
+    def __init__(self, keys: list[str], editors: dict[str, str]) -> None:
+        self._serializer = URLSafeSerializer(
+            keys, salt="digest.api", signer_kwargs={"digest_method": hashlib.sha256}
+        )
+        self._fingerprints = {name: fingerprint(password_hash) for name, password_hash in editors.items()}
+
+    def issue(self, editor: str) -> str:
+        if editor not in self._fingerprints:
+            raise TokenInvalid(f"{editor!r} is not an editor in DIGEST_EDITORS")
+        return self._serializer.dumps([editor, self._fingerprints[editor]])
+
+    def editor(self, token: str) -> str:
+        """The editor a genuine, current token was issued to; ``TokenInvalid`` otherwise."""
+        try:
+            payload = self._serializer.loads(token)
+        except (BadSignature, UnicodeDecodeError) as exc:
+            raise TokenInvalid("this API token is not valid") from exc
+        if not (isinstance(payload, list) and len(payload) == 2 and all(isinstance(p, str) for p in payload)):
+            raise TokenInvalid("this API token is not valid")
+        name, print_ = payload
+        if self._fingerprints.get(name) != print_:
+            raise TokenInvalid(
+                "this API token was revoked: its editor left DIGEST_EDITORS or changed password"
+            )
+        return str(name)
+
+
+def fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]

@@ -4,6 +4,7 @@ Imported by ``cli`` (and later ``web`` and ``scheduler``); services receive what
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -16,7 +17,8 @@ from digest.mail.mime import is_valid_from
 from digest.rendering import Renderer, SiteView
 from digest.services.notices import NoticeSender, NoticeSettings
 from digest.services.send import IssueSender, SendSettings
-from digest.tokens import Purpose, Tokens
+from digest.sources import FetchRules, Source, open_sources
+from digest.tokens import ApiTokens, Purpose, Tokens
 
 
 @dataclass
@@ -34,6 +36,21 @@ class Parts:
     @cached_property
     def tokens(self) -> Tokens:
         return Tokens(self.settings.signing_keys, max_age={Purpose.confirm: self.settings.confirm_max_age})
+
+    @cached_property
+    def api_tokens(self) -> ApiTokens:
+        """Bearer tokens of the push API, one per editor of ``DIGEST_EDITORS``."""
+        return ApiTokens(self.settings.signing_keys, self.settings.editor_accounts)
+
+    def sources(self, *, now: datetime) -> list[Source]:
+        """The sources of ``DIGEST_SOURCES``, feeds fetched within the ``DIGEST_FEED_*`` limits."""
+        settings = self.settings
+        rules = FetchRules(
+            timeout=settings.feed_timeout.total_seconds(),
+            max_bytes=settings.feed_max_bytes,
+            max_redirects=settings.feed_max_redirects,
+        )
+        return open_sources(settings.source_list, now=now, fetch=rules)
 
     @cached_property
     def renderer(self) -> Renderer:

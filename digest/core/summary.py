@@ -6,10 +6,11 @@ headline such as ``<b>Coffee</b>`` is shown literally, never as markup.
 
 import hashlib
 import json
+import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from digest.errors import SummaryRejected
 
@@ -18,22 +19,43 @@ REQUIRED_FIELDS = ("id", "url", "title", "key_takeaway", "what_it_means", "publi
 ShortText = Field(min_length=1, max_length=500)
 LongText = Field(min_length=1, max_length=20_000)
 
+# Control characters other than tab and line breaks: never plain text, and PostgreSQL refuses U+0000.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_characters(value: str) -> str:
+    found = CONTROL_CHARACTERS.search(value)
+    if found:
+        raise ValueError(f"must not contain control characters (found U+{ord(found.group()):04X})")
+    return value
+
+
+def _topic(value: str) -> str:
+    if len(value) > 100:
+        raise ValueError("a topic must be at most 100 characters")
+    return _no_control_characters(value)
+
+
+# Every text field of a summary: plain text, kept as given (markup included) and escaped when rendered.
+Text = Annotated[str, AfterValidator(_no_control_characters)]
+Topic = Annotated[str, AfterValidator(_topic)]
+
 
 class SourceRef(BaseModel):
     """Where the summarised study was published."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    journal: str | None = Field(default=None, max_length=300)
-    doi: str | None = Field(default=None, max_length=300)
-    published: str | None = Field(default=None, max_length=40)
+    journal: Text | None = Field(default=None, max_length=300)
+    doi: Text | None = Field(default=None, max_length=300)
+    published: Text | None = Field(default=None, max_length=40)
 
 
 class FaqEntry(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    question: str = ShortText
-    answer: str = LongText
+    question: Text = ShortText
+    answer: Text = LongText
 
 
 class SummaryIn(BaseModel):
@@ -41,17 +63,17 @@ class SummaryIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
 
-    id: str = Field(min_length=1, max_length=200)
-    url: str = Field(min_length=9, max_length=2000)
-    title: str = ShortText
-    key_takeaway: str = LongText
-    what_it_means: str = LongText
+    id: Text = Field(min_length=1, max_length=200)
+    url: Text = Field(min_length=9, max_length=2000)
+    title: Text = ShortText
+    key_takeaway: Text = LongText
+    what_it_means: Text = LongText
     published_at: datetime
-    headline: str | None = Field(default=None, max_length=500)
-    summary: str | None = Field(default=None, max_length=20_000)
-    study_type: str | None = Field(default=None, max_length=200)
-    evidence_level: str | None = Field(default=None, max_length=200)
-    topics: tuple[str, ...] = ()
+    headline: Text | None = Field(default=None, max_length=500)
+    summary: Text | None = Field(default=None, max_length=20_000)
+    study_type: Text | None = Field(default=None, max_length=200)
+    evidence_level: Text | None = Field(default=None, max_length=200)
+    topics: tuple[Topic, ...] = Field(default=(), max_length=50)
     source: SourceRef | None = None
     faq: tuple[FaqEntry, ...] = ()
 
@@ -95,7 +117,7 @@ def validate_summary(raw: object, *, origin: str) -> SummaryIn:
             origin, None, [("(summary)", f"expected a JSON object, got {type(raw).__name__}")]
         )
     raw_id = raw.get("id")
-    summary_id = str(raw_id) if isinstance(raw_id, str | int) else None
+    summary_id = printable(str(raw_id)) if isinstance(raw_id, str | int) else None
     try:
         return SummaryIn.model_validate(raw)
     except ValidationError as exc:
@@ -109,3 +131,10 @@ def validate_summary(raw: object, *, origin: str) -> SummaryIn:
             for error in exc.errors()
         ]
         raise SummaryRejected(origin, summary_id, problems) from exc
+
+
+def printable(value: str, *, limit: int = 200) -> str:
+    """``value`` fit for a one-line message: control characters and lone surrogates escaped, cut short."""
+    escaped = CONTROL_CHARACTERS.sub(lambda found: f"\\x{ord(found.group()):02x}", value[:limit])
+    escaped = escaped.encode("utf-8", "backslashreplace").decode("utf-8")
+    return escaped + ("..." if len(value) > limit else "")

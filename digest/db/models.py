@@ -1,6 +1,11 @@
 """Every table of digest, in one module.
 
-summary ─< issue_item >─ issue ─< delivery >─ subscriber; suppression stands alone (hashed addresses)
+summary ─< issue_item >─ issue ─< delivery >─ subscriber; suppression stands alone (hashed addresses).
+What the scheduler records for ops stands alone too: jobrun (the last run of each job) and
+schedulerheartbeat (one row per ``digest scheduler`` process). sourcestate keeps what each configured
+source's last read said (a feed's validators, failures); providerevent keeps each event of the mail
+provider's webhook once, pointing loosely (no foreign keys: a log outlives what it names) at the
+subscriber and delivery it was about.
 """
 
 import enum
@@ -164,6 +169,10 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # What the provider last said about this message (processed, deferred, delivered, bounced, blocked,
+    # dropped) and when, from its webhook; the send never reads or writes these.
+    provider_status: str | None = Field(default=None, max_length=20)
+    provider_event_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class UsedChallenge(SQLModel, table=True):
@@ -172,3 +181,81 @@ class UsedChallenge(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     signature: str = Field(max_length=128, unique=True)
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class JobRun(SQLModel, table=True):
+    """The last run of one scheduled job (``ingest``, ``compose-and-send``, ``send``), by any process.
+
+    ``outcome`` is ``running``, ``ok``, ``failed`` or ``interrupted`` (stopped by SIGTERM mid-way).
+    """
+
+    name: str = Field(primary_key=True, max_length=40)
+    outcome: str = Field(max_length=20)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # Kept across failed runs: how long a job (a source, say) has been failing.
+    succeeded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class SchedulerHeartbeat(SQLModel, table=True):
+    """One ``digest scheduler`` process: whether it leads or waits, and when it last said it was alive.
+
+    A heartbeat older than a few ``every_seconds`` means that process is gone (``/healthz`` says so).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    holder: str = Field(max_length=200, unique=True)  # host:pid
+    role: str = Field(max_length=20)  # leader, standby or stopped
+    every_seconds: float
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    beat_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # The leader's jobs and when each runs next (ISO 8601), as its scheduler sees them.
+    next_runs: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class SourceState(SQLModel, table=True):
+    """What the last read of one configured source said: a feed's validators for its next conditional GET,
+    and whether the source fails (``digest status`` shows it)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=1000, unique=True)  # as in DIGEST_SOURCES (a password in a URL masked)
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    checked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    succeeded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    failing_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    failures: int = 0  # reads in a row that failed
+    report: str = Field(default="", sa_column=Column(Text, nullable=False))  # the last read's line
+
+
+class ProviderEvent(SQLModel, table=True):
+    """One event of the mail provider's webhook, kept once (unique ``provider_event_id``, SendGrid's
+    ``sg_event_id``) so a replayed or repeated event changes nothing. The address is kept only hashed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_event_id: str = Field(max_length=200, unique=True)
+    event: str = Field(max_length=40)
+    bounce_type: str | None = Field(default=None, max_length=20)
+    email_hash: str = Field(max_length=64, index=True)
+    subscriber_id: int | None = Field(default=None, index=True)
+    delivery_id: int | None = Field(default=None)
+    issue_number: int | None = Field(default=None, index=True)
+    reason: str | None = Field(default=None, max_length=1000)  # cleared when the subscriber is erased
+    outcome: str = Field(max_length=100)  # what it changed, or why it changed nothing
+    occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class EditorialAction(SQLModel, table=True):
+    """Who did what to an issue, and when: the editors' audit trail (approve, hold, cancel, edits, tests).
+
+    Keyed loosely by the issue's number (no foreign key: the record outlives what it names).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_number: int = Field(index=True)
+    actor: str = Field(max_length=200)  # an editor's name, or cli / scheduler
+    action: str = Field(max_length=40)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -4,10 +4,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 from mjml import mjml2html
 
 from digest.core.personalize import MARKERS
 from digest.errors import DigestError
+from digest.rendering.note import note_html
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -72,6 +74,11 @@ class IssueView:
     @property
     def note_paragraphs(self) -> list[str]:
         return [part.strip() for part in self.note.split("\n\n") if part.strip()]
+
+    @property
+    def note_html(self) -> Markup:
+        """The note's Markdown as sanitised, inline-styled HTML (the text part shows the Markdown)."""
+        return note_html(self.note, link_color=STYLE["link"])
 
 
 @dataclass(frozen=True)

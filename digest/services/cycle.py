@@ -2,24 +2,36 @@
 
 Idempotent per period: the issue composed for a scheduled time carries that time as its ``period``
 (unique), so a second run in the same period, a restart or a clock change composes nothing twice.
+``digest run`` and the scheduler's ``compose-and-send`` job both run ``run_cycle``; the scheduler's
+``send`` job runs only its second half, ``send_due``, when ``next_send_at`` says so.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, func, select
 
 from digest.core.schedule import latest_fire, period_key
 from digest.db.engine import unit_of_work
-from digest.db.models import Issue, IssueStatus
+from digest.db.models import Delivery, DeliveryStatus, Issue, IssueStatus
 from digest.rendering import Renderer
+from digest.services import runs
 from digest.services.compose import ComposeRules, compose
 from digest.services.ingest import SourceReport, ingest
 from digest.services.issues import decide
 from digest.services.send import IssueSender, SendReport, next_issue_to_send
 from digest.sources import Source
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def never() -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -30,12 +42,39 @@ class CyclePlan:
 
 
 @dataclass
-class CycleReport:
+class SendDue:
+    approved: list[int] = field(default_factory=list)
+    sent: list[SendReport] = field(default_factory=list)
+    stopped: bool = False  # asked to stop with sending left to do (SIGTERM)
+
+    @property
+    def summary(self) -> str:
+        """One line for logs and the job's record."""
+        lines = [f"approved issue {number}" for number in self.approved]
+        for report in self.sent:
+            line = f"issue {report.issue_number}: {report.sent} sent, {report.failed} failed"
+            line += f", {report.skipped} skipped of {report.audience}"
+            if report.paused:
+                line += f"; PAUSED: {report.paused}"
+            lines.append(line)
+        return "; ".join(lines) or "nothing to send"
+
+
+@dataclass
+class CycleReport(SendDue):
     ingested: list[SourceReport] = field(default_factory=list)
     period: str | None = None
     composed: int | None = None
-    approved: list[int] = field(default_factory=list)
-    sent: list[SendReport] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        if self.period is None:
+            compose_line = "no scheduled time in the last week"
+        elif self.composed:
+            compose_line = f"composed issue {self.composed} for the period of {self.period}"
+        else:
+            compose_line = f"nothing to compose for the period of {self.period}"
+        return f"{compose_line}; {super().summary}"
 
 
 def run_cycle(
@@ -46,23 +85,28 @@ def run_cycle(
     plan: CyclePlan,
     *,
     now: datetime,
+    should_stop: Callable[[], bool] = never,
 ) -> CycleReport:
-    report = CycleReport(ingested=ingest(engine, sources, renderer, now=now))
+    report = CycleReport(ingested=ingest_recorded(engine, sources, renderer, now=now))
     fire = latest_fire(plan.trigger, now)
     if fire is not None:
         report.period = period_key(fire)
         report.composed = compose_for_period(engine, renderer, plan.rules, period=report.period, now=now)
-    report.approved = approve_due(engine, review_window=plan.review_window, now=now)
-    while True:
-        with unit_of_work(engine) as session:
-            issue = next_issue_to_send(session)
-        if issue is None:
-            break
-        result = sender.send(issue.number)
-        report.sent.append(result)
-        if result.in_flight:
-            break  # another worker holds the rest; it will finish the issue
+    due = send_due(engine, sender, review_window=plan.review_window, now=now, should_stop=should_stop)
+    report.approved, report.sent, report.stopped = due.approved, due.sent, due.stopped
     return report
+
+
+def ingest_recorded(
+    engine: Engine, sources: list[Source], renderer: Renderer, *, now: datetime
+) -> list[SourceReport]:
+    """Ingest and record the run: ``ok`` only when every source could be read (rejected summaries aside)."""
+    with runs.recorded(engine, runs.INGEST, clock=utcnow) as note:
+        reports = ingest(engine, sources, renderer, now=now)
+        failing = [report.line for report in reports if report.error]
+        note.outcome = "failed" if failing else "ok"
+        note.detail = "; ".join(failing or [report.line for report in reports])
+    return reports
 
 
 def compose_for_period(
@@ -73,6 +117,33 @@ def compose_for_period(
             return None
         issue = compose(session, renderer, rules, now=now, period=period)
         return issue.number if issue else None
+
+
+def send_due(
+    engine: Engine,
+    sender: IssueSender,
+    *,
+    review_window: timedelta,
+    now: datetime,
+    should_stop: Callable[[], bool] = never,
+) -> SendDue:
+    """Approve what its review window lets go, then send every approved issue and finish interrupted sends."""
+    due = SendDue(approved=approve_due(engine, review_window=review_window, now=now))
+    while True:
+        with unit_of_work(engine) as session:
+            issue = next_issue_to_send(session)
+        if issue is None:
+            break
+        if should_stop():
+            due.stopped = True
+            break
+        result = sender.send(issue.number)
+        due.sent.append(result)
+        if result.in_flight or result.paused:
+            # Stopped after the batch in hand; or another sender holds the rest; or ops must act.
+            due.stopped = should_stop() and not result.paused
+            break
+    return due
 
 
 def approve_due(engine: Engine, *, review_window: timedelta, now: datetime) -> list[int]:
@@ -89,3 +160,40 @@ def approve_due(engine: Engine, *, review_window: timedelta, now: datetime) -> l
             decide(session, issue.number, IssueStatus.approved, by="schedule", now=now).number
             for issue in drafts
         ]
+
+
+def next_send_at(session: Session, *, review_window: timedelta, now: datetime) -> datetime | None:
+    """When ``send_due`` next has work: at once for an approved issue or a send with deliveries waiting;
+    when the leases run out for a send whose rest was claimed by a sender that may have died; when the
+    review window ends for a scheduled draft. A paused send waits for ops (``digest send --resume``)."""
+    open_issues = session.exec(
+        select(Issue).where(
+            col(Issue.status).in_([IssueStatus.approved, IssueStatus.sending, IssueStatus.draft]),
+            col(Issue.paused_reason).is_(None),
+        )
+    ).all()
+    times = []
+    for issue in open_issues:
+        if issue.status == IssueStatus.approved:
+            times.append(now)
+        elif issue.status == IssueStatus.sending:
+            times.append(resume_at(session, issue.id or 0, now=now))
+        elif issue.period is not None:
+            times.append(issue.created_at + review_window)
+    return max(min(times), now) if times else None
+
+
+def resume_at(session: Session, issue_id: int, *, now: datetime) -> datetime:
+    pending = session.exec(
+        select(Delivery.id)
+        .where(Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.pending)
+        .limit(1)
+    ).first()
+    if pending is not None:
+        return now
+    lease_end: datetime | None = session.exec(
+        select(func.min(Delivery.lease_until)).where(
+            Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.sending
+        )
+    ).one()
+    return now if lease_end is None else lease_end

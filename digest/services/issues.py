@@ -1,10 +1,10 @@
-"""Editorial decisions on an issue (approve, hold, cancel) and its preview."""
+"""Editorial decisions on an issue (approve, hold, cancel), recorded in the audit trail; its preview."""
 
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from digest.db.models import Issue, IssueStatus
+from digest.db.models import EditorialAction, Issue, IssueStatus
 from digest.errors import InvalidState
 from digest.rendering import Personalizer, RecipientLinks
 from digest.services.ledger import get_issue
@@ -24,13 +24,20 @@ def decide(session: Session, number: int, decision: IssueStatus, *, by: str, now
         return issue
     if issue.status not in ALLOWED[decision]:
         raise InvalidState(f"issue {number} is {issue.status}; it cannot be {decision} now")
+    previous = issue.status
     issue.status = decision
     issue.updated_at = now
     if decision == IssueStatus.approved:
         issue.approved_at = now
         issue.approved_by = by
     session.add(issue)
+    record(session, number, by=by, action=str(decision), now=now, detail=f"was {previous}")
     return issue
+
+
+def record(session: Session, number: int, *, by: str, action: str, now: datetime, detail: str = "") -> None:
+    """One line of the audit trail: ``by`` did ``action`` to issue ``number`` at ``now``."""
+    session.add(EditorialAction(issue_number=number, actor=by, action=action, detail=detail, at=now))
 
 
 def latest_issue(session: Session) -> Issue | None:

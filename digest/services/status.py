@@ -1,14 +1,18 @@
-"""What ``digest status`` reports: subscribers by state, the last issues, the last send, the next runs."""
+"""What ``digest status`` reports: subscribers by state, the last issue and send (with its bounce and
+complaint rates), the scheduler, next runs, and each source's last read."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import Session, col, select
 
-from digest.core.schedule import next_fire
-from digest.db.models import Issue, IssueStatus
-from digest.services.ledger import delivery_counts
+from digest.core.schedule import next_fires
+from digest.db.models import Issue, IssueStatus, JobRun, SourceState
+from digest.services import runs
+from digest.services.ledger import delivery_counts, paused_issue
+from digest.services.rates import IssueRates, issue_rates
+from digest.services.source_states import source_states
 from digest.services.subscribers import counts_by_state
 
 
@@ -17,22 +21,97 @@ class Status:
     subscribers: dict[str, int]
     last_issue: Issue | None
     last_send: Issue | None
+    schedulers: runs.Schedulers
+    paused: Issue | None = None
     last_send_counts: dict[str, int] = field(default_factory=dict)
     next_runs: list[datetime] = field(default_factory=list)
+    job_runs: dict[str, JobRun] = field(default_factory=dict)
+    rates: IssueRates | None = None
+    sources: list[SourceState] = field(default_factory=list)
 
 
-def status(session: Session, trigger: CronTrigger, *, now: datetime) -> Status:
+def status(
+    session: Session, trigger: CronTrigger, *, now: datetime, sources: list[str] | None = None
+) -> Status:
+    """``sources``: the configured sources' names, whose last reads are shown (all recorded when None)."""
     last_issue = session.exec(select(Issue).order_by(col(Issue.number).desc())).first()
     last_send = session.exec(
         select(Issue)
         .where(col(Issue.status).in_([IssueStatus.sending, IssueStatus.sent]))
         .order_by(col(Issue.number).desc())
     ).first()
-    report = Status(subscribers=counts_by_state(session), last_issue=last_issue, last_send=last_send)
+    report = Status(
+        subscribers=counts_by_state(session),
+        last_issue=last_issue,
+        last_send=last_send,
+        schedulers=runs.schedulers(session, now),
+        paused=paused_issue(session),
+        next_runs=next_fires(trigger, now, 3),
+        job_runs=runs.job_runs(session),
+    )
     if last_send is not None:
         report.last_send_counts = delivery_counts(session, last_send.id or 0)
-    fire = next_fire(trigger, now)
-    while fire is not None and len(report.next_runs) < 3:
-        report.next_runs.append(fire)
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        report.rates = issue_rates(session, last_send)
+    report.sources = source_states(session, sources)
     return report
+
+
+def describe(report: Status, *, now: datetime, schedule: str, timezone: str) -> list[str]:
+    """The report as lines for the terminal."""
+    lines = ["subscribers: " + ", ".join(f"{state} {count}" for state, count in report.subscribers.items())]
+    if report.last_issue is None:
+        lines.append("last issue: none yet")
+    else:
+        issue = report.last_issue
+        lines.append(f"last issue: {issue.number} ({issue.status}) {issue.subject}")
+    if report.last_send is not None:
+        counts = ", ".join(f"{state} {count}" for state, count in report.last_send_counts.items())
+        lines.append(f"last send: issue {report.last_send.number} ({report.last_send.status}): {counts}")
+    if report.rates is not None:
+        lines.append(f"bounces and complaints: {report.rates.line}")
+    if report.paused is not None:
+        since = f" since {report.paused.paused_at:%Y-%m-%d %H:%M %Z}" if report.paused.paused_at else ""
+        lines.append(
+            f"PAUSED: the send of issue {report.paused.number}{since}: {report.paused.paused_reason}; "
+            "fix the cause, then run `digest send --resume`"
+        )
+    lines.extend(describe_schedulers(report.schedulers, now=now))
+    for name, run in sorted(report.job_runs.items()):
+        lines.append(f"last {name}: {run.outcome} at {run.started_at:%Y-%m-%d %H:%M:%S %Z}: {run.detail}")
+    lines.extend(describe_source(state) for state in report.sources)
+    runs_text = ", ".join(f"{fire:%a %Y-%m-%d %H:%M %Z}" for fire in report.next_runs)
+    lines.append(f"next scheduled compose+send ({schedule}, {timezone}): {runs_text or 'none'}")
+    return lines
+
+
+def describe_schedulers(found: runs.Schedulers, *, now: datetime) -> list[str]:
+    standbys = ", ".join(beat.holder for beat in found.standbys)
+    standby_text = f"; standby: {standbys}" if standbys else "; no standby"
+    leader = found.leader
+    if leader is None:
+        return [f"scheduler: none leads (start `digest scheduler`){standby_text}"]
+    age = f"{leader.age(now).total_seconds():.0f}s ago"
+    if not leader.fresh(now):
+        return [
+            f"scheduler: STALE: the leader {leader.holder} last beat {age} (every "
+            f"{leader.every.total_seconds():.0f}s): is `digest scheduler` running?{standby_text}"
+        ]
+    lines = [f"scheduler: leader {leader.holder}, heartbeat {age}{standby_text}"]
+    if leader.next_runs:
+        planned = ", ".join(
+            f"{job} {datetime.fromisoformat(at):%a %Y-%m-%d %H:%M:%S %Z}"
+            for job, at in sorted(leader.next_runs.items())
+        )
+        lines.append(f"scheduler's next runs: {planned}")
+    return lines
+
+
+def describe_source(state: SourceState) -> str:
+    """One line per source: its last read's report, and since when it fails if it does."""
+    checked = f"{state.checked_at:%Y-%m-%d %H:%M %Z}"
+    if state.failing_since is None:
+        return f"source {state.report} (read {checked})"
+    return (
+        f"source FAILING since {state.failing_since:%Y-%m-%d %H:%M %Z} ({state.failures} reads in a row): "
+        f"{state.report} (last tried {checked})"
+    )

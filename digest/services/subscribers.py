@@ -76,6 +76,8 @@ def add(session: Session, address: str, *, confirmed: bool, consent: Consent, no
             f"{email} was erased at its owner's request: only signing up and confirming again lifts that"
         )
     subscriber = existing_or_new(session, email, now=now)
+    if subscriber.state == SubscriberState.complained:
+        raise InvalidInput(f"{email} reported the digest as spam: it is never mailed again")
     if subscriber.state != SubscriberState.active:
         subscriber.state = SubscriberState.active if confirmed else SubscriberState.pending
         subscriber.confirmed_at = now if confirmed else None

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from digest.db.models import Delivery, Issue, Subscriber, SubscriberState, Suppression
+from digest.db.models import Delivery, Issue, ProviderEvent, Subscriber, SubscriberState, Suppression
 from digest.services.subscribers import (
     Consent,
     existing_or_new,
@@ -51,6 +52,8 @@ def request_subscription(
 ) -> Notice | None:
     """Record a sign-up request; return the email it calls for, if any (see the module docstring)."""
     subscriber = existing_or_new(session, normalise_address(address), now=now)
+    if subscriber.state == SubscriberState.complained:
+        return None  # they reported the digest as spam: never mailed again, not even a confirmation
     if subscriber.state == SubscriberState.active:
         # Never downgrade an active subscriber; tell them, at most once per window.
         if not recently(subscriber.notice_sent_at, now, resend_window):
@@ -132,6 +135,11 @@ def export(session: Session, subscriber: Subscriber) -> dict[str, Any]:
         .where(Delivery.subscriber_id == subscriber.id)
         .order_by(col(Issue.number))
     )
+    events = session.exec(
+        select(ProviderEvent.event, ProviderEvent.occurred_at, ProviderEvent.reason, ProviderEvent.outcome)
+        .where(ProviderEvent.subscriber_id == subscriber.id)
+        .order_by(col(ProviderEvent.occurred_at))
+    )
 
     def when(moment: datetime | None) -> str | None:
         return moment.isoformat() if moment else None
@@ -152,6 +160,10 @@ def export(session: Session, subscriber: Subscriber) -> dict[str, Any]:
         "deliveries": [
             {"issue": number, "status": status, "sent_at": when(sent_at)}
             for number, status, sent_at in deliveries
+        ],
+        "provider_events": [
+            {"event": event, "at": when(at), "reason": reason, "outcome": outcome}
+            for event, at, reason, outcome in events
         ],
     }
 
@@ -178,3 +190,7 @@ def erase(session: Session, subscriber: Subscriber, *, now: datetime) -> None:
     subscriber.consent_form = None
     subscriber.erased_at = subscriber.updated_at = now
     session.add(subscriber)
+    # A bounce reason may quote the address; the events themselves stay, so a replay still counts once.
+    session.execute(
+        update(ProviderEvent).where(col(ProviderEvent.subscriber_id) == subscriber.id).values(reason=None)
+    )

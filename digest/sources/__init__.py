@@ -1,27 +1,30 @@
 """Where summaries come from: each source yields validated summaries and the reasons for any it rejects.
 
-May import ``digest.core`` and ``digest.errors``. Sources read; they never write to the database.
+May import ``digest.core`` and ``digest.errors``. Sources read (files, feeds over HTTP); they never write
+to the database: what a feed's last answer said (its validators) comes in and goes out as values.
 """
 
 from datetime import datetime
 from pathlib import Path
 
-from digest.errors import SourceError
-from digest.sources.base import Source, SourceBatch
+from digest.sources.base import ReadInFull, Source, SourceBatch, Validators
+from digest.sources.feeds import FeedSource
+from digest.sources.fetch import FetchRules
 from digest.sources.folder import FolderSource
 from digest.sources.samples import SAMPLES_SPEC, SampleSource
 
-__all__ = ["Source", "SourceBatch", "open_sources"]
+__all__ = ["FetchRules", "ReadInFull", "Source", "SourceBatch", "Validators", "open_sources"]
 
 
-def open_sources(specs: list[str], *, now: datetime) -> list[Source]:
-    """Turn ``DIGEST_SOURCES`` entries into sources: ``samples`` or a folder path (``file://`` allowed)."""
+def open_sources(specs: list[str], *, now: datetime, fetch: FetchRules | None = None) -> list[Source]:
+    """Turn ``DIGEST_SOURCES`` entries into sources: ``samples``, a feed URL (http or https: JSON Feed,
+    RSS 2.0 or Atom), or a folder path (``file://`` allowed)."""
     sources: list[Source] = []
     for spec in specs:
         if spec == SAMPLES_SPEC:
             sources.append(SampleSource(now=now))
-        elif spec.startswith(("http://", "https://")):
-            raise SourceError(f"source {spec}: feed URLs are not supported yet; use a folder of JSON files")
+        elif spec.lower().startswith(("http://", "https://")):
+            sources.append(FeedSource(spec, fetch or FetchRules()))
         else:
             sources.append(FolderSource(Path(spec.removeprefix("file://"))))
     return sources

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from digest.core.summary import validate_summary
 from digest.errors import SummaryRejected
-from digest.sources.base import SourceBatch
+from digest.sources.base import SourceBatch, Validators
 
 
 class FolderSource:
@@ -17,7 +17,7 @@ class FolderSource:
         self.folder = folder
         self.name = str(folder)
 
-    def read(self) -> SourceBatch:
+    def read(self, known: Validators | None = None) -> SourceBatch:
         batch = SourceBatch(origin=self.name)
         if not self.folder.is_dir():
             batch.error = f"source {self.name}: no such folder"
@@ -41,9 +41,4 @@ def read_file(path: Path, origin: str, batch: SourceBatch) -> None:
         except SummaryRejected as rejection:
             batch.rejected.append(rejection)
             continue
-        if summary.id in batch.origins:
-            already = [("id", f"already given by {batch.origins[summary.id]}")]
-            batch.rejected.append(SummaryRejected(origin, summary.id, already))
-            continue
-        batch.origins[summary.id] = origin
-        batch.summaries.append(summary)
+        batch.add(summary, origin)

@@ -8,7 +8,7 @@ whenever it runs, and reading twice on one day gives identical summaries.
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from digest.sources.base import SourceBatch
+from digest.sources.base import SourceBatch, Validators
 from digest.sources.folder import read_file
 
 SAMPLES_SPEC = "samples"
@@ -21,7 +21,7 @@ class SampleSource:
         self.folder = folder
         self.name = SAMPLES_SPEC
 
-    def read(self) -> SourceBatch:
+    def read(self, known: Validators | None = None) -> SourceBatch:
         batch = SourceBatch(origin=self.name)
         for path in sorted(self.folder.glob("*.json")):
             read_file(path, f"samples/{path.name}", batch)

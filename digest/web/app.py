@@ -5,11 +5,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException
 
 from digest.tokens import FormTokens
-from digest.web import archive, links, subscribe
+from digest.web import api, archive, editor, links, ops, subscribe, webhooks
 from digest.web.context import Web
 from digest.web.guard import Guard, TooManyRequests, parse_limits
 from digest.web.pages import Pages
 from digest.web.proof import ProofOfWork
+from digest.web.signatures import EventSignatures
 from digest.wiring import Parts
 
 
@@ -35,10 +36,22 @@ def create_app(parts: Parts) -> FastAPI:
             if settings.altcha
             else None
         ),
+        renderer=parts.renderer,
+        api_tokens=parts.api_tokens,
+        event_signatures=(
+            EventSignatures(settings.sendgrid_webhook_public_key)
+            if settings.sendgrid_webhook_public_key
+            else None
+        ),
+        blocked_in_a_row=settings.blocked_in_a_row,
     )
     app.include_router(subscribe.router)
     app.include_router(links.router)
     app.include_router(archive.router)
+    app.include_router(ops.router)
+    app.include_router(api.router)
+    app.include_router(webhooks.router)
+    editor.install(app, parts)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

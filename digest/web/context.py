@@ -11,12 +11,14 @@ from sqlmodel import col, select
 
 from digest.db.engine import unit_of_work
 from digest.db.models import Issue, IssueStatus
+from digest.rendering import Renderer
 from digest.services.notices import NoticeSender, send_quietly
 from digest.services.subscriptions import Notice
-from digest.tokens import Tokens
+from digest.tokens import ApiTokens, Tokens
 from digest.web.guard import Guard
 from digest.web.pages import Pages
 from digest.web.proof import ProofOfWork
+from digest.web.signatures import EventSignatures
 
 log = logging.getLogger("digest.web")
 
@@ -35,6 +37,11 @@ class Web:
     consent_text_version: str
     resend_window: timedelta
     proof: ProofOfWork | None = None
+    # The push API and the provider's webhook (web/api.py, web/webhooks.py); off when None.
+    renderer: Renderer | None = None
+    api_tokens: ApiTokens | None = None
+    event_signatures: EventSignatures | None = None
+    blocked_in_a_row: int = 3
 
     def now(self) -> datetime:
         return datetime.now(UTC)

@@ -1,0 +1,295 @@
+"""Provider events (SendGrid's Event Webhook): what the provider learns about an address changes its state.
+
+- ``bounce`` of type ``bounce`` (or none given): the subscriber is ``bounced`` at once. Type ``blocked``:
+  only after ``blocked_in_a_row`` of their latest delivery outcomes are all blocks.
+- ``dropped`` because the address bounced or is invalid: ``bounced``; because it reported spam:
+  ``complained``; because it unsubscribed: ``unsubscribed``. Other drops are about the message, not the
+  address, and change only the delivery.
+- ``spamreport``: ``complained``, never mailed again.
+- ``unsubscribe``, ``group_unsubscribe``: ``unsubscribed``.
+- ``processed``, ``deferred``, ``delivered``, bounces and drops update the delivery named by the event's
+  ``delivery`` custom arg, when that delivery was to the same address.
+
+Why it is safe to receive anything twice, late, or out of order:
+- Each event is inserted once by its ``sg_event_id`` (``ON CONFLICT DO NOTHING``): a duplicate changes
+  nothing, even when two requests carry it at once.
+- States only move towards the stronger (active/pending < unsubscribed < bounced < complained), so the
+  order of arrival does not matter; an event older than the subscriber's latest confirmation is about an
+  earlier subscription and is kept without effect.
+- A delivery's provider status only moves forward (processed < deferred < a final outcome), and between
+  final outcomes the later event wins.
+
+Events for addresses digest does not know are kept (hashed address only) and change nothing.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from digest.core.summary import printable
+from digest.db.models import Delivery, Issue, ProviderEvent, Subscriber, SubscriberState
+from digest.errors import InvalidInput
+from digest.services.subscribers import address_key, normalise_address, suppression_hash
+
+EVENTS: Table = ProviderEvent.__table__  # type: ignore[attr-defined]
+
+STRENGTH = {
+    SubscriberState.pending: 0,
+    SubscriberState.active: 0,
+    SubscriberState.unsubscribed: 1,
+    SubscriberState.bounced: 2,
+    SubscriberState.complained: 3,
+}
+DELIVERY_STEP = {"processed": 1, "deferred": 2, "delivered": 3, "bounced": 3, "blocked": 3, "dropped": 3}
+# The events that tell how a message to an address ended: what "in a row" counts over.
+OUTCOME_EVENTS = ("delivered", "bounce", "dropped")
+# SendGrid's reasons for dropping a message that are about the address itself.
+DROPPED_FOR = {
+    "bounced address": SubscriberState.bounced,
+    "invalid": SubscriberState.bounced,
+    "invalid address": SubscriberState.bounced,
+    "spam reporting address": SubscriberState.complained,
+    "unsubscribed address": SubscriberState.unsubscribed,
+}
+
+
+@dataclass(frozen=True)
+class EventIn:
+    """The parts of one webhook event that digest uses."""
+
+    event_id: str
+    event: str
+    email: str
+    occurred_at: datetime
+    bounce_type: str | None = None
+    reason: str | None = None
+    delivery_id: int | None = None
+
+
+@dataclass
+class EventsReport:
+    received: int = 0
+    new: int = 0
+    duplicates: int = 0
+    malformed: int = 0
+    outcomes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "new": self.new,
+            "duplicates": self.duplicates,
+            "malformed": self.malformed,
+        }
+
+
+def read_event(raw: Any, *, now: datetime) -> EventIn | None:
+    """The event in ``raw``, or None when it lacks an event type or an address."""
+    if not isinstance(raw, dict):
+        return None
+    event, email = text(raw.get("event"), 40), raw.get("email")
+    if not (event and isinstance(email, str) and email.strip() and text(email, 320) == email.strip()):
+        return None
+    event_id = text(raw.get("sg_event_id"), 200)
+    if not event_id or event_id != raw.get("sg_event_id"):
+        # SendGrid always sends one; without it, the event's own content is its identity.
+        payload = json.dumps(raw, sort_keys=True, default=str)
+        event_id = "sha256:" + hashlib.sha256(payload.encode("utf-8", "replace")).hexdigest()
+    return EventIn(
+        event_id=event_id,
+        event=event,
+        email=email.strip(),
+        occurred_at=event_time(raw.get("timestamp"), now=now),
+        bounce_type=text(raw.get("type"), 20),
+        reason=text(raw.get("reason") or raw.get("response"), 1000),
+        delivery_id=number(raw.get("delivery")),
+    )
+
+
+def text(value: Any, limit: int) -> str | None:
+    """A string of the event as the database can keep it (no NUL, no lone surrogates), or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    return printable(value.strip(), limit=limit)[:limit] or None
+
+
+def event_time(value: Any, *, now: datetime) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return now
+
+
+def number(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value < 2**63 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
+        return int(value)
+    return None
+
+
+def record_events(session: Session, raws: list[Any], *, now: datetime, blocked_in_a_row: int) -> EventsReport:
+    """Keep and apply every new event of one webhook request, oldest first."""
+    report = EventsReport(received=len(raws))
+    events = [event for event in (read_event(raw, now=now) for raw in raws) if event is not None]
+    report.malformed = len(raws) - len(events)
+    for event in sorted(events, key=lambda event: event.occurred_at):
+        subscriber = find_subscriber(session, event.email)
+        event_row = insert_once(session, event, subscriber, now=now)
+        if event_row is None:
+            report.duplicates += 1
+            continue
+        report.new += 1
+        outcome = apply(session, event, event_row, subscriber, now=now, blocked_in_a_row=blocked_in_a_row)
+        report.outcomes.append(outcome)
+    return report
+
+
+def find_subscriber(session: Session, email: str) -> Subscriber | None:
+    try:
+        key = address_key(normalise_address(email))
+    except InvalidInput:
+        key = address_key(email)
+    # Locked until the commit (PostgreSQL), so two requests about one address apply one after the other.
+    query = select(Subscriber).where(Subscriber.email_key == key).with_for_update()
+    return session.exec(query).first()
+
+
+def insert_once(
+    session: Session, event: EventIn, subscriber: Subscriber | None, *, now: datetime
+) -> int | None:
+    """Insert the event; None when its id was seen before (by this request or any other)."""
+    values = {
+        "provider_event_id": event.event_id,
+        "event": event.event,
+        "bounce_type": event.bounce_type,
+        "email_hash": suppression_hash(event.email),
+        "subscriber_id": subscriber.id if subscriber else None,
+        "reason": event.reason,
+        "outcome": "received",
+        "occurred_at": event.occurred_at,
+        "received_at": now,
+    }
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(EVENTS)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["provider_event_id"])
+        .returning(EVENTS.c.id)
+    )
+    inserted = session.connection().execute(statement).scalar()
+    return int(inserted) if inserted is not None else None
+
+
+def apply(
+    session: Session,
+    event: EventIn,
+    event_row: int,
+    subscriber: Subscriber | None,
+    *,
+    now: datetime,
+    blocked_in_a_row: int,
+) -> str:
+    """Change what the event calls for; record on its row what that was."""
+    changes: dict[str, Any] = {}
+    if subscriber is None:
+        outcome = "unknown address: kept, ignored"
+    elif subscriber.confirmed_at is not None and event.occurred_at < subscriber.confirmed_at:
+        outcome = "older than the subscriber's latest confirmation: kept, ignored"
+    else:
+        delivery = delivery_for(session, event, subscriber)
+        notes = [update_delivery(delivery, event)] if delivery is not None else []
+        if delivery is not None:
+            changes.update(delivery_id=delivery.id, issue_number=issue_number(session, delivery))
+        target = target_state(session, event, subscriber, blocked_in_a_row=blocked_in_a_row)
+        if target is not None:
+            notes.append(move(session, subscriber, target, now=now))
+        outcome = "; ".join(note for note in notes if note) or "kept"
+    changes["outcome"] = outcome[:100]
+    session.connection().execute(update(EVENTS).where(EVENTS.c.id == event_row).values(changes))
+    return outcome
+
+
+def delivery_for(session: Session, event: EventIn, subscriber: Subscriber) -> Delivery | None:
+    """The delivery the event's custom args name, if it was to this subscriber."""
+    if event.delivery_id is None:
+        return None
+    delivery = session.get(Delivery, event.delivery_id)
+    if delivery is None or delivery.subscriber_id != subscriber.id:
+        return None
+    return delivery
+
+
+def issue_number(session: Session, delivery: Delivery) -> int | None:
+    issue = session.get(Issue, delivery.issue_id)
+    return issue.number if issue else None
+
+
+def update_delivery(delivery: Delivery, event: EventIn) -> str | None:
+    status = provider_status(event)
+    if status is None:
+        return None
+    current = delivery.provider_status
+    if current is not None and delivery.provider_event_at is not None:
+        step, current_step = DELIVERY_STEP[status], DELIVERY_STEP.get(current, 0)
+        later = event.occurred_at >= delivery.provider_event_at
+        if step < current_step or (step == current_step and not later):
+            return None  # an older or lesser event arriving late changes nothing
+    delivery.provider_status = status
+    delivery.provider_event_at = event.occurred_at
+    return f"delivery {status}"
+
+
+def provider_status(event: EventIn) -> str | None:
+    if event.event == "bounce":
+        return "blocked" if event.bounce_type == "blocked" else "bounced"
+    return event.event if event.event in DELIVERY_STEP else None
+
+
+def target_state(
+    session: Session, event: EventIn, subscriber: Subscriber, *, blocked_in_a_row: int
+) -> SubscriberState | None:
+    if event.event == "spamreport":
+        return SubscriberState.complained
+    if event.event in ("unsubscribe", "group_unsubscribe"):
+        return SubscriberState.unsubscribed
+    if event.event == "dropped":
+        return DROPPED_FOR.get((event.reason or "").strip().lower())
+    if event.event != "bounce":
+        return None
+    if event.bounce_type != "blocked":
+        return SubscriberState.bounced
+    return SubscriberState.bounced if blocked_streak(session, subscriber, blocked_in_a_row) else None
+
+
+def blocked_streak(session: Session, subscriber: Subscriber, length: int) -> bool:
+    """Whether the subscriber's latest ``length`` delivery outcomes (by when they happened) are all blocks."""
+    query = select(ProviderEvent.event, ProviderEvent.bounce_type).where(
+        ProviderEvent.subscriber_id == subscriber.id, col(ProviderEvent.event).in_(OUTCOME_EVENTS)
+    )
+    if subscriber.confirmed_at is not None:
+        query = query.where(col(ProviderEvent.occurred_at) >= subscriber.confirmed_at)
+    latest = session.exec(
+        query.order_by(col(ProviderEvent.occurred_at).desc(), col(ProviderEvent.id).desc()).limit(length)
+    ).all()
+    return len(latest) == length and all(kind == "bounce" and how == "blocked" for kind, how in latest)
+
+
+def move(session: Session, subscriber: Subscriber, target: SubscriberState, *, now: datetime) -> str:
+    current = SubscriberState(subscriber.state)
+    if STRENGTH[target] <= STRENGTH[current]:
+        return f"subscriber stays {current}"
+    subscriber.state = target
+    subscriber.updated_at = now
+    if target == SubscriberState.unsubscribed:
+        subscriber.unsubscribed_at = now
+    session.add(subscriber)
+    return f"subscriber {target}"

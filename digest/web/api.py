@@ -1,0 +1,91 @@
+"""``POST /api/summaries``: publishing systems push summaries with an editor's API token.
+
+``Authorization: Bearer TOKEN`` (``digest editors token NAME`` issues one). The body is one summary
+object or a list of them (at most 500, at most 5 MB). The answer has a result per item, in order:
+200 when at least one went in (or was already there), 422 when every item was rejected, 400 for a body
+that is not JSON, 401 without a valid token, 413 for a body too large.
+"""
+
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from digest.services.push import MAX_ITEMS, push_summaries
+from digest.tokens import TokenInvalid
+from digest.web.context import Web, WebDep
+
+router = APIRouter()
+log = logging.getLogger("digest.web.api")
+
+MAX_BODY = 5_000_000
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused (``BodyTooLarge``) as soon as it passes ``limit`` bytes."""
+    announced = request.headers.get("content-length", "")
+    if announced.isdigit() and int(announced) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def problem(status: int, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status, headers={"Cache-Control": "no-store", **headers})
+
+
+def editor_of(request: Request, web: Web) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip() or web.api_tokens is None:
+        return None
+    try:
+        return web.api_tokens.editor(token.strip())
+    except TokenInvalid:
+        return None
+
+
+@router.post("/api/summaries")
+async def push(request: Request, web: WebDep) -> JSONResponse:
+    editor = editor_of(request, web)
+    if editor is None:
+        return problem(
+            401,
+            "an editor's API token is required: Authorization: Bearer TOKEN (digest editors token NAME)",
+            **{"WWW-Authenticate": 'Bearer realm="digest"'},
+        )
+    if web.renderer is None:
+        return problem(503, "the push API is not wired in this process")
+    try:
+        body = await read_body(request, MAX_BODY)
+    except BodyTooLarge:
+        return problem(413, f"the body is larger than {MAX_BODY:,} bytes; send fewer summaries at once")
+    try:
+        parsed: Any = json.loads(body)
+    except (ValueError, RecursionError):
+        return problem(400, "the body is not JSON: send one summary object or a list of them")
+    items = parsed if isinstance(parsed, list) else [parsed]
+    if not items or len(items) > MAX_ITEMS:
+        return problem(400, f"send between 1 and {MAX_ITEMS} summaries at once, not {len(items)}")
+    results = await run_in_threadpool(
+        push_summaries, web.engine, items, web.renderer, editor=editor, now=web.now()
+    )
+    accepted = sum(result.status != "rejected" for result in results)
+    log.info("api: %s pushed %d summaries, %d rejected", editor, len(results), len(results) - accepted)
+    return JSONResponse(
+        {"results": [result.as_json() for result in results], "accepted": accepted},
+        200 if accepted else 422,
+        headers={"Cache-Control": "no-store"},
+    )

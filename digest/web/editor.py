@@ -1,0 +1,324 @@
+"""The editor's pages under ``/editor``: sign in, the issues, one issue's preview, edits and decisions.
+
+Every route but sign-in needs an editor session (``editor_auth.EditorDep``); every POST is checked for
+CSRF (same site, and a form token bound to the editor). The preview frames show the stored email filled
+exactly as ``issues.preview`` fills it, the path ``digest preview`` takes too, so they cannot drift from
+what is sent. Changes go through ``services.editing`` and ``services.issues``; each is in the audit trail.
+"""
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from limits import RateLimitItem, parse_many
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from digest.db.engine import unit_of_work
+from digest.db.models import EditorialAction, Issue, IssueStatus
+from digest.errors import ConfigError, DigestError, InvalidInput, NotFound
+from digest.rendering.checks import check_email
+from digest.services import editing, issues
+from digest.services.compose import EDITABLE
+from digest.services.ledger import get_issue
+from digest.services.send import send_test_copy
+from digest.services.subscribers import normalise_address
+from digest.tokens import TokenInvalid
+from digest.web.context import WebDep
+from digest.web.editor_auth import (
+    LOGIN_FORM,
+    AuthDep,
+    CrossSite,
+    EditorAuth,
+    EditorDep,
+    SignInRequired,
+)
+from digest.web.pages import secure
+from digest.wiring import Parts
+
+router = APIRouter()
+DECISIONS = {"approve": IssueStatus.approved, "hold": IssueStatus.held, "cancel": IssueStatus.cancelled}
+DONE = {
+    "approve": "Approved: it goes out with the next send.",
+    "hold": "Held: it is not sent until approved again.",
+    "cancel": "Cancelled: its summaries go back to the pool.",
+    "arrange": "Items saved; the preview shows the new order.",
+    "words": "Saved; the preview shows the change.",
+    "test": "Test sent.",
+}
+
+
+def install(app: FastAPI, parts: Parts) -> None:
+    """Wire the editor into ``app``: its settings, its routes and its two refusals."""
+    settings = parts.settings
+    app.state.editor_auth = EditorAuth(
+        accounts=settings.editor_accounts,
+        keys=settings.signing_keys,
+        form_tokens=app.state.web.guard.form_tokens,
+        login_limits=login_limits(settings.editor_login_limit),
+        max_age=settings.editor_session_max_age,
+        base_url=settings.base_url,
+    )
+    app.state.editor_parts = parts
+    app.include_router(router)
+
+    @app.exception_handler(SignInRequired)
+    def sign_in_first(request: Request, exc: SignInRequired) -> Response:
+        if request.method == "GET":
+            return RedirectResponse("/editor/login", status_code=303)
+        return refusal(request, 401, "Sign in first", "This needs an editor's session: sign in at /editor.")
+
+    @app.exception_handler(CrossSite)
+    def cross_site(request: Request, exc: CrossSite) -> Response:
+        return refusal(request, 403, "Request not accepted", f"{exc}. Reload the page and try again.")
+
+
+def login_limits(setting: str) -> list[RateLimitItem]:
+    try:
+        return parse_many(setting)
+    except ValueError as exc:
+        raise ConfigError(f"DIGEST_EDITOR_LOGIN_LIMIT must look like '5/minute;20/hour': {exc}") from exc
+
+
+def refusal(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    page: HTMLResponse = request.app.state.web.pages.render(
+        request, "message.html", status, title=title, message=message
+    )
+    return page
+
+
+def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    response: HTMLResponse = request.app.state.web.pages.render(request, name, status, **context)
+    # The preview frames come from this site; everything else stays as strict as any page.
+    response.headers["Content-Security-Policy"] += "; frame-src 'self'"
+    return response
+
+
+# --- signing in ----------------------------------------------------------------------------------
+
+
+@router.get("/editor/login", response_class=HTMLResponse)
+def login_page(request: Request, web: WebDep, auth: AuthDep) -> Response:
+    if auth.editor_of(request) is not None:
+        return RedirectResponse("/editor", status_code=303)
+    return page(request, "editor/login.html", form_token=web.guard.form_token(LOGIN_FORM), error="")
+
+
+@router.post("/editor/login", response_class=HTMLResponse)
+async def login(request: Request, web: WebDep, auth: AuthDep) -> Response:
+    auth.check_origin(request)
+    form = await request.form()
+    name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
+    try:
+        web.guard.check_form(LOGIN_FORM, str(form.get("form_token", "")))
+    except TokenInvalid as exc:
+        raise CrossSite(str(exc)) from exc
+    auth.check_limits(request, name)
+    if not auth.verify_password(name, password):
+        auth.failed(request, name)
+        return page(
+            request,
+            "editor/login.html",
+            401,
+            form_token=web.guard.form_token(LOGIN_FORM),
+            error="That name and password do not match an editor account.",
+        )
+    response = RedirectResponse("/editor", status_code=303)
+    auth.start_session(response, name)
+    return response
+
+
+@router.post("/editor/logout")
+async def logout(request: Request, editor: EditorDep, auth: AuthDep) -> Response:
+    form = await request.form()
+    auth.check_form(request, editor, str(form.get("form_token", "")))
+    response = RedirectResponse("/editor/login", status_code=303)
+    auth.end_session(response)
+    return response
+
+
+# --- the issues ----------------------------------------------------------------------------------
+
+
+@router.get("/editor", response_class=HTMLResponse)
+def issue_list(request: Request, editor: EditorDep, web: WebDep, auth: AuthDep) -> HTMLResponse:
+    with unit_of_work(web.engine) as session:
+        # The listing needs four columns, not each issue's stored email.
+        columns = select(Issue.number, Issue.subject, Issue.status, Issue.created_at)
+        rows = session.exec(columns.order_by(col(Issue.number).desc()))
+        listing = [(number, subject, str(status), created) for number, subject, status, created in rows]
+    in_review = [row for row in listing if row[2] in (*EDITABLE, IssueStatus.approved)]
+    past = [row for row in listing if row not in in_review]
+    return page(
+        request,
+        "editor/issues.html",
+        editor=editor,
+        in_review=in_review,
+        past=past,
+        form_token=auth.form_token(editor),
+    )
+
+
+@router.get("/editor/issues/{number}", response_class=HTMLResponse)
+def issue_page(
+    request: Request, number: int, editor: EditorDep, web: WebDep, auth: AuthDep, done: str = ""
+) -> HTMLResponse:
+    try:
+        return show_issue(request, number, editor, web.engine, auth, notice=DONE.get(done, ""))
+    except DigestError as exc:
+        return refusal(request, 404, "No such issue", str(exc))
+
+
+def show_issue(
+    request: Request,
+    number: int,
+    editor: str,
+    engine: Engine,
+    auth: EditorAuth,
+    *,
+    notice: str = "",
+    error: str = "",
+    status: int = 200,
+) -> HTMLResponse:
+    parts: Parts = request.app.state.editor_parts
+    with unit_of_work(engine) as session:
+        issue = get_issue(session, checked(number))
+        items = editing.items_of(session, issue)
+        trail = list(
+            session.exec(
+                select(EditorialAction)
+                .where(EditorialAction.issue_number == issue.number)
+                .order_by(col(EditorialAction.id).desc())
+            )
+        )
+        html = issues.preview(issue, base_url=parts.settings.base_url)
+        text = issues.preview(issue, base_url=parts.settings.base_url, text=True)
+        summary = {
+            "number": issue.number,
+            "status": str(issue.status),
+            "subject": issue.subject,
+            "preheader": issue.preheader,
+            "note": issue.note,
+        }
+    return page(
+        request,
+        "editor/issue.html",
+        status,
+        editor=editor,
+        issue=summary,
+        editable=summary["status"] in EDITABLE,
+        items=items,
+        trail=trail,
+        text=text,
+        size_kb=f"{len(html.encode()) / 1024:.1f}",
+        warnings=check_email(html, postal_address=parts.settings.postal_address),
+        form_token=auth.form_token(editor),
+        notice=notice,
+        error=error,
+    )
+
+
+def checked(number: int) -> int:
+    if not 0 < number < 2**31:
+        raise InvalidInput(f"there is no issue {number}")
+    return number
+
+
+@router.get("/editor/issues/{number}/email.html", response_class=HTMLResponse)
+def issue_email(request: Request, number: int, editor: EditorDep, web: WebDep) -> HTMLResponse:
+    """The stored email as a subscriber sees it, for the preview frames."""
+    parts: Parts = request.app.state.editor_parts
+    try:
+        with unit_of_work(web.engine) as session:
+            html = issues.preview(get_issue(session, checked(number)), base_url=parts.settings.base_url)
+    except DigestError as exc:
+        return refusal(request, 404, "No such issue", str(exc))
+    response = HTMLResponse(html)
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
+        "base-uri 'none'; frame-ancestors 'self'"
+    )
+    secure(response)
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+# --- changes -------------------------------------------------------------------------------------
+
+
+@router.post("/editor/issues/{number}", response_class=HTMLResponse)
+async def change_issue(
+    request: Request, number: int, editor: EditorDep, web: WebDep, auth: AuthDep
+) -> Response:
+    form = {key: str(value) for key, value in (await request.form()).items()}
+    auth.check_form(request, editor, form.get("form_token", ""))
+    action = form.get("action", "")
+    try:
+        apply(request, checked(number), editor, action, form)
+    except NotFound as exc:
+        return refusal(request, 404, "No such issue", str(exc))
+    except DigestError as exc:
+        return show_issue(request, number, editor, web.engine, auth, error=str(exc), status=409)
+    return RedirectResponse(f"/editor/issues/{number}?done={action}", status_code=303)
+
+
+def apply(request: Request, number: int, editor: str, action: str, form: dict[str, str]) -> None:
+    parts: Parts = request.app.state.editor_parts
+    web = request.app.state.web
+    now = web.now()
+    if action == "test":
+        send_test(parts, number, editor, form.get("to", ""), now)
+        return
+    with unit_of_work(parts.engine) as session:
+        if action in DECISIONS:
+            issues.decide(session, number, DECISIONS[action], by=editor, now=now)
+        elif action == "arrange":
+            shown, order = new_order(form)
+            editing.arrange(session, parts.renderer, number, order, by=editor, now=now, shown=shown)
+        elif action == "words":
+            editing.edit_words(
+                session,
+                parts.renderer,
+                number,
+                subject=form.get("subject", ""),
+                preheader=form.get("preheader", ""),
+                note=form.get("note", ""),
+                by=editor,
+                now=now,
+            )
+        else:
+            raise InvalidInput(f"unknown action {action!r}")
+
+
+def new_order(form: dict[str, str]) -> tuple[list[int], list[int]]:
+    """The order shown and the order after one press of Up, Down or Drop (``move`` = ``ID:up``)."""
+    try:
+        shown = [int(part) for part in form.get("order", "").split()]
+        order = list(shown)
+        target, _, how = form.get("move", "").partition(":")
+        index = order.index(int(target))
+    except ValueError as exc:
+        raise InvalidInput("reload the page: the items changed") from exc
+    if how == "drop":
+        del order[index]
+    elif how in ("up", "down"):
+        other = index - 1 if how == "up" else index + 1
+        if 0 <= other < len(order):
+            order[index], order[other] = order[other], order[index]
+    return shown, order
+
+
+def send_test(parts: Parts, number: int, editor: str, to: str, now: Any) -> None:
+    address = normalise_address(to)
+    with unit_of_work(parts.engine) as session:
+        issue = get_issue(session, number)
+        session.expunge(issue)
+    mailer = parts.mailer()
+    try:
+        send_test_copy(
+            issue, address, mailer, from_=parts.settings.from_, base_url=parts.settings.base_url, now=now
+        )
+    finally:
+        mailer.close()
+    with unit_of_work(parts.engine) as session:
+        issues.record(session, number, by=editor, action="test-send", now=now, detail=f"to {address}")

@@ -1,0 +1,130 @@
+"""Routes for ops: ``GET /healthz`` (JSON, 503 when unhealthy) and ``GET /metrics`` (Prometheus text format).
+
+Both read the database at request time (``services/health.py``); neither keeps state in the process.
+Serve them to the monitoring network only (the reverse proxy can keep them off the public site).
+"""
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector, CollectorRegistry
+from sqlalchemy import Engine
+
+from digest.db.engine import unit_of_work
+from digest.services.health import Readings, check_health, read_metrics
+from digest.web.context import WebDep
+
+router = APIRouter()
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@router.get("/healthz")
+def healthz(web: WebDep) -> JSONResponse:
+    health = check_health(web.engine, now=web.now())
+    return JSONResponse(health.as_json(), status_code=200 if health.ok else 503, headers=NO_STORE)
+
+
+@router.get("/metrics")
+def metrics(request: Request, web: WebDep) -> Response:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DigestCollector(web.engine, web.now))
+    encode, content_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encode(registry), media_type=content_type, headers=NO_STORE)
+
+
+def gauge(
+    name: str, documentation: str, value: float | None = None, labels: list[str] | None = None
+) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=labels)
+    if value is not None:
+        family.add_metric([], value)
+    return family
+
+
+def seconds(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment is not None else None
+
+
+class DigestCollector(Collector):
+    """Reads the figures once per scrape and yields them as gauges."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        with unit_of_work(self.engine) as session:
+            readings = read_metrics(session, now=self.clock())
+        yield from subscriber_metrics(readings)
+        yield from send_metrics(readings)
+        yield from schedule_metrics(readings)
+
+
+def subscriber_metrics(readings: Readings) -> Iterator[Metric]:
+    family = gauge("digest_subscribers", "Subscribers by state.", labels=["state"])
+    for state, count in readings.subscribers.items():
+        family.add_metric([state], count)
+    yield family
+
+
+def send_metrics(readings: Readings) -> Iterator[Metric]:
+    issue = readings.last_send
+    yield gauge(
+        "digest_last_send_issue", "Number of the issue of the last send.", issue.number if issue else None
+    )
+    deliveries = gauge(
+        "digest_last_send_deliveries", "Deliveries of the last send by status.", labels=["status"]
+    )
+    for status, count in readings.deliveries.items():
+        deliveries.add_metric([status], count)
+    yield deliveries
+    errors = gauge(
+        "digest_last_send_provider_errors",
+        "Deliveries of the last send that met a provider error, by kind: failed (given up) or retried.",
+        labels=["kind"],
+    )
+    for kind, count in readings.provider_errors.items():
+        errors.add_metric([kind], count)
+    yield errors
+    yield gauge(
+        "digest_last_send_duration_seconds",
+        "From the start of the last send to its end (or to now while it runs).",
+        readings.send_seconds if issue else None,
+    )
+    yield gauge(
+        "digest_last_send_rate_per_second",
+        "Messages sent per second in the last send.",
+        readings.send_rate if issue else None,
+    )
+    yield gauge(
+        "digest_send_paused",
+        "1 while a send is paused and waits for ops (digest send --resume).",
+        readings.paused,
+    )
+
+
+def schedule_metrics(readings: Readings) -> Iterator[Metric]:
+    success = gauge(
+        "digest_last_success_timestamp_seconds",
+        "When ingest last read every source, an issue was last composed, a send last completed.",
+        labels=["step"],
+    )
+    for step, moment in readings.last_success.items():
+        if moment is not None:
+            success.add_metric([step], moment.timestamp())
+    yield success
+    failing = gauge("digest_job_last_run_failed", "1 when the last run of a job failed.", labels=["job"])
+    for name, run in readings.job_runs.items():
+        failing.add_metric([name], run.outcome == "failed")
+    yield failing
+    yield gauge(
+        "digest_scheduler_heartbeat_timestamp_seconds",
+        "The leading scheduler's last heartbeat.",
+        seconds(readings.heartbeat_at),
+    )
+    yield gauge("digest_scheduler_standbys", "Schedulers waiting to take over.", readings.standbys)

@@ -1,0 +1,69 @@
+"""``POST /webhooks/sendgrid``: SendGrid's signed Event Webhook.
+
+A request is processed only when all of this holds, and answered 403 otherwise:
+- ``DIGEST_SENDGRID_WEBHOOK_PUBLIC_KEY`` is set (without it every request is refused);
+- the ``X-Twilio-Email-Event-Webhook-Signature`` is a valid ECDSA P-256 / SHA-256 signature of the
+  ``X-Twilio-Email-Event-Webhook-Timestamp`` followed by the raw body, exactly as received (verifying
+  re-serialised JSON would fail on the first difference in spacing);
+- that timestamp is at most 10 minutes old (and not more than 10 minutes ahead): the signature covers
+  it, so a captured request cannot be replayed later. SendGrid's helper does not check this.
+
+A processed request is answered 200, duplicates included: a non-2xx answer makes SendGrid retry for 24
+hours, and every event is kept once whatever arrives (``services/events.py``).
+"""
+
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from digest.db.engine import unit_of_work
+from digest.services.events import EventsReport, record_events
+from digest.web.api import BodyTooLarge, problem, read_body
+from digest.web.context import Web, WebDep
+
+router = APIRouter()
+log = logging.getLogger("digest.web.webhooks")
+
+SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
+MAX_BODY = 20_000_000
+
+
+@router.post("/webhooks/sendgrid")
+async def sendgrid_events(request: Request, web: WebDep) -> JSONResponse:
+    if web.event_signatures is None:
+        return problem(403, "the webhook is off: DIGEST_SENDGRID_WEBHOOK_PUBLIC_KEY is not set")
+    try:
+        body = await read_body(request, MAX_BODY)
+    except BodyTooLarge:
+        return problem(413, f"the body is larger than {MAX_BODY:,} bytes")
+    refusal = web.event_signatures.refusal(
+        body, request.headers.get(SIGNATURE, ""), request.headers.get(TIMESTAMP, ""), now=web.now()
+    )
+    if refusal is not None:
+        log.warning("webhook: refused a request: %s", refusal)
+        return problem(403, f"refused: {refusal}")
+    try:
+        events: Any = json.loads(body)
+    except (ValueError, RecursionError):
+        return problem(400, "the body is not JSON")
+    if not isinstance(events, list):
+        return problem(400, "the body must be a JSON array of events")
+    try:
+        report = await run_in_threadpool(process, web, events)
+    except SQLAlchemyError:
+        # Two requests about the same addresses at once can deadlock on PostgreSQL; SendGrid retries.
+        log.exception("webhook: could not store the events; SendGrid will send them again")
+        return problem(503, "could not store the events now; send them again", **{"Retry-After": "60"})
+    log.info("webhook: %d events, %d new, %d duplicates", report.received, report.new, report.duplicates)
+    return JSONResponse(report.as_json(), 200, headers={"Cache-Control": "no-store"})
+
+
+def process(web: Web, events: list[Any]) -> EventsReport:
+    with unit_of_work(web.engine) as session:
+        return record_events(session, events, now=web.now(), blocked_in_a_row=web.blocked_in_a_row)
