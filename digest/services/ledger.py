@@ -173,13 +173,17 @@ def claim(
     return [Recipient(d, s, people[s][0], people[s][1], people[s][2], tries) for d, s, tries in claimed]
 
 
-def still_active(engine: Engine, subscriber_ids: list[int]) -> set[int]:
-    """Which of these subscribers are still active, read just before their messages go."""
+def no_longer_active(engine: Engine, subscriber_ids: list[int]) -> set[int]:
+    """Which of these subscribers have left (or bounced) since their batch was claimed.
+
+    Asks for the few who left rather than the many who stayed: it runs for every batch, just before
+    its messages go.
+    """
     if not subscriber_ids:
         return set()
     query = select_columns(col(Subscriber.id)).where(
         among(col(Subscriber.id), subscriber_ids, engine.dialect.name),
-        col(Subscriber.state) == SubscriberState.active,
+        col(Subscriber.state) != SubscriberState.active,
     )
     with unit_of_work(engine) as session:
         return {subscriber_id for (subscriber_id,) in session.connection().execute(query) if subscriber_id}

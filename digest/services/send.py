@@ -189,15 +189,13 @@ class IssueSender:
     ) -> int:
         """Hand one prepared batch over and record what happened; returns the running count of errors."""
         # The batch was prepared while the previous one went out: whoever left since is skipped too.
-        with self.timed("claim"):
-            active = ledger.still_active(self.engine, [r.subscriber_id for r in batch.going])
-        going = [r for r in batch.going if r.subscriber_id in active]
+        with self.timed("recheck"):
+            left = ledger.no_longer_active(self.engine, [r.subscriber_id for r in batch.going])
+        going = [r for r in batch.going if r.subscriber_id not in left]
         envelopes = [
-            e for r, e in zip(batch.going, batch.envelopes, strict=True) if r.subscriber_id in active
+            e for r, e in zip(batch.going, batch.envelopes, strict=True) if r.subscriber_id not in left
         ]
-        gone = [
-            r for r in batch.recipients if r.state != SubscriberState.active or r.subscriber_id not in active
-        ]
+        gone = [r for r in batch.recipients if r.state != SubscriberState.active or r.subscriber_id in left]
         batch = Prepared(batch.recipients, going, envelopes)
         try:
             with self.timed("hand over"):
