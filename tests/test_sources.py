@@ -18,6 +18,7 @@ from digest.rendering import Renderer, SiteView
 from digest.services import issues as issue_service
 from digest.services import subscribers as subscriber_service
 from digest.services.compose import ComposeRules, compose
+from digest.services.editing import edit_words
 from digest.services.ingest import SourceReport, ingest
 from digest.services.send import IssueSender, SendSettings
 from digest.sources import Source
@@ -294,6 +295,32 @@ def test_an_editable_issue_holding_an_updated_summary_is_rendered_again(
     assert "A corrected takeaway." in issue.text
     assert "The key takeaway of study 1." not in issue.html
     assert "The key takeaway of study 2." in issue.html
+
+
+def test_an_editors_subject_and_preheader_survive_an_updated_summary(engine: Engine, tmp_path: Path) -> None:
+    folder = tmp_path / "summaries"
+    write_summaries(folder, "week.json", [summary(1), summary(2)])
+    run_folder(engine, folder)
+    compose_issue(engine)
+    with unit_of_work(engine) as session:
+        edit_words(
+            session,
+            renderer(),
+            1,
+            subject="Our pick of the week",
+            preheader="Two studies",
+            note="",
+            by="ed",
+            now=LATER,
+        )
+
+    corrected = summary(1, key_takeaway="A corrected takeaway.", headline="A corrected headline")
+    write_summaries(folder, "week.json", [corrected, summary(2)])
+    assert run_folder(engine, folder, now=LATER).updated == 1
+
+    issue = issue_number(engine, 1)
+    assert (issue.subject, issue.preheader) == ("Our pick of the week", "Two studies")
+    assert "A corrected takeaway." in issue.html  # the items themselves are rendered again
 
 
 @pytest.mark.parametrize("status", [IssueStatus.approved, IssueStatus.sent])

@@ -11,7 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from digest.core.compose import Candidate, Selection, preheader_for, select_items, subject_for
-from digest.db.models import Issue, IssueItem, IssueStatus, Summary
+from digest.db.models import EditorialAction, Issue, IssueItem, IssueStatus, Summary
 from digest.rendering import IssueView, ItemView, Renderer
 
 EDITABLE = (IssueStatus.draft, IssueStatus.held)
@@ -130,9 +130,20 @@ def rerender_issues_holding(session: Session, renderer: Renderer, summary_ids: s
     )
     issues = list(session.exec(query))
     for issue in issues:
-        refresh_announcement(session, issue)
+        if not worded_by_editor(session, issue):
+            refresh_announcement(session, issue)
         render_and_store(session, renderer, issue)
     return [issue.number for issue in issues]
+
+
+def worded_by_editor(session: Session, issue: Issue) -> bool:
+    """Whether an editor wrote the subject or preheader: then an updated summary leaves them alone."""
+    edits = session.exec(
+        select(EditorialAction.detail).where(
+            EditorialAction.issue_number == issue.number, EditorialAction.action == "edit"
+        )
+    )
+    return any("subject" in detail or "preheader" in detail for detail in edits)
 
 
 def refresh_announcement(session: Session, issue: Issue) -> None:
