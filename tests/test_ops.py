@@ -25,11 +25,13 @@ from digest.logs import configure_logging
 from digest.rendering import Renderer
 from digest.services import ledger, runs
 from digest.services.cycle import ingest_recorded
+from digest.services.events import record_events
 from digest.sources.folder import FolderSource
 from digest.web.app import create_app
 from digest.wiring import Parts
 from tests.conftest import Digest
 from tests.test_send import SITE, T0, Flaky, approved_issue, audience, make_sender
+from tests.test_send import ledger as ledger_rows
 
 EVERY = timedelta(seconds=15)
 
@@ -164,7 +166,17 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_metrics_in_prometheus_text_format(client: TestClient, engine: Engine, tmp_path: Path) -> None:
-    sent_issue(engine, tmp_path)
+    active = sent_issue(engine, tmp_path)
+    complaint = {
+        "event": "spamreport",
+        "email": active[2],
+        "timestamp": int((T0 + timedelta(hours=2)).timestamp()),
+        "sg_event_id": "evt-metrics-1",
+        "issue": "1",
+        "delivery": str(ledger_rows(engine, 1)[active[2]].id),  # the custom args every message carries
+    }
+    with unit_of_work(engine) as session:
+        record_events(session, [complaint], now=T0 + timedelta(hours=2), blocked_in_a_row=3)
     (ingest,) = ingest_recorded(engine, [FolderSource(tmp_path / "summaries")], Renderer(SITE), now=T0)
     assert ingest.error is None
     beat_at = beats(engine)
@@ -185,7 +197,7 @@ def test_metrics_in_prometheus_text_format(client: TestClient, engine: Engine, t
     def value(name: str, **labels: str) -> Any:
         return got[(name, tuple(sorted(labels.items())))]
 
-    states = {"pending": 1, "active": 6, "unsubscribed": 1, "bounced": 1, "complained": 1}
+    states = {"pending": 1, "active": 5, "unsubscribed": 1, "bounced": 1, "complained": 2}  # one complained
     for state, count in states.items():
         assert value("digest_subscribers", state=state) == count
     assert value("digest_last_send_issue") == 1
@@ -198,6 +210,9 @@ def test_metrics_in_prometheus_text_format(client: TestClient, engine: Engine, t
     assert value("digest_last_send_duration_seconds") == duration
     assert value("digest_last_send_rate_per_second") == pytest.approx(5 / duration)
     assert value("digest_send_paused") == 0
+    assert value("digest_last_send_bounce_ratio") == 0
+    assert value("digest_last_send_complaint_ratio") == pytest.approx(1 / 5)  # one of 5 delivered
+    assert value("digest_sources_failing") == 0
     assert value("digest_last_success_timestamp_seconds", step="ingest") == run.succeeded_at.timestamp()
     assert value("digest_last_success_timestamp_seconds", step="compose") == issue.created_at.timestamp()
     assert value("digest_last_success_timestamp_seconds", step="send") == issue.sent_at.timestamp()
@@ -217,6 +232,7 @@ def test_metrics_of_a_fresh_database_leave_out_what_has_not_happened(client: Tes
     assert "digest_last_success_timestamp_seconds" not in names
     assert "digest_scheduler_heartbeat_timestamp_seconds" not in names
     assert got[("digest_send_paused", ())] == 0
+    assert "digest_last_send_complaint_ratio" not in names
 
 
 def test_status_shows_the_scheduler_and_the_last_runs(digest: Digest, engine: Engine, tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from digest.db.engine import unit_of_work
 from digest.db.models import Delivery, DeliveryStatus, Issue, IssueStatus, JobRun
 from digest.services import runs
 from digest.services.ledger import paused_issue
+from digest.services.rates import IssueRates, issue_rates
+from digest.services.source_states import source_states
 from digest.services.subscribers import counts_by_state
 
 
@@ -145,6 +147,8 @@ class Readings:
     job_runs: dict[str, JobRun] = field(default_factory=dict)
     heartbeat_at: datetime | None = None
     standbys: int = 0
+    rates: IssueRates | None = None
+    failing_sources: int = 0
 
     @property
     def send_rate(self) -> float:
@@ -157,6 +161,7 @@ def read_metrics(session: Session, *, now: datetime) -> Readings:
     issue = readings.last_send = last_send(session)
     if issue is not None:
         readings.deliveries, readings.provider_errors = ledger_figures(session, issue.id or 0)
+        readings.rates = issue_rates(session, issue)
         if issue.send_started_at is not None:
             readings.send_seconds = ((issue.sent_at or now) - issue.send_started_at).total_seconds()
     readings.paused = paused_issue(session) is not None
@@ -169,4 +174,5 @@ def read_metrics(session: Session, *, now: datetime) -> Readings:
     found = runs.schedulers(session, now)
     readings.heartbeat_at = found.leader.beat_at if found.leader else None
     readings.standbys = len(found.standbys)
+    readings.failing_sources = sum(state.failing_since is not None for state in source_states(session))
     return readings

@@ -101,6 +101,16 @@ def send_metrics(readings: Readings) -> Iterator[Metric]:
         "Messages sent per second in the last send.",
         readings.send_rate if issue else None,
     )
+    rates = readings.rates
+    for what, count in (
+        ("bounce", rates.bounced if rates else 0),
+        ("complaint", rates.complained if rates else 0),
+    ):
+        yield gauge(
+            f"digest_last_send_{what}_ratio",
+            f"Share of the last send's delivered recipients with a {what} event (alert above 0.003).",
+            count / rates.sent if rates and rates.sent else None,
+        )
     yield gauge(
         "digest_send_paused",
         "1 while a send is paused and waits for ops (digest send --resume).",
@@ -128,3 +138,6 @@ def schedule_metrics(readings: Readings) -> Iterator[Metric]:
         seconds(readings.heartbeat_at),
     )
     yield gauge("digest_scheduler_standbys", "Schedulers waiting to take over.", readings.standbys)
+    yield gauge(
+        "digest_sources_failing", "Configured sources whose last read failed.", readings.failing_sources
+    )
