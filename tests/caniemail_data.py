@@ -16,8 +16,10 @@ from typing import Any
 
 import yaml
 
+from tests.support import CORPORA
+
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("DIGEST_CANIEMAIL_DIR", ROOT.parent / "shared" / "corpora" / "caniemail"))
+CORPUS = Path(os.environ.get("DIGEST_CANIEMAIL_DIR", CORPORA / "caniemail"))
 SHIPPED = ROOT / "digest" / "rendering" / "caniemail.json"
 CLIENTS = {
     "gmail": ("gmail", ("desktop-webmail", "ios", "android")),

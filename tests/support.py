@@ -1,6 +1,7 @@
 """Helpers shared by the tests: summaries written to a folder source, parsed outbox messages."""
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -8,6 +9,19 @@ from pathlib import Path
 from typing import Any
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def find_corpora() -> Path:
+    """The external reference data (``shared/corpora``): beside the checkout as on a developer's machine,
+    or where ``DIGEST_SHARED_CORPORA`` says, or where machines of this kind keep it (a CI clone may live
+    in a temporary folder). Tests that need it fail naming the first place when none holds it."""
+    places = [Path(os.environ.get("DIGEST_SHARED_CORPORA", ROOT.parent / "shared" / "corpora"))]
+    places.append(Path("/work/shared/corpora"))
+    return next((place for place in places if place.is_dir()), places[0])
+
+
+CORPORA = find_corpora()
 
 
 def summary(number: int, *, published_at: datetime | None = None, **fields: Any) -> dict[str, Any]:

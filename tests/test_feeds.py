@@ -23,12 +23,12 @@ from digest.sources.fetch import FetchRules
 from digest.sources.folder import FolderSource
 from tests.feed_server import FeedServer, conditional, serving
 from tests.feed_support import FORMATS, NAMESPACE, json_feed, rss_feed
-from tests.support import NOW, summary, write_summaries
+from tests.support import CORPORA, NOW, summary, write_summaries
 from tests.test_sources import RULES as COMPOSE_RULES
 from tests.test_sources import compose_issue, decide, issue_number, renderer, run, stored
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPORA = ROOT.parent / "shared" / "corpora" / "jsonfeed"
+JSONFEED = CORPORA / "jsonfeed"
 RULES = FetchRules(timeout=5, max_bytes=1_000_000, max_redirects=3)
 
 Build = Callable[..., bytes]
@@ -73,14 +73,14 @@ def test_every_format_gives_the_same_summaries(fmt: str) -> None:
 
 
 def test_our_json_feed_is_a_valid_json_feed_1_1() -> None:
-    schema = json.loads((CORPORA / "schema-v1.1.json").read_text(encoding="utf-8"))
+    schema = json.loads((JSONFEED / "schema-v1.1.json").read_text(encoding="utf-8"))
     document = json.loads(json_feed(full_summary(1), full_summary(2)))
 
     jsonschema.validate(document, schema)
 
 
 @pytest.mark.parametrize(
-    "path", sorted(CORPORA.glob("test/examples/*/*.json")), ids=lambda p: p.parent.name + p.name
+    "path", sorted(JSONFEED.glob("test/examples/*/*.json")), ids=lambda p: p.parent.name + p.name
 )
 def test_the_spec_examples_are_read_and_each_item_without_digest_is_rejected_with_the_reason(
     path: Path,

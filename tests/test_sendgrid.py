@@ -21,7 +21,6 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from digest.bench import DEFAULT_SPEC
 from digest.core.headers import list_unsubscribe_headers
 from digest.core.personalize import MARKERS
 from digest.db.engine import unit_of_work
@@ -30,9 +29,10 @@ from digest.errors import MailerUnusable, PermanentMailError, TransientMailError
 from digest.mail import Envelope, OutgoingMessage, SharedBody
 from digest.mail.sendgrid import MAX_PERSONALIZATIONS, Retry, SendGridMailer, plan_requests
 from digest.mail.sendgrid_standin import SendGridStandIn, request_validator
+from tests.support import CORPORA
 from tests.test_send import approved_issue, audience, issue_status, ledger, make_sender, statuses
 
-SPEC = Path(os.environ.get("DIGEST_SENDGRID_SPEC") or DEFAULT_SPEC)
+SPEC = Path(os.environ.get("DIGEST_SENDGRID_SPEC") or CORPORA / "sendgrid" / "tsg_mail_v3.json")
 KEY = "SG.test-key"
 FROM = "Research Digest <digest@news.example.org>"
 BASE = "https://digest.example.org"

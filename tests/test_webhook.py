@@ -34,13 +34,13 @@ from digest.services.subscribers import find, suppression_hash
 from digest.web.context import Web
 from digest.web.signatures import EventSignatures
 from tests.conftest import Digest
-from tests.support import NOW
+from tests.support import CORPORA, NOW
 from tests.test_send import add_subscriber, approved_issue, make_sender
 
-CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "sendgrid"
-VECTORS = json.loads((CORPORA / "signed_event_webhook_vectors.json").read_text(encoding="utf-8"))
+SENDGRID_DATA = CORPORA / "sendgrid"
+VECTORS = json.loads((SENDGRID_DATA / "signed_event_webhook_vectors.json").read_text(encoding="utf-8"))
 ALL_TYPES: list[dict[str, Any]] = json.loads(
-    (CORPORA / "event_webhook_all_types.json").read_text(encoding="utf-8")
+    (SENDGRID_DATA / "event_webhook_all_types.json").read_text(encoding="utf-8")
 )
 SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
