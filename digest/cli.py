@@ -575,9 +575,7 @@ def subscribers_export(email: Annotated[str, typer.Argument(help="The subscriber
     """Everything kept about a subscriber, as JSON (what the preferences page offers)."""
     parts = ready_parts()
     with unit_of_work(parts.engine) as session:
-        subscriber = subscriber_service.find(session, email)
-        if subscriber is None:
-            raise NotFound(f"no subscriber has the address {email}")
+        subscriber = subscriber_service.get(session, email)
         typer.echo(json.dumps(subscriptions.export(session, subscriber), indent=2, ensure_ascii=False))
 
 
@@ -587,9 +585,7 @@ def subscribers_erase(email: Annotated[str, typer.Argument(help="The subscriber'
     """Remove a subscriber's personal data, keeping a hashed suppression entry."""
     parts = ready_parts()
     with unit_of_work(parts.engine) as session:
-        subscriber = subscriber_service.find(session, email)
-        if subscriber is None:
-            raise NotFound(f"no subscriber has the address {email}")
+        subscriber = subscriber_service.get(session, email)
         subscriptions.erase(session, subscriber, now=now())
     typer.echo(f"erased {email}; it will not be mailed again unless it signs up and confirms")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -21,6 +22,7 @@ from digest.cli import app
 from digest.db.engine import make_engine, upgrade
 from digest.web.app import create_app
 from digest.wiring import Parts
+from tests.browser import chromium
 
 ADMIN_URL = os.environ.get(
     "DIGEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -142,3 +144,10 @@ def client(parts: Parts) -> Iterator[TestClient]:
         create_app(parts), base_url="https://digest.example.org", follow_redirects=False
     ) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium under Playwright, one for the whole run (each test opens its own pages)."""
+    with chromium() as launched:
+        yield launched

@@ -14,7 +14,7 @@ from digest.db.engine import unit_of_work
 from digest.db.models import Subscriber
 from digest.web.app import create_app
 from digest.wiring import Parts
-from tests.browser import chromium, free_port, live_server
+from tests.browser import free_port, live_server
 from tests.conftest import Digest
 from tests.support import parts_of, read_outbox, summary, write_summaries
 
@@ -31,12 +31,6 @@ def web_env(env: dict[str, str]) -> dict[str, str]:
 def site(parts: Parts) -> Iterator[str]:
     with live_server(create_app(parts), PORT) as url:
         yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def link_in(outbox: Path, kind: str, pattern: str) -> str:

@@ -9,7 +9,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from digest.web.app import create_app
 from digest.wiring import Parts
-from tests.browser import chromium, free_port, live_server, wait_for_emails
+from tests.browser import free_port, live_server, wait_for_emails
 from tests.conftest import Digest
 from tests.editor_support import EDITORS, PASSWORD
 from tests.support import read_outbox
@@ -27,12 +27,6 @@ def web_env(env: dict[str, str]) -> dict[str, str]:
 def site(parts: Parts) -> Iterator[str]:
     with live_server(create_app(parts), PORT) as url:
         yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def sign_in(page: Page, site: str) -> None:

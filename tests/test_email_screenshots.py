@@ -10,14 +10,12 @@ every changed PNG, and commit them: the baselines are the reviewed record of how
 import io
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageChops
 from playwright.sync_api import Browser
 
-from tests.browser import chromium
 from tests.email_samples import EMAILS
 
 BASELINES = Path(__file__).parent / "baselines"
@@ -25,12 +23,6 @@ WIDTHS = (375, 600)
 CHANNEL_TOLERANCE = 48
 MAX_DIFFERENT = 0.001
 UPDATE = os.environ.get("DIGEST_UPDATE_BASELINES") == "1"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def shot(browser: Browser, html: str, width: int) -> tuple[int, bytes]:

@@ -16,7 +16,7 @@ from digest.db.engine import unit_of_work
 from digest.db.models import Subscriber
 from digest.web.app import create_app
 from digest.wiring import Parts
-from tests.browser import chromium, free_port, live_server, wait_for_emails
+from tests.browser import free_port, live_server, wait_for_emails
 from tests.support import read_outbox
 
 PORT = free_port()
@@ -92,12 +92,6 @@ def test_form_without_the_check_is_refused(client: TestClient, parts: Parts) -> 
 def site(parts: Parts) -> Iterator[str]:
     with live_server(create_app(parts), PORT) as url:
         yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_a_browser_solves_the_check_and_subscribes(

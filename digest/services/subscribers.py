@@ -9,7 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, func, select
 
 from digest.db.models import Subscriber, SubscriberState, Suppression
-from digest.errors import InvalidInput
+from digest.errors import InvalidInput, NotFound
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,14 @@ def is_suppressed(session: Session, email: str) -> bool:
 def find(session: Session, address: str) -> Subscriber | None:
     key = address_key(normalise_address(address))
     return session.exec(select(Subscriber).where(Subscriber.email_key == key)).first()
+
+
+def get(session: Session, address: str) -> Subscriber:
+    """The subscriber with this address; ``NotFound`` when there is none (for operators, not the web)."""
+    subscriber = find(session, address)
+    if subscriber is None:
+        raise NotFound(f"no subscriber has the address {address}")
+    return subscriber
 
 
 def existing_or_new(session: Session, email: str, *, now: datetime) -> Subscriber:
