@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     first_issue_lookback: timedelta = timedelta(days=7)
     max_items: int = Field(default=10, ge=1, le=50)
     batch_size: int = Field(default=1000, ge=1, le=20_000)
+    # Topics subscribers can choose: these (comma-separated) plus every topic of the summaries published
+    # within topics_lookback.
+    topics: str = ""
+    topics_lookback: timedelta = timedelta(days=90)
     editors: str | None = None
     # Editor sign-in (/editor): how long a session lasts, and failed sign-ins allowed per IP and per name.
     editor_session_max_age: timedelta = timedelta(hours=12)
@@ -100,6 +104,7 @@ class Settings(BaseSettings):
         "ingest_every",
         "review_window",
         "first_issue_lookback",
+        "topics_lookback",
         "confirm_max_age",
         "confirm_resend_window",
         "min_fill_time",
@@ -174,6 +179,10 @@ class Settings(BaseSettings):
     @property
     def source_list(self) -> list[str]:
         return [source.strip() for source in self.sources.split(",") if source.strip()]
+
+    @property
+    def topic_list(self) -> list[str]:
+        return [topic for topic in self.topics.split(",") if topic.strip()]
 
     def check(self) -> None:
         """Refuse settings that are only fit for development, outside development."""

@@ -89,7 +89,7 @@ class Parts:
             rate=settings.send_rate,
             pause_after_errors=settings.pause_after_errors,
         )
-        return IssueSender(self.engine, self.mailer(), self.tokens, send_settings)
+        return IssueSender(self.engine, self.mailer(), self.tokens, send_settings, self.renderer)
 
     def mailer(self) -> Mailer:
         """A new mailer for the configured backend."""

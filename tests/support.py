@@ -8,6 +8,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from digest.core.topics import encode
+from digest.db.models import DeliveryStatus
+from digest.services.ledger import Audience
+
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,3 +73,8 @@ def parts_of(message: EmailMessage) -> tuple[str, str]:
     assert isinstance(plain, EmailMessage)
     assert isinstance(html, EmailMessage)
     return str(plain.get_content()), str(html.get_content())
+
+
+def whole_issue(choices: dict[tuple[str, ...], int]) -> list[Audience]:
+    """For ``ledger.begin`` in tests about the ledger alone: everyone gets the issue's own email."""
+    return [Audience(None, DeliveryStatus.pending, tuple(encode(choice) for choice in choices))]

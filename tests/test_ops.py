@@ -30,6 +30,7 @@ from digest.sources.folder import FolderSource
 from digest.web.app import create_app
 from digest.wiring import Parts
 from tests.conftest import Digest
+from tests.support import whole_issue
 from tests.test_send import SITE, T0, Flaky, approved_issue, audience, make_sender
 from tests.test_send import ledger as ledger_rows
 
@@ -103,7 +104,7 @@ def test_healthz_with_a_live_scheduler_and_a_sent_issue(
     last_send = body["checks"]["last_send"]
     assert last_send["ok"] is True
     assert (last_send["status"], last_send["issue"]) == ("sent", 1)
-    assert last_send["deliveries"] == {"pending": 0, "sending": 0, "sent": 5, "failed": 1, "skipped": 0}
+    assert last_send["deliveries"] == {"pending": 0, "sending": 0, "sent": 5, "failed": 1, "skipped": 0, "unmatched": 0}
 
 
 def test_healthz_reports_a_stale_heartbeat_and_a_paused_send(
@@ -113,7 +114,7 @@ def test_healthz_reports_a_stale_heartbeat_and_a_paused_send(
     audience(engine, 2)
     with unit_of_work(engine) as session:
         issue = ledger.get_issue(session, number)
-        ledger.begin(session, issue, now=T0)
+        ledger.begin(session, issue, now=T0, variants=whole_issue)
     ledger.pause(engine, issue.id or 0, "the mail backend refuses to send: 401", now=T0)
     beats(engine, age=timedelta(minutes=2))
 

@@ -112,7 +112,7 @@ def make_sender(
     settings = SendSettings(
         from_=FROM, base_url=BASE_URL, batch_size=batch_size, unsubscribe_mailto=unsubscribe_mailto
     )
-    sender = IssueSender(engine, mailer, TOKENS, settings)
+    sender = IssueSender(engine, mailer, TOKENS, settings, Renderer(SITE))
     sender.clock = lambda: at
     return sender
 

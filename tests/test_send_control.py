@@ -16,9 +16,11 @@ from digest.db.models import DeliveryStatus, IssueStatus
 from digest.errors import InvalidState, TransientMailError
 from digest.mail import MemoryMailer
 from digest.mail.sendgrid_standin import SendGridStandIn
+from digest.rendering import Renderer
 from digest.services import ledger as ledger_service
 from digest.services.send import IssueSender, SendSettings
-from tests.test_send import BASE_URL, FROM, T0, TOKENS, approved_issue, audience, issue_status, statuses
+from tests.support import whole_issue
+from tests.test_send import BASE_URL, FROM, SITE, T0, TOKENS, approved_issue, audience, issue_status, statuses
 from tests.test_sendgrid import KEY, SPEC
 
 
@@ -26,7 +28,7 @@ def start_send(engine: Engine, number: int) -> None:
     """Move the issue to ``sending`` with its ledger written, as `digest send` does first."""
     with unit_of_work(engine) as session:
         issue = ledger_service.get_issue(session, number)
-        ledger_service.begin(session, issue, now=T0)
+        ledger_service.begin(session, issue, now=T0, variants=whole_issue)
 
 
 def test_two_worker_processes_share_a_send_and_nobody_gets_it_twice(
@@ -74,7 +76,8 @@ def test_two_worker_processes_share_a_send_and_nobody_gets_it_twice(
 
 
 def sender(engine: Engine, mailer: MemoryMailer, **settings: object) -> IssueSender:
-    made = IssueSender(engine, mailer, TOKENS, SendSettings(from_=FROM, base_url=BASE_URL, **settings))  # type: ignore[arg-type]
+    settings_ = SendSettings(from_=FROM, base_url=BASE_URL, **settings)  # type: ignore[arg-type]
+    made = IssueSender(engine, mailer, TOKENS, settings_, Renderer(SITE))
     made.clock = lambda: T0 + timedelta(hours=1)
     return made
 

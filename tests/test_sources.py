@@ -76,7 +76,7 @@ def send(engine: Engine, number: int) -> None:
     settings = SendSettings(
         from_="Research Digest <digest@news.example.org>", base_url="https://d.example.org"
     )
-    sender = IssueSender(engine, MemoryMailer(), Tokens(["a-test-key"]), settings)
+    sender = IssueSender(engine, MemoryMailer(), Tokens(["a-test-key"]), settings, renderer())
     assert sender.send(number).sent == 1
     assert issue_number(engine, number).status == IssueStatus.sent
 

@@ -34,7 +34,7 @@ from digest.services.subscribers import find, suppression_hash
 from digest.web.context import Web
 from digest.web.signatures import EventSignatures
 from tests.conftest import Digest
-from tests.support import CORPORA, NOW
+from tests.support import CORPORA, NOW, whole_issue
 from tests.test_send import add_subscriber, approved_issue, make_sender
 
 SENDGRID_DATA = CORPORA / "sendgrid"
@@ -451,7 +451,9 @@ def test_suppression_holds_at_send_time(client: TestClient, engine: Engine, tmp_
         add_subscriber(engine, address)
     with unit_of_work(engine) as session:
         issue = ledger.get_issue(session, number)
-        ledger.begin(session, issue, now=NOW)  # the send has started: five pending deliveries
+        ledger.begin(
+            session, issue, now=NOW, variants=whole_issue
+        )  # the send has started: five pending deliveries
     post(
         client,
         [

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from digest.core.topics import NAME_LIMIT, normalise
 from digest.errors import SummaryRejected
 
 REQUIRED_FIELDS = ("id", "url", "title", "key_takeaway", "what_it_means", "published_at")
@@ -31,8 +32,8 @@ def _no_control_characters(value: str) -> str:
 
 
 def _topic(value: str) -> str:
-    if len(value) > 100:
-        raise ValueError("a topic must be at most 100 characters")
+    if len(value) > NAME_LIMIT:
+        raise ValueError(f"a topic must be at most {NAME_LIMIT} characters")
     return _no_control_characters(value)
 
 
@@ -95,7 +96,7 @@ class SummaryIn(BaseModel):
     @classmethod
     def _topics(cls, value: Any) -> Any:
         if isinstance(value, list):
-            cleaned = (" ".join(str(topic).split()).lower() for topic in value)
+            cleaned = (normalise(str(topic)) for topic in value)
             return tuple(dict.fromkeys(topic for topic in cleaned if topic))
         return value
 

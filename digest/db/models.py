@@ -1,6 +1,8 @@
 """Every table of digest, in one module.
 
 summary ─< issue_item >─ issue ─< delivery >─ subscriber; suppression stands alone (hashed addresses).
+An issue has one issue_variant per distinct set of its summaries that subscribers' topics select,
+fixed when its send starts; each delivery names the variant its subscriber got.
 What the scheduler records for ops stands alone too: jobrun (the last run of each job) and
 schedulerheartbeat (one row per ``digest scheduler`` process). sourcestate keeps what each configured
 source's last read said (a feed's validators, failures); providerevent keeps each event of the mail
@@ -43,7 +45,8 @@ class DeliveryStatus(enum.StrEnum):
     sending = "sending"
     sent = "sent"
     failed = "failed"
-    skipped = "skipped"
+    skipped = "skipped"  # left (or bounced) after the send started
+    unmatched = "unmatched"  # none of the issue's summaries is on their topics: no email this week
 
 
 class Summary(SQLModel, table=True):
@@ -137,6 +140,9 @@ class Subscriber(SQLModel, table=True):
     )
     notice_sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # The topics they chose, canonical JSON (``core/topics.encode``); ``[]``: everything. Indexed: a send
+    # groups the active list by it.
+    topics: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]", index=True))
 
 
 class Suppression(SQLModel, table=True):
@@ -145,6 +151,28 @@ class Suppression(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email_hash: str = Field(max_length=64, unique=True)
     reason: str = Field(max_length=40)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class IssueVariant(SQLModel, table=True):
+    """One version of an issue: the summaries some subscribers' topics select, rendered once.
+
+    Written when the issue's send starts and never changed, so a resumed send gives everyone the
+    variant they had. The variant holding every summary reuses the issue's own rendering.
+    """
+
+    __table_args__ = (UniqueConstraint("issue_id", "position"), UniqueConstraint("issue_id", "summaries"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id", ondelete="CASCADE")
+    position: int  # 1, 2, ... by audience, largest first: how reports and the editor name it
+    summaries: str = Field(max_length=2000)  # its summary ids in the issue's order (``VariantPlan.key``)
+    choices: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    subscribers: int  # when the send started
+    subject: str = Field(max_length=300)
+    preheader: str = Field(default="", max_length=300)
+    html: str = Field(default="", sa_column=Column(Text, nullable=False))
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -159,6 +187,8 @@ class Delivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     issue_id: int = Field(foreign_key="issue.id", ondelete="CASCADE")
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    # Which version of the issue they get; NULL for sends started before topics (the issue's own).
+    variant_id: int | None = Field(default=None, foreign_key="issuevariant.id", ondelete="CASCADE")
     status: str = Field(default=DeliveryStatus.pending, max_length=20)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000)

@@ -4,6 +4,7 @@ The rendered HTML and text are stored with the issue (per-recipient links still 
 archive and any resumed send show exactly what was approved.
 """
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -78,17 +79,28 @@ def candidates(session: Session, *, window_start: datetime, now: datetime) -> li
     return list(session.exec(query))
 
 
-def issue_view(session: Session, issue: Issue) -> IssueView:
-    """What the templates need to show ``issue``: its items in order, the featured ones in full."""
+def issue_view(session: Session, issue: Issue, only: Collection[int] | None = None) -> IssueView:
+    """What the templates need to show ``issue``: its items in order, the featured ones in full.
+
+    With ``only`` (a variant's summary ids), just those items, with subject and preheader for them; as
+    many of them are featured as the whole issue features.
+    """
     query = (
         select(IssueItem, Summary)
         .join(Summary, col(Summary.id) == col(IssueItem.summary_id))
         .where(IssueItem.issue_id == issue.id)
         .order_by(col(IssueItem.position))
     )
+    rows = list(session.exec(query))
+    in_full = sum(item.featured for item, _ in rows)
+    subject, preheader = issue.subject, issue.preheader
+    if only is not None:
+        rows = [(item, summary) for item, summary in rows if summary.id in only]
+        if not worded_by_editor(session, issue):  # an editor's words go to every variant
+            subject, preheader = announcement([summary for _, summary in rows]) or (subject, preheader)
     featured: list[ItemView] = []
     more: list[ItemView] = []
-    for item, summary in session.exec(query):
+    for item, summary in rows:
         view = ItemView(
             title=summary.display_title,
             url=summary.url,
@@ -98,11 +110,12 @@ def issue_view(session: Session, issue: Issue) -> IssueView:
             evidence_level=summary.evidence_level,
             topics=tuple(summary.topics),
         )
-        (featured if item.featured else more).append(view)
+        shown_in_full = item.featured if only is None else len(featured) < in_full
+        (featured if shown_in_full else more).append(view)
     return IssueView(
         number=issue.number,
-        subject=issue.subject,
-        preheader=issue.preheader,
+        subject=subject,
+        preheader=preheader,
         date_label=f"{issue.window_end:%-d %B %Y}",
         featured=tuple(featured),
         more=tuple(more),
@@ -154,10 +167,18 @@ def refresh_announcement(session: Session, issue: Issue) -> None:
         .where(IssueItem.issue_id == issue.id)
         .order_by(col(IssueItem.position))
     )
+    worded = announcement(list(session.exec(query)))
+    if worded:
+        issue.subject, issue.preheader = worded
+
+
+def announcement(summaries: Sequence[Summary]) -> tuple[str, str] | None:
+    """The subject and preheader for these summaries, in this order: their count and the top one."""
+    if not summaries:
+        return None
     items = tuple(
-        Candidate(row.id or 0, row.published_at, row.display_title, row.key_takeaway)
-        for row in session.exec(query)
+        Candidate(row.id or 0, row.published_at, row.display_title, row.key_takeaway) for row in summaries
     )
-    if items:
-        issue.subject = subject_for(len(items), items[0].display_title)
-        issue.preheader = preheader_for(Selection(ordered=items, featured=len(items)))
+    return subject_for(len(items), items[0].display_title), preheader_for(
+        Selection(ordered=items, featured=len(items))
+    )

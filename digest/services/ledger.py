@@ -8,20 +8,32 @@ state and stamped with the claimant's id, so two senders can never own the same 
 """
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Integer, Table, and_, any_, insert, literal, or_, text, update
+from sqlalchemy import Engine, Integer, Table, and_, any_, literal, or_, text, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
+from digest.core.topics import decode
 from digest.db.engine import unit_of_work
-from digest.db.models import Delivery, DeliveryStatus, Issue, IssueStatus, Subscriber, SubscriberState
+from digest.db.models import (
+    Delivery,
+    DeliveryStatus,
+    Issue,
+    IssueStatus,
+    IssueVariant,
+    Subscriber,
+    SubscriberState,
+)
 from digest.db.types import UTCDateTime
 from digest.errors import InvalidState, NotFound
+from digest.services.topics import active_choices
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,7 @@ class Recipient:
     state: str
     nonce: str
     attempts: int = 1
+    variant_id: int | None = None  # which version of the issue they get (None: the issue's own)
 
 
 def get_issue(session: Session, number: int) -> Issue:
@@ -72,22 +85,44 @@ def paused_issue(session: Session) -> Issue | None:
     return session.exec(query).first()
 
 
-def begin(session: Session, issue: Issue, *, now: datetime) -> None:
-    """Move an approved issue to ``sending`` and write its audience into the ledger, atomically."""
+Choices = dict[tuple[str, ...], int]
+
+
+@dataclass(frozen=True)
+class Audience:
+    """The subscribers whose stored topic choice is one of ``choices`` get ``variant_id`` (with status
+    ``unmatched`` and no variant: no email this issue)."""
+
+    variant_id: int | None
+    status: DeliveryStatus
+    choices: tuple[str, ...]  # as stored in subscriber.topics
+
+
+WRITE_PASSES = 5
+
+
+def begin(
+    session: Session, issue: Issue, *, now: datetime, variants: Callable[[Choices], Sequence[Audience]]
+) -> None:
+    """Move an approved issue to ``sending`` and write its audience into the ledger, atomically.
+
+    ``variants`` turns the active subscribers' topic choices into audiences (rendering each variant
+    once). Each audience is one INSERT ... SELECT, so a variant's deliveries are neighbours in the
+    ledger and a batch rarely mixes variants. On PostgreSQL every statement sees the latest commits, so
+    someone who changed topics or joined meanwhile may be in no audience: up to ``WRITE_PASSES`` passes
+    pick them up; later ones wait for the next issue, like anyone who joins once the send started.
+    """
     if issue.status == IssueStatus.sending:
         return
     if issue.status != IssueStatus.approved:
         raise InvalidState(f"issue {issue.number} is {issue.status}; only an approved issue can be sent")
-    audience = select_columns(
-        literal(issue.id),
-        col(Subscriber.id),
-        literal(DeliveryStatus.pending.value),
-        literal(0),
-        literal(now, UTCDateTime()),
-        literal(now, UTCDateTime()),
-    ).where(col(Subscriber.state) == SubscriberState.active)
-    columns = ["issue_id", "subscriber_id", "status", "attempts", "created_at", "updated_at"]
-    session.execute(insert(Delivery).from_select(columns, audience))
+    choices = active_choices(session)
+    for _ in range(WRITE_PASSES):
+        if not choices:
+            break
+        for audience in variants(choices):
+            write_audience(session, issue.id or 0, audience, now=now)
+        choices = unwritten_choices(session, issue.id or 0)
     # A million new rows and stale statistics make the planner (PostgreSQL's and SQLite's) sort the
     # whole ledger for every claim; fresh statistics let it walk the primary key instead.
     session.execute(text("ANALYZE delivery"))
@@ -95,6 +130,45 @@ def begin(session: Session, issue: Issue, *, now: datetime) -> None:
     issue.send_started_at = now
     issue.updated_at = now
     session.add(issue)
+
+
+def write_audience(session: Session, issue_id: int, audience: Audience, *, now: datetime) -> None:
+    """One delivery per active subscriber of ``audience`` (none for someone written already)."""
+    people = (
+        select_columns(
+            literal(issue_id),
+            col(Subscriber.id),
+            literal(audience.variant_id, Integer),
+            literal(audience.status.value),
+            literal(0),
+            literal(now, UTCDateTime()),
+            literal(now, UTCDateTime()),
+        )
+        .where(
+            col(Subscriber.state) == SubscriberState.active,
+            col(Subscriber.topics).in_(audience.choices),
+        )
+        .order_by(col(Subscriber.id))
+    )
+    columns = ["issue_id", "subscriber_id", "variant_id", "status", "attempts", "created_at", "updated_at"]
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(dialect_insert(Delivery).from_select(columns, people).on_conflict_do_nothing())
+
+
+def unwritten_choices(session: Session, issue_id: int) -> Choices:
+    """The topic choices of active subscribers with no delivery of the issue yet, with their numbers."""
+    written = select_columns(literal(1)).where(
+        col(Delivery.issue_id) == issue_id, col(Delivery.subscriber_id) == col(Subscriber.id)
+    )
+    rows = session.exec(
+        select(Subscriber.topics, func.count())
+        .where(Subscriber.state == SubscriberState.active, ~written.exists())
+        .group_by(col(Subscriber.topics))
+    )
+    choices: Choices = {}
+    for stored, count in rows:
+        choices[decode(stored)] = choices.get(decode(stored), 0) + count
+    return choices
 
 
 DELIVERY: Table = Delivery.__table__  # type: ignore[attr-defined]  # the Core table: bulk updates without the ORM's per-row bookkeeping
@@ -155,10 +229,12 @@ def claim(
                 attempts=col(Delivery.attempts) + 1,
                 updated_at=now,
             )
-            .returning(DELIVERY.c.id, DELIVERY.c.subscriber_id, DELIVERY.c.attempts)
+            .returning(DELIVERY.c.id, DELIVERY.c.subscriber_id, DELIVERY.c.attempts, DELIVERY.c.variant_id)
         )
-        claimed = sorted((int(d), int(s), int(tries)) for d, s, tries in connection.execute(statement))
-        wanted = [subscriber_id for _, subscriber_id, _ in claimed]
+        claimed = sorted(
+            (int(d), int(s), int(tries), variant) for d, s, tries, variant in connection.execute(statement)
+        )
+        wanted = [subscriber_id for _, subscriber_id, _, _ in claimed]
         people = {
             subscriber_id: (email, state, nonce)
             for subscriber_id, email, state, nonce in connection.execute(
@@ -170,7 +246,10 @@ def claim(
                 ).where(among(col(Subscriber.id), wanted, dialect))
             )
         }
-    return [Recipient(d, s, people[s][0], people[s][1], people[s][2], tries) for d, s, tries in claimed]
+    return [
+        Recipient(d, s, people[s][0], people[s][1], people[s][2], tries, variant)
+        for d, s, tries, variant in claimed
+    ]
 
 
 def no_longer_active(engine: Engine, subscriber_ids: list[int]) -> set[int]:
@@ -270,3 +349,51 @@ def delivery_counts(session: Session, issue_id: int) -> dict[str, int]:
     counts = {status.value: 0 for status in DeliveryStatus}
     counts.update({status: count for status, count in rows})
     return counts
+
+
+@dataclass(frozen=True)
+class VariantCounts:
+    """A variant's deliveries by status. ``position`` None: the issue's own email (a send from before
+    topics), or, with ``unmatched`` counts, the subscribers who got nothing."""
+
+    position: int | None
+    summaries: int
+    choices: tuple[tuple[str, ...], ...]
+    counts: dict[str, int]
+
+    @property
+    def recipients(self) -> int:
+        return sum(self.counts.values())
+
+
+def variant_counts(session: Session, issue_id: int) -> list[VariantCounts]:
+    """The issue's deliveries by variant and status, in the variants' order, the unmatched last."""
+    rows = session.exec(
+        select(Delivery.variant_id, Delivery.status, func.count())
+        .where(Delivery.issue_id == issue_id)
+        .group_by(col(Delivery.variant_id), col(Delivery.status))
+    )
+    by_variant: dict[int | None, dict[str, int]] = {}
+    unmatched = 0
+    for variant_id, status, number in rows:
+        if status == DeliveryStatus.unmatched:
+            unmatched += number
+        else:
+            by_variant.setdefault(variant_id, {})[status] = number
+    variants = {
+        variant.id: variant
+        for variant in session.exec(select(IssueVariant).where(IssueVariant.issue_id == issue_id))
+    }
+    result = []
+    for variant_id, counts in by_variant.items():
+        variant = variants.get(variant_id) if variant_id is not None else None
+        if variant is None:
+            result.append(VariantCounts(None, -1, (), counts))
+        else:
+            choices = tuple(tuple(choice) for choice in variant.choices)
+            summaries = len(variant.summaries.split(",")) if variant.summaries else 0
+            result.append(VariantCounts(variant.position, summaries, choices, counts))
+    result.sort(key=lambda v: v.position or 0)
+    if unmatched:
+        result.append(VariantCounts(None, 0, (), {DeliveryStatus.unmatched.value: unmatched}))
+    return result

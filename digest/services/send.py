@@ -1,8 +1,10 @@
 """Send: deliver an approved issue to every active subscriber exactly once, resumable after any crash.
 
 The guarantee rests on the delivery ledger (``services/ledger.py``):
-1. Starting a send writes one ``pending`` delivery per active subscriber, in the same transaction that
-   moves the issue to ``sending``; someone who joins later waits for the next issue.
+1. Starting a send writes one ``pending`` delivery per active subscriber, with the variant of the issue
+   their topics select (``services/variants.py``: each rendered once, then), in the same transaction
+   that moves the issue to ``sending``; someone who joins later waits for the next issue, and someone
+   whose topics select none of its summaries gets an ``unmatched`` delivery and no email.
 2. A batch is claimed (``pending`` -> ``sending`` with a lease) and committed *before* any message is
    handed to the mailer, and the outcome (``sent``/``failed``) is committed right after.
 3. A run that dies leaves at most one batch in ``sending``; once its lease expires the batch is sent
@@ -17,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from time import monotonic, perf_counter
 from typing import Protocol
@@ -28,12 +30,13 @@ from sqlmodel import func, select
 from digest.core.headers import list_unsubscribe_headers, message_id, one_click_url
 from digest.core.personalize import Personalizer, RecipientLinks
 from digest.db.engine import unit_of_work
-from digest.db.models import DeliveryStatus, Issue, IssueStatus, Subscriber, SubscriberState
+from digest.db.models import DeliveryStatus, Issue, IssueStatus, IssueVariant, Subscriber, SubscriberState
 from digest.errors import InvalidState, MailerUnusable, TransientMailError
 from digest.mail import Envelope, Mailer, Outcome, SharedBody
 from digest.mail.mime import domain_of
-from digest.services import ledger
-from digest.services.ledger import Recipient, delivery_counts, get_issue, next_issue_to_send
+from digest.rendering import Renderer
+from digest.services import ledger, variants
+from digest.services.ledger import Recipient, VariantCounts, delivery_counts, get_issue, next_issue_to_send
 from digest.tokens import Purpose, Tokens
 
 __all__ = ["IssueSender", "SendReport", "SendSettings", "delivery_counts", "get_issue", "next_issue_to_send"]
@@ -59,10 +62,12 @@ class SendReport:
     sent: int = 0
     failed: int = 0
     skipped: int = 0
+    unmatched: int = 0  # subscribers whose topics select none of the issue's summaries: no email
     in_flight: int = 0
     seconds: float = 0.0
     dry_run: bool = False
     paused: str | None = None
+    variants: list[VariantCounts] = field(default_factory=list)  # the whole send's, not just this run's
 
     @property
     def rate(self) -> float:
@@ -91,11 +96,15 @@ def now_utc() -> datetime:
 class IssueSender:
     """Sends issues through one mailer, batch by batch. ``stop()`` ends it after the batch in hand."""
 
-    def __init__(self, engine: Engine, mailer: Mailer, tokens: Tokens, settings: SendSettings) -> None:
+    def __init__(
+        self, engine: Engine, mailer: Mailer, tokens: Tokens, settings: SendSettings, renderer: Renderer
+    ) -> None:
         self.engine = engine
         self.mailer = mailer
         self.tokens = tokens
         self.settings = settings
+        self.renderer = renderer  # renders the issue's variants, once each, when its send starts
+        self._bodies: dict[int | None, SharedBody] = {}
         self.domain = domain_of(settings.from_)  # parsed once: it names every Message-ID of the send
         self.clock: Callable[[], datetime] = now_utc
         self.timings: defaultdict[str, float] = defaultdict(float)
@@ -119,12 +128,19 @@ class IssueSender:
         with unit_of_work(self.engine) as session:
             issue = get_issue(session, number)
             unpause(issue, resume=resume)
-            ledger.begin(session, issue, now=self.clock())
+            now = self.clock()
+
+            def audiences(choices: ledger.Choices) -> list[ledger.Audience]:
+                return variants.fix(session, self.renderer, issue, choices, now=now)
+
+            with self.timed("start"):
+                ledger.begin(session, issue, now=now, variants=audiences)
             counts = delivery_counts(session, issue.id or 0)
-        report = SendReport(issue_number=number, audience=sum(counts.values()))
+        unmatched = counts.pop(DeliveryStatus.unmatched.value)
+        report = SendReport(issue_number=number, audience=sum(counts.values()), unmatched=unmatched)
         if progress:
             progress.start(report.audience, report.audience - counts["pending"] - counts["sending"])
-        body = self.body(issue)
+        self._bodies = {None: self.body(issue)}
         errors_in_a_row = 0
         self._after = 0
         # The next batch is claimed and prepared while the current one is handed over. A prepared batch
@@ -141,7 +157,7 @@ class IssueSender:
                         break
                     if not self._stopping.is_set():
                         upcoming = ahead.submit(self.prepare, issue)
-                    errors_in_a_row = self.deliver(issue, body, batch, report, errors_in_a_row)
+                    errors_in_a_row = self.deliver(issue, batch, report, errors_in_a_row)
                     if progress:
                         progress.advance(len(batch.recipients))
                     if report.paused or self._stopping.is_set():
@@ -151,6 +167,8 @@ class IssueSender:
                 if upcoming is not None:
                     ledger.release(self.engine, upcoming.result().recipients, now=self.clock())
         report.in_flight = ledger.finish(self.engine, issue.id or 0, now=self.clock())
+        with unit_of_work(self.engine) as session:
+            report.variants = ledger.variant_counts(session, issue.id or 0)
         report.seconds = monotonic() - started
         return report
 
@@ -174,6 +192,20 @@ class IssueSender:
     def body(self, issue: Issue) -> SharedBody:
         return SharedBody(subject=issue.subject, html=issue.html, text=issue.text, from_=self.settings.from_)
 
+    def body_of(self, variant_id: int | None) -> SharedBody:
+        """The stored email of one variant, read once per send (``None``: the issue's own)."""
+        if variant_id not in self._bodies:
+            if len(self._bodies) > 64:  # a variant's deliveries are neighbours: old ones are done
+                self._bodies = {None: self._bodies[None]}
+            with unit_of_work(self.engine) as session:
+                variant = session.get(IssueVariant, variant_id)
+                if variant is None:
+                    raise InvalidState(f"variant {variant_id} of the issue being sent is missing")
+                self._bodies[variant_id] = SharedBody(
+                    subject=variant.subject, html=variant.html, text=variant.text, from_=self.settings.from_
+                )
+        return self._bodies[variant_id]
+
     def claim_after(self, issue: Issue, after: int) -> list[Recipient]:
         return ledger.claim(
             self.engine,
@@ -184,9 +216,34 @@ class IssueSender:
             after=after,
         )
 
-    def deliver(
-        self, issue: Issue, body: SharedBody, batch: "Prepared", report: SendReport, errors_in_a_row: int
-    ) -> int:
+    def hand_over(self, batch: "Prepared") -> tuple[list[Recipient], list[Outcome], MailerUnusable | None]:
+        """Give the batch's messages to the mailer, one call per variant; return who was handed over
+        with their outcomes, and the error if the mailer turned out unusable (the rest not handed over)."""
+        groups: dict[int | None, list[int]] = defaultdict(list)
+        for index, recipient in enumerate(batch.going):
+            groups[recipient.variant_id].append(index)
+        if len(groups) == 1:  # the usual batch: one variant, already in order
+            ((variant_id, _),) = groups.items()
+            try:
+                return (
+                    batch.going,
+                    list(self.mailer.send_batch(self.body_of(variant_id), batch.envelopes)),
+                    None,
+                )
+            except MailerUnusable as exc:
+                return [], [], exc
+        handed: list[Recipient] = []
+        outcomes: list[Outcome] = []
+        for variant_id, indexes in groups.items():
+            try:
+                sent = self.mailer.send_batch(self.body_of(variant_id), [batch.envelopes[i] for i in indexes])
+            except MailerUnusable as exc:
+                return handed, outcomes, exc
+            handed.extend(batch.going[i] for i in indexes)
+            outcomes.extend(sent)
+        return handed, outcomes, None
+
+    def deliver(self, issue: Issue, batch: "Prepared", report: SendReport, errors_in_a_row: int) -> int:
         """Hand one prepared batch over and record what happened; returns the running count of errors."""
         # The batch was prepared while the previous one went out: whoever left since is skipped too.
         with self.timed("recheck"):
@@ -197,16 +254,17 @@ class IssueSender:
         ]
         gone = [r for r in batch.recipients if r.state != SubscriberState.active or r.subscriber_id in left]
         batch = Prepared(batch.recipients, going, envelopes)
-        try:
-            with self.timed("hand over"):
-                outcomes = self.mailer.send_batch(body, batch.envelopes) if batch.going else []
-        except MailerUnusable as exc:
-            ledger.release(self.engine, batch.going, now=self.clock())
-            self.record(gone, [], [], report)
-            report.paused = f"the mail backend refuses to send: {exc}"
+        with self.timed("hand over"):
+            handed, outcomes, unusable = self.hand_over(batch) if going else ([], [], None)
+        if unusable is not None:
+            # What went before the refusal (other variants of the batch) is recorded; the rest is released.
+            taken = {r.delivery_id for r in handed}
+            ledger.release(self.engine, [r for r in going if r.delivery_id not in taken], now=self.clock())
+            self.record(gone, handed, outcomes, report)
+            report.paused = f"the mail backend refuses to send: {unusable}"
             ledger.pause(self.engine, issue.id or 0, report.paused, now=self.clock())
             return errors_in_a_row
-        self.record(gone, batch.going, outcomes, report)
+        self.record(gone, handed, outcomes, report)
         for outcome in outcomes:
             errors_in_a_row = 0 if outcome.ok else errors_in_a_row + 1
         if errors_in_a_row >= self.settings.pause_after_errors:

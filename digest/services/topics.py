@@ -1,0 +1,67 @@
+"""The topics subscribers can choose from, and each subscriber's choice."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, func, select
+
+from digest.core.topics import NAME_LIMIT, choice_of, decode, encode
+from digest.db.models import Subscriber, SubscriberState, Summary
+from digest.errors import InvalidInput
+
+
+def offered(session: Session, *, configured: Sequence[str], lookback: timedelta, now: datetime) -> list[str]:
+    """The configured topics and every topic of the summaries published within ``lookback``, sorted."""
+    recent = session.exec(
+        select(Summary.topics).where(
+            col(Summary.published_at) > now - lookback, col(Summary.published_at) <= now
+        )
+    )
+    names = set(choice_of(configured))
+    for topics in recent:
+        names.update(choice_of(topics))
+    return sorted(names)
+
+
+def chosen(subscriber: Subscriber) -> tuple[str, ...]:
+    """What ``subscriber`` chose; empty: everything."""
+    return decode(subscriber.topics)
+
+
+def choose(subscriber: Subscriber, names: Iterable[str], *, allowed: Sequence[str] | None = None) -> None:
+    """Set ``subscriber``'s topics (none: everything). With ``allowed``, any other name is refused.
+
+    Names are normalised first, so ``"Bone  Health"`` picks ``"bone health"``.
+    """
+    choice = choice_of(names)
+    too_long = [name for name in choice if len(name) > NAME_LIMIT]
+    if too_long:
+        raise InvalidInput(f"a topic must be at most {NAME_LIMIT} characters: {too_long[0][:40]!r}…")
+    if allowed is not None:
+        unknown = sorted(set(choice) - set(choice_of(allowed)))
+        if unknown:
+            raise InvalidInput(f"unknown topic {unknown[0]!r}; the topics on offer are: {', '.join(allowed)}")
+    subscriber.topics = encode(choice)
+
+
+def active_choices(session: Session) -> dict[tuple[str, ...], int]:
+    """How many active subscribers made each choice (``()``: everything)."""
+    rows = session.exec(
+        select(Subscriber.topics, func.count())
+        .where(Subscriber.state == SubscriberState.active)
+        .group_by(col(Subscriber.topics))
+    )
+    choices: dict[tuple[str, ...], int] = {}
+    for stored, count in rows:
+        choice = decode(stored)
+        choices[choice] = choices.get(choice, 0) + count
+    return choices
+
+
+def subscribers_per_topic(session: Session) -> dict[str, int]:
+    """For each topic, how many active subscribers chose it (those who take everything not counted)."""
+    counts: dict[str, int] = {}
+    for choice, count in active_choices(session).items():
+        for name in choice:
+            counts[name] = counts.get(name, 0) + count
+    return counts
