@@ -6,10 +6,15 @@ a process of its own (so it does not share this process's interpreter lock) and 
 against SendGrid's OpenAPI spec (every Nth request: ``--validate-every``). It then sends to a sample
 of the same subscribers the naive way: the email rendered for each recipient and posted one message per
 request. It prints recipients per second, peak memory, where the time went, and the ratio.
+
+With ``--topics K`` it sends twice, each on a fresh database: once with every subscriber taking
+everything (one variant), once with the issue's summaries tagged with K topics and most subscribers
+choosing one to three of them (many variants), and prints both rates and how far apart they are.
 """
 
 import json
 import multiprocessing
+import random
 import resource
 import secrets
 import tempfile
@@ -20,14 +25,16 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from time import perf_counter
+from typing import Any
 
 from sqlalchemy import Engine, insert
 from sqlmodel import col, func, select
 
 from digest.config import Settings
 from digest.core.personalize import Personalizer
-from digest.db.engine import unit_of_work, upgrade
-from digest.db.models import IssueStatus, Subscriber
+from digest.core.topics import encode
+from digest.db.engine import downgrade, unit_of_work, upgrade
+from digest.db.models import IssueStatus, Subscriber, Summary
 from digest.errors import InvalidInput
 from digest.mail import OutgoingMessage
 from digest.mail.mime import domain_of
@@ -66,6 +73,9 @@ class BenchResult:
     phases: dict[str, float] = field(default_factory=dict)
     naive_recipients: int = 0
     naive_seconds: float = 0.0
+    topics: int = 0
+    variants: int = 0
+    unmatched: int = 0
 
     @property
     def rate(self) -> float:
@@ -88,6 +98,18 @@ class BenchResult:
             f"stand-in accepted {self.accepted:,} recipients, {self.duplicates} twice; setup took "
             f"{self.setup_seconds:.1f} s (not counted)",
         ]
+        if self.naive_recipients == 0:
+            del lines[2:4]
+            lines.insert(
+                2,
+                f"| {self.database} | {self.subscribers:,} | {self.send_seconds:.1f} s "
+                f"| {self.rate:,.0f} | {self.peak_rss_mb:.0f} MB | not measured | |",
+            )
+        if self.topics:
+            lines.append(
+                f"{self.topics} topics: {self.variants} variants, each rendered once; "
+                f"{self.unmatched:,} subscribers with no summary on their topics (no email)"
+            )
         return "\n".join(lines)
 
 
@@ -104,6 +126,7 @@ def run_bench(
     naive: int,
     concurrency: int,
     batch_size: int,
+    topics: int = 0,
 ) -> BenchResult:
     if not spec.is_file():
         raise InvalidInput(f"SendGrid's spec is not at {spec}: pass --spec PATH to tsg_mail_v3.json")
@@ -124,19 +147,42 @@ def run_bench(
             )
             parts = Parts(settings)
             try:
-                return measure(parts, subscribers, naive, folder / "accepted.jsonl")
+                return measure(parts, subscribers, naive, folder / "accepted.jsonl", topics)
             finally:
+                if database:  # the database was given empty: leave it so, ready for the next run
+                    downgrade(parts.engine)
                 parts.close()
 
 
-def measure(parts: Parts, count: int, naive: int, record: Path) -> BenchResult:
+def run_topics_bench(*, topics: int, **options: Any) -> str:
+    """The same send with one variant and with ``topics`` topics, each on a fresh database."""
+    if topics < 1:
+        raise InvalidInput("--topics must be at least 1")
+    single = run_bench(**{**options, "naive": 0})
+    spread = run_bench(**options, topics=topics)
+    change = (spread.rate / single.rate - 1) * 100 if single.rate else 0.0
+    return "\n".join(
+        [
+            "one variant (every subscriber takes everything):",
+            single.table(),
+            "",
+            f"{topics} topics:",
+            spread.table(),
+            "",
+            f"recipients/s with {topics} topics ({spread.variants} variants): {spread.rate:,.0f} "
+            f"against {single.rate:,.0f} with one variant ({change:+.0f} %)",
+        ]
+    )
+
+
+def measure(parts: Parts, count: int, naive: int, record: Path, topics: int = 0) -> BenchResult:
     engine = parts.engine
-    result = BenchResult(subscribers=count, database=engine.dialect.name)
+    result = BenchResult(subscribers=count, database=engine.dialect.name, topics=topics)
     started = perf_counter()
     upgrade(engine)
     require_empty(engine)
-    add_subscribers(engine, count)
-    number = compose_issue(parts)
+    add_subscribers(engine, count, topics=topics)
+    number = compose_issue(parts, topics=topics)
     result.setup_seconds = perf_counter() - started
 
     sender = parts.sender()
@@ -146,12 +192,15 @@ def measure(parts: Parts, count: int, naive: int, record: Path) -> BenchResult:
     result.peak_rss_mb = peak_rss_mb()
     result.phases = {phase: round(seconds, 2) for phase, seconds in sender.timings.items()}
     result.accepted, result.duplicates = count_accepted(record)
-    assert report.sent == count, f"sent {report.sent} of {count}"
+    result.variants = sum(v.position is not None for v in report.variants)
+    result.unmatched = report.unmatched
+    assert report.sent == count - report.unmatched, f"sent {report.sent} of {count - report.unmatched}"
 
     result.naive_recipients = min(naive, count)
-    started = perf_counter()
-    send_naively(parts, number, result.naive_recipients)
-    result.naive_seconds = perf_counter() - started
+    if result.naive_recipients:
+        started = perf_counter()
+        send_naively(parts, number, result.naive_recipients)
+        result.naive_seconds = perf_counter() - started
     sender.mailer.close()
     return result
 
@@ -162,12 +211,30 @@ def require_empty(engine: Engine) -> None:
             raise InvalidInput("the benchmark needs an empty database: it adds its own subscribers")
 
 
-def add_subscribers(engine: Engine, count: int, chunk: int = 20_000) -> None:
+def topic_names(count: int) -> list[str]:
+    return [f"topic {n}" for n in range(1, count + 1)]
+
+
+def choices(topics: int, seed: int = 20261126) -> Iterator[str]:
+    """Stored topic choices, endlessly: with ``topics``, a third take everything and the rest pick one
+    to three topics at random (so every small combination turns up); without, everyone everything."""
+    names = topic_names(topics)
+    pick = random.Random(seed)
+    while True:
+        if not topics or pick.random() < 1 / 3:
+            yield encode(())
+        else:
+            yield encode(pick.sample(names, pick.randint(1, min(3, topics))))
+
+
+def add_subscribers(engine: Engine, count: int, chunk: int = 20_000, *, topics: int = 0) -> None:
     """N active subscribers, in chunks so memory stays flat (COPY on PostgreSQL)."""
     now = datetime.now(UTC)
+    chosen = choices(topics)
     for start in range(0, count, chunk):
         rows = [
             {
+                "topics": next(chosen),
                 "email": f"reader{n}@bench.example.org",
                 "email_key": f"reader{n}@bench.example.org",
                 "state": "active",
@@ -198,9 +265,15 @@ def copy_rows(engine: Engine, rows: list[dict[str, object]]) -> None:
         connection.close()
 
 
-def compose_issue(parts: Parts) -> int:
+def compose_issue(parts: Parts, *, topics: int = 0) -> int:
     now = datetime.now(UTC)
     ingest(parts.engine, [SampleSource(now=now)], parts.renderer, now=now)
+    with unit_of_work(parts.engine) as session:
+        if topics:  # the samples' own topics replaced: summary n carries topic n and, every third, n+1
+            names = topic_names(topics)
+            for n, row in enumerate(session.exec(select(Summary).order_by(col(Summary.id)))):
+                row.topics = [names[n % topics]] + ([names[(n + 1) % topics]] if n % 3 == 0 else [])
+                session.add(row)
     with unit_of_work(parts.engine) as session:
         rules = ComposeRules(max_items=10, first_issue_lookback=parts.settings.first_issue_lookback)
         issue = compose(session, parts.renderer, rules, now=now)

@@ -391,7 +391,7 @@ def test_an_issue_reaches_every_active_subscriber_once(
     )
     for line in sendgrid.recorded():
         row = rows[line["email"]]
-        assert line["custom_args"] == {"issue": str(number), "delivery": str(row.id)}
+        assert line["custom_args"] == {"issue": str(number), "delivery": str(row.id), "variant": "1"}
         assert row.provider_message_id == line["message_id"]
     assert issue_status(engine, number) == IssueStatus.sent
     for body in sendgrid.bodies:

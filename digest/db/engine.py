@@ -77,6 +77,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raise unreachable(engine, exc) from exc
 
 
+def downgrade(engine: Engine, revision: str = "base") -> None:
+    """Undo migrations down to ``revision`` (``base``: every table digest made is gone)."""
+    try:
+        command.downgrade(_alembic_config(engine), revision)
+    except OperationalError as exc:
+        raise unreachable(engine, exc) from exc
+
+
 def pending_migrations(engine: Engine) -> list[str]:
     """Revisions not yet applied; empty when the schema is current."""
     script = ScriptDirectory.from_config(_alembic_config(engine))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from digest.core.personalize import Personalizer
-from digest.errors import MailError, MailerUnusable
+from digest.errors import MailError, MailerUnusable, TransientMailError
 
 
 @dataclass(frozen=True)
@@ -99,5 +99,33 @@ class Mailer(ABC):
                 outcomes.append(Outcome(envelope.key, error=exc))
         return outcomes
 
+    def send_batches(self, batches: Sequence[tuple[SharedBody, Sequence[Envelope]]]) -> list[list[Outcome]]:
+        """Several bodies, each with its recipients (the variants of one claimed batch): their outcomes,
+        one list per body, in order.
+
+        ``MailerUnusable`` is raised only when nothing went; a refusal after some messages went reports
+        the rest as transient errors instead (back to pending; the next batch's refusal pauses the send),
+        since raising would lose the record of what was sent.
+        """
+        results: list[list[Outcome]] = []
+        refusal: MailerUnusable | None = None
+        for body, envelopes in batches:
+            if refusal is None:
+                try:
+                    results.append(self.send_batch(body, envelopes))
+                    continue
+                except MailerUnusable as exc:
+                    refusal = exc
+            results.append(not_sent(envelopes, refusal))
+        if refusal is not None and not any(outcome.ok for result in results for outcome in result):
+            raise refusal
+        return results
+
     def close(self) -> None:  # noqa: B027 (optional hook: most backends hold no connection)
         """Release connections; the default holds none."""
+
+
+def not_sent(envelopes: Sequence[Envelope], refusal: MailerUnusable) -> list[Outcome]:
+    """Outcomes for messages never handed over because the backend refused: to be tried again."""
+    error = TransientMailError(f"not sent: {refusal}")
+    return [Outcome(envelope.key, error=error) for envelope in envelopes]

@@ -37,8 +37,8 @@ from typing import Any
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from digest.errors import MailError, MailerUnusable, PermanentMailError, TransientMailError
-from digest.mail.base import Envelope, Mailer, Outcome, OutgoingMessage, SharedBody
+from digest.errors import MailerUnusable, PermanentMailError, TransientMailError
+from digest.mail.base import Envelope, Mailer, Outcome, OutgoingMessage, SharedBody, not_sent
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +127,21 @@ class SendGridMailer(Mailer):
             raise PermanentMailError(f"SendGrid refused the message to {message.to}: {exc}") from exc
 
     def send_batch(self, body: SharedBody, envelopes: Sequence[Envelope]) -> list[Outcome]:
-        if not envelopes:
-            return []
-        shared = self.shared(body)
-        groups = [[envelopes[i] for i in group] for group in plan_requests([e.to for e in envelopes])]
+        return self.send_batches([(body, envelopes)])[0] if envelopes else []
+
+    def send_batches(self, batches: Sequence[tuple[SharedBody, Sequence[Envelope]]]) -> list[list[Outcome]]:
+        """Every request of every body goes out on the same pool, ``concurrency`` at a time: a claimed
+        batch split over many small variants keeps as many requests in flight as one large one."""
+        work: list[tuple[Request, list[Envelope]]] = []
+        for body, envelopes in batches:
+            if envelopes:
+                shared = self.shared(body)
+                plan = plan_requests([e.to for e in envelopes])
+                work.extend((shared, [envelopes[i] for i in group]) for group in plan)
         refused = threading.Event()  # set on MailerUnusable: requests not yet posted are not posted at all
 
-        def deliver(group: list[Envelope]) -> list[Outcome] | MailerUnusable:
+        def deliver(item: tuple[Request, list[Envelope]]) -> list[Outcome] | MailerUnusable:
+            shared, group = item
             if refused.is_set():
                 return [Outcome(e.key, error=TransientMailError("not sent: SendGrid refused")) for e in group]
             try:
@@ -143,8 +151,8 @@ class SendGridMailer(Mailer):
                 return exc
 
         # One request needs no thread; several go out on the pool, at most ``concurrency`` at a time.
-        results = [deliver(groups[0])] if len(groups) == 1 else list(self.pool().map(deliver, groups))
-        return merge(envelopes, groups, results)
+        results = [deliver(work[0])] if len(work) == 1 else list(self.pool().map(deliver, work))
+        return merge(batches, work, results)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -293,25 +301,24 @@ def plan_requests(addresses: Sequence[str]) -> list[list[int]]:
 
 
 def merge(
-    envelopes: Sequence[Envelope],
-    groups: list[list[Envelope]],
+    batches: Sequence[tuple[SharedBody, Sequence[Envelope]]],
+    work: list[tuple[Request, list[Envelope]]],
     results: list[list[Outcome] | MailerUnusable],
-) -> list[Outcome]:
-    """One outcome per envelope in order. A refusal is raised when SendGrid took none of the batch.
+) -> list[list[Outcome]]:
+    """One outcome per envelope, per batch, in order. A refusal is raised when SendGrid took nothing.
 
     When some requests were accepted before a 401/403, raising would lose what was sent: the rest are
     reported transient instead (back to pending), and the next batch's refusal pauses the send.
     """
     refusal = next((result for result in results if isinstance(result, MailerUnusable)), None)
     by_key: dict[str, Outcome] = {}
-    for group, result in zip(groups, results, strict=True):
+    for (_, group), result in zip(work, results, strict=True):
         if isinstance(result, MailerUnusable):
-            error: MailError = TransientMailError(f"not sent: {result}")
-            by_key.update((e.key, Outcome(e.key, error=error)) for e in group)
+            by_key.update(zip((e.key for e in group), not_sent(group, result), strict=True))
         else:
             by_key.update((outcome.key, outcome) for outcome in result)
-    outcomes = [by_key[e.key] for e in envelopes]
-    if refusal is not None and not any(outcome.ok for outcome in outcomes):
+    outcomes = [[by_key[e.key] for e in envelopes] for _, envelopes in batches]
+    if refusal is not None and not any(outcome.ok for batch in outcomes for outcome in batch):
         raise refusal
     return outcomes
 

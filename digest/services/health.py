@@ -15,7 +15,7 @@ from sqlmodel import Session, col, func, select
 from digest.db.engine import unit_of_work
 from digest.db.models import Delivery, DeliveryStatus, Issue, IssueStatus, JobRun
 from digest.services import runs
-from digest.services.ledger import paused_issue
+from digest.services.ledger import VariantCounts, paused_issue, variant_counts
 from digest.services.rates import IssueRates, issue_rates
 from digest.services.source_states import source_states
 from digest.services.subscribers import counts_by_state
@@ -149,6 +149,7 @@ class Readings:
     standbys: int = 0
     rates: IssueRates | None = None
     failing_sources: int = 0
+    variants: list[VariantCounts] = field(default_factory=list)
 
     @property
     def send_rate(self) -> float:
@@ -162,6 +163,7 @@ def read_metrics(session: Session, *, now: datetime) -> Readings:
     if issue is not None:
         readings.deliveries, readings.provider_errors = ledger_figures(session, issue.id or 0)
         readings.rates = issue_rates(session, issue)
+        readings.variants = variant_counts(session, issue.id or 0)
         if issue.send_started_at is not None:
             readings.send_seconds = ((issue.sent_at or now) - issue.send_started_at).total_seconds()
     readings.paused = paused_issue(session) is not None

@@ -105,6 +105,7 @@ class IssueSender:
         self.settings = settings
         self.renderer = renderer  # renders the issue's variants, once each, when its send starts
         self._bodies: dict[int | None, SharedBody] = {}
+        self._positions: dict[int | None, int] = {}  # variant id -> its number within the issue
         self.domain = domain_of(settings.from_)  # parsed once: it names every Message-ID of the send
         self.clock: Callable[[], datetime] = now_utc
         self.timings: defaultdict[str, float] = defaultdict(float)
@@ -136,6 +137,7 @@ class IssueSender:
             with self.timed("start"):
                 ledger.begin(session, issue, now=now, variants=audiences)
             counts = delivery_counts(session, issue.id or 0)
+            self._positions = {v.id: v.position for v in variants.stored(session, issue)}
         unmatched = counts.pop(DeliveryStatus.unmatched.value)
         report = SendReport(issue_number=number, audience=sum(counts.values()), unmatched=unmatched)
         if progress:
@@ -217,31 +219,24 @@ class IssueSender:
         )
 
     def hand_over(self, batch: "Prepared") -> tuple[list[Recipient], list[Outcome], MailerUnusable | None]:
-        """Give the batch's messages to the mailer, one call per variant; return who was handed over
-        with their outcomes, and the error if the mailer turned out unusable (the rest not handed over)."""
+        """Give the batch's messages to the mailer, one body per variant; return who was handed over with
+        their outcomes, or, when the mailer refuses everything (``MailerUnusable``), nothing and the error."""
         groups: dict[int | None, list[int]] = defaultdict(list)
         for index, recipient in enumerate(batch.going):
             groups[recipient.variant_id].append(index)
         if len(groups) == 1:  # the usual batch: one variant, already in order
-            ((variant_id, _),) = groups.items()
-            try:
-                return (
-                    batch.going,
-                    list(self.mailer.send_batch(self.body_of(variant_id), batch.envelopes)),
-                    None,
-                )
-            except MailerUnusable as exc:
-                return [], [], exc
-        handed: list[Recipient] = []
-        outcomes: list[Outcome] = []
-        for variant_id, indexes in groups.items():
-            try:
-                sent = self.mailer.send_batch(self.body_of(variant_id), [batch.envelopes[i] for i in indexes])
-            except MailerUnusable as exc:
-                return handed, outcomes, exc
-            handed.extend(batch.going[i] for i in indexes)
-            outcomes.extend(sent)
-        return handed, outcomes, None
+            parts = [(self.body_of(batch.going[0].variant_id), batch.envelopes)]
+            order = batch.going
+        else:
+            parts = [
+                (self.body_of(v), [batch.envelopes[i] for i in indexes]) for v, indexes in groups.items()
+            ]
+            order = [batch.going[i] for indexes in groups.values() for i in indexes]
+        try:
+            results = self.mailer.send_batches(parts)
+        except MailerUnusable as exc:
+            return [], [], exc
+        return order, [outcome for result in results for outcome in result], None
 
     def deliver(self, issue: Issue, batch: "Prepared", report: SendReport, errors_in_a_row: int) -> int:
         """Hand one prepared batch over and record what happened; returns the running count of errors."""
@@ -257,10 +252,8 @@ class IssueSender:
         with self.timed("hand over"):
             handed, outcomes, unusable = self.hand_over(batch) if going else ([], [], None)
         if unusable is not None:
-            # What went before the refusal (other variants of the batch) is recorded; the rest is released.
-            taken = {r.delivery_id for r in handed}
-            ledger.release(self.engine, [r for r in going if r.delivery_id not in taken], now=self.clock())
-            self.record(gone, handed, outcomes, report)
+            ledger.release(self.engine, batch.going, now=self.clock())
+            self.record(gone, [], [], report)
             report.paused = f"the mail backend refuses to send: {unusable}"
             ledger.pause(self.engine, issue.id or 0, report.paused, now=self.clock())
             return errors_in_a_row
@@ -287,8 +280,15 @@ class IssueSender:
             headers=list_unsubscribe_headers(
                 one_click_url(links.unsubscribe), self.settings.unsubscribe_mailto
             ),
-            tags={"issue": str(issue.number), "delivery": str(recipient.delivery_id)},
+            tags=self.tags(issue, recipient),
         )
+
+    def tags(self, issue: Issue, recipient: Recipient) -> dict[str, str]:
+        """What the provider keeps with the message (no personal data): for its webhook and its reports."""
+        tags = {"issue": str(issue.number), "delivery": str(recipient.delivery_id)}
+        if recipient.variant_id in self._positions:
+            tags["variant"] = str(self._positions[recipient.variant_id])
+        return tags
 
     def links_for(self, recipient: Recipient) -> RecipientLinks:
         base = self.settings.base_url

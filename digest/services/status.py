@@ -8,12 +8,16 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import Session, col, select
 
 from digest.core.schedule import next_fires
-from digest.db.models import Issue, IssueStatus, JobRun, SourceState
+from digest.core.topics import VariantPlan
+from digest.db.models import DeliveryStatus, Issue, IssueStatus, JobRun, SourceState
 from digest.services import runs
-from digest.services.ledger import delivery_counts, paused_issue
+from digest.services.ledger import VariantCounts, delivery_counts, paused_issue, variant_counts
 from digest.services.rates import IssueRates, issue_rates
 from digest.services.source_states import source_states
 from digest.services.subscribers import counts_by_state
+from digest.services.variants import plan_for
+
+VARIANTS_SHOWN = 5
 
 
 @dataclass
@@ -28,6 +32,10 @@ class Status:
     job_runs: dict[str, JobRun] = field(default_factory=dict)
     rates: IssueRates | None = None
     sources: list[SourceState] = field(default_factory=list)
+    last_send_variants: list[VariantCounts] = field(default_factory=list)
+    # The next issue to go (draft, held or approved) and the variants a send started now would make.
+    coming: Issue | None = None
+    coming_variants: list[VariantPlan] = field(default_factory=list)
 
 
 def status(
@@ -52,8 +60,45 @@ def status(
     if last_send is not None:
         report.last_send_counts = delivery_counts(session, last_send.id or 0)
         report.rates = issue_rates(session, last_send)
+        report.last_send_variants = variant_counts(session, last_send.id or 0)
+    report.coming = session.exec(
+        select(Issue)
+        .where(col(Issue.status).in_([IssueStatus.draft, IssueStatus.held, IssueStatus.approved]))
+        .order_by(col(Issue.number))
+    ).first()
+    if report.coming is not None:
+        report.coming_variants = plan_for(session, report.coming)
     report.sources = source_states(session, sources)
     return report
+
+
+def describe_variants(report: Status) -> list[str]:
+    """The last send by variant, and what the coming issue would make: the subscribers whose topics
+    select none of an issue's summaries get no email that week, and ops should see how many."""
+    lines = []
+    shown = [v for v in report.last_send_variants if v.position is not None]
+    if len(shown) > 1 and report.last_send is not None:
+        parts = [
+            f"#{v.position} ({v.summaries} summaries) " + ", ".join(f"{s} {n}" for s, n in v.counts.items())
+            for v in shown[:VARIANTS_SHOWN]
+        ]
+        more = f"; and {len(shown) - VARIANTS_SHOWN} more" if len(shown) > VARIANTS_SHOWN else ""
+        lines.append(f"last send by variant: {'; '.join(parts)}{more}")
+    unmatched = sum(v.counts.get(DeliveryStatus.unmatched, 0) for v in report.last_send_variants)
+    if unmatched and report.last_send is not None:
+        lines.append(
+            f"last send: {unmatched} subscribers got no email (none of issue "
+            f"{report.last_send.number}'s summaries is on their topics)"
+        )
+    if report.coming is not None and report.coming_variants:
+        plans = report.coming_variants
+        empty = sum(p.subscribers for p in plans if p.empty)
+        made = sum(not p.empty for p in plans)
+        line = f"issue {report.coming.number} ({report.coming.status}) would go out in {made} variant(s)"
+        if empty:
+            line += f"; {empty} subscribers would get no email (none of its summaries is on their topics)"
+        lines.append(line)
+    return lines
 
 
 def describe(report: Status, *, now: datetime, schedule: str, timezone: str) -> list[str]:
@@ -67,6 +112,7 @@ def describe(report: Status, *, now: datetime, schedule: str, timezone: str) -> 
     if report.last_send is not None:
         counts = ", ".join(f"{state} {count}" for state, count in report.last_send_counts.items())
         lines.append(f"last send: issue {report.last_send.number} ({report.last_send.status}): {counts}")
+    lines.extend(describe_variants(report))
     if report.rates is not None:
         lines.append(f"bounces and complaints: {report.rates.line}")
     if report.paused is not None:

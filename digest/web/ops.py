@@ -83,6 +83,7 @@ def send_metrics(readings: Readings) -> Iterator[Metric]:
     for status, count in readings.deliveries.items():
         deliveries.add_metric([status], count)
     yield deliveries
+    yield from variant_metrics(readings)
     errors = gauge(
         "digest_last_send_provider_errors",
         "Deliveries of the last send that met a provider error, by kind: failed (given up) or retried.",
@@ -116,6 +117,26 @@ def send_metrics(readings: Readings) -> Iterator[Metric]:
         "1 while a send is paused and waits for ops (digest send --resume).",
         readings.paused,
     )
+
+
+def variant_metrics(readings: Readings) -> Iterator[Metric]:
+    """The last send by variant: ``variant`` is its number in the issue (``unmatched``: the subscribers
+    whose topics selected no summary, who got no email; ``issue``: a send from before topics)."""
+    yield gauge(
+        "digest_last_send_variants",
+        "Variants of the last send: distinct sets of summaries that subscribers' topics selected.",
+        sum(v.position is not None for v in readings.variants) if readings.last_send else None,
+    )
+    family = gauge(
+        "digest_last_send_variant_deliveries",
+        "Deliveries of the last send by variant and status.",
+        labels=["variant", "status"],
+    )
+    for variant in readings.variants:
+        name = str(variant.position) if variant.position is not None else "issue"
+        for status, count in variant.counts.items():
+            family.add_metric(["unmatched" if status == "unmatched" else name, status], count)
+    yield family
 
 
 def schedule_metrics(readings: Readings) -> Iterator[Metric]:

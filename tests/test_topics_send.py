@@ -1,0 +1,305 @@
+"""Topics in a send: each subscriber gets exactly the summaries of their topics, one rendering per variant,
+and a send resumed after a SIGKILL gives everyone the variant fixed when it started."""
+
+import os
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from digest.core.topics import EVERYTHING, Item, encode, label, plan
+from digest.db.engine import unit_of_work
+from digest.db.models import DeliveryStatus, IssueStatus, IssueVariant, Subscriber, Summary
+from digest.mail import MemoryMailer
+from digest.mail.sendgrid_standin import SendGridStandIn
+from digest.rendering import Renderer
+from digest.services import subscribers, variants
+from digest.services.compose import compose
+from digest.services.ingest import ingest
+from digest.services.issues import decide
+from digest.services.ledger import get_issue
+from digest.sources.folder import FolderSource
+from tests.support import NOW, summary, write_summaries
+from tests.test_send import RULES, SITE, Recording, issue_status, ledger, make_sender
+from tests.test_sendgrid import BASE, FROM, KEY, SPEC, accepted
+
+# Five summaries of one week and their topics; the fourth carries none.
+WEEK = {
+    1: ["Cardiology"],
+    2: ["Mental  Health"],
+    3: ["cardiology", "Nutrition"],
+    4: [],
+    5: ["Bone health"],
+}
+# Who chose what, and the summaries that choice selects (in the issue's order: newest, i.e. 1, first).
+CHOICES: dict[str, tuple[list[str], tuple[int, ...]]] = {
+    "all@example.org": ([], (1, 2, 3, 4, 5)),
+    "all.too@example.org": ([], (1, 2, 3, 4, 5)),
+    "heart@example.org": (["cardiology"], (1, 3)),
+    "mind@example.org": (["mental health"], (2,)),
+    "heart.mind@example.org": (["Cardiology", "mental health"], (1, 2, 3)),
+    "food@example.org": (["nutrition"], (3,)),
+    "heart.food@example.org": (["cardiology", "nutrition"], (1, 3)),  # the same summaries as heart@
+    "everything.named@example.org": (
+        ["bone health", "cardiology", "mental health", "nutrition"],
+        (1, 2, 3, 5),  # not 4: it has no topic
+    ),
+    "sleep@example.org": (["sleep"], ()),  # no summary on sleep this week
+    "bones.sleep@example.org": (["sleep", "bone health"], (5,)),
+}
+
+
+def topical_issue(engine: Engine, tmp_path: Path) -> tuple[int, dict[int, str]]:
+    """Ingest the week, compose and approve issue 1; return its number and each summary's headline by
+    the number used above."""
+    folder = tmp_path / "summaries"
+    write_summaries(folder, "week.json", [summary(n, topics=topics) for n, topics in WEEK.items()])
+    renderer = Renderer(SITE)
+    (report,) = ingest(engine, [FolderSource(folder)], renderer, now=NOW)
+    assert report.rejected == []
+    with unit_of_work(engine) as session:
+        issue = compose(session, renderer, RULES, now=NOW)
+        assert issue is not None
+        decide(session, issue.number, IssueStatus.approved, by="editor", now=NOW)
+        return issue.number, {n: f"Plain headline number {n}" for n in WEEK}
+
+
+def add_readers(engine: Engine, choices: dict[str, list[str]]) -> None:
+    with unit_of_work(engine) as session:
+        for address, topics in choices.items():
+            person = subscribers.add(
+                session, address, confirmed=True, consent=subscribers.Consent(form="test"), now=NOW
+            )
+            person.topics = encode(topics)
+            session.add(person)
+
+
+def headlines_in(text: str, headlines: dict[int, str]) -> tuple[int, ...]:
+    return tuple(n for n, headline in headlines.items() if headline in text)
+
+
+# --- the plan, on plain values ---------------------------------------------------------------------------
+
+
+def test_choices_are_grouped_by_the_summaries_they_select() -> None:
+    items = [
+        Item(1, frozenset({"cardiology"})),
+        Item(2, frozenset({"mental health"})),
+        Item(3, frozenset({"cardiology", "nutrition"})),
+        Item(4, frozenset()),
+    ]
+    choices = {
+        EVERYTHING: 50,
+        ("cardiology",): 10,
+        ("cardiology", "nutrition"): 5,  # selects what cardiology alone selects
+        ("mental health",): 7,
+        ("sleep",): 3,  # no summary this week
+        ("cardiology", "mental health", "nutrition"): 2,
+    }
+
+    variants_ = plan(items, choices)
+
+    assert [(v.summary_ids, v.subscribers) for v in variants_] == [
+        ((1, 2, 3, 4), 50),
+        ((1, 3), 15),
+        ((2,), 7),
+        ((1, 2, 3), 2),
+        ((), 3),
+    ]
+    assert variants_[1].choices == (("cardiology",), ("cardiology", "nutrition"))
+    assert variants_[-1].empty
+    assert variants_[-1].choices == (("sleep",),)
+    assert [label(choice) for choice in variants_[0].choices] == ["everything"]
+
+
+def test_without_any_topic_choice_there_is_one_variant() -> None:
+    items = [Item(1, frozenset({"cardiology"})), Item(2, frozenset())]
+
+    assert [(v.summary_ids, v.subscribers) for v in plan(items, {EVERYTHING: 1000})] == [((1, 2), 1000)]
+
+
+# --- a send through the services --------------------------------------------------------------------------
+
+
+def test_each_subscriber_gets_exactly_the_summaries_of_their_topics(engine: Engine, tmp_path: Path) -> None:
+    number, headlines = topical_issue(engine, tmp_path)
+    add_readers(engine, {address: topics for address, (topics, _) in CHOICES.items()})
+    mailer = MemoryMailer()
+
+    report = make_sender(engine, mailer, batch_size=4).send(number)
+
+    got = {message.to: headlines_in(message.html, headlines) for message in mailer.sent}
+    texts = {message.to: headlines_in(message.text, headlines) for message in mailer.sent}
+    expected = {address: ids for address, (_, ids) in CHOICES.items() if ids}
+    assert got == expected
+    assert texts == expected
+    assert "sleep@example.org" not in got  # nothing on their topics this week: no email at all
+    subjects = {message.to: message.subject for message in mailer.sent}
+    assert subjects["all@example.org"].startswith("5 new research summaries: Plain headline number 1")
+    assert subjects["mind@example.org"] == "1 new research summary: Plain headline number 2"
+    assert subjects["food@example.org"] == "1 new research summary: Plain headline number 3"
+
+    assert (report.sent, report.failed, report.unmatched, report.audience) == (9, 0, 1, 9)
+    assert issue_status(engine, number) == IssueStatus.sent
+    assert ledger(engine, number)["sleep@example.org"].status == DeliveryStatus.unmatched
+    # One rendering per distinct set of summaries, whatever the number of subscribers.
+    with unit_of_work(engine) as session:
+        kept = session.exec(select(IssueVariant).order_by(col(IssueVariant.position))).all()
+        titles = {row.id: row.display_title for row in session.exec(select(Summary))}
+    assert len(kept) == len({ids for _, ids in CHOICES.values() if ids}) == 7
+    assert [v.subscribers for v in kept][:2] == [2, 2]
+    by_variant = {v.position: v.counts for v in report.variants}
+    assert sum(counts.get("sent", 0) for counts in by_variant.values()) == 9
+    assert report.variants[-1].position is None
+    assert report.variants[-1].counts == {"unmatched": 1}
+    for variant in kept:
+        held = [titles[int(part)] for part in variant.summaries.split(",")]
+        assert all(title in variant.html for title in held)
+
+
+def test_a_subscriber_who_changes_topics_mid_send_keeps_the_variant_fixed_at_its_start(
+    engine: Engine, tmp_path: Path
+) -> None:
+    number, headlines = topical_issue(engine, tmp_path)
+    add_readers(engine, {f"heart{n}@example.org": ["cardiology"] for n in range(6)})
+    add_readers(engine, {"late@example.org": ["mental health"]})
+
+    def change_topics(batch: list[str]) -> None:
+        with unit_of_work(engine) as session:
+            late = session.exec(select(Subscriber).where(Subscriber.email == "late@example.org")).one()
+            late.topics = encode(["bone health"])
+            session.add(late)
+
+    memory = MemoryMailer()
+    make_sender(engine, Recording(memory, before_batch=change_topics), batch_size=3).send(number)
+
+    sent = {message.to: headlines_in(message.html, headlines) for message in memory.sent}
+    assert sent["late@example.org"] == (2,)
+    assert all(sent[f"heart{n}@example.org"] == (1, 3) for n in range(6))
+
+
+def test_the_editor_preview_of_a_variant_is_what_its_subscribers_get(engine: Engine, tmp_path: Path) -> None:
+    number, headlines = topical_issue(engine, tmp_path)
+    add_readers(engine, {"mind@example.org": ["mental health"]})
+    with unit_of_work(engine) as session:
+        issue = get_issue(session, number)
+        [planned] = variants.plan_for(session, issue)
+        before = variants.email_for_key(session, Renderer(SITE), issue, planned.key)
+    mailer = MemoryMailer()
+
+    make_sender(engine, mailer).send(number)
+
+    [message] = mailer.sent
+    assert planned.summary_ids == tuple(sorted(planned.summary_ids))
+    assert headlines_in(before.html, headlines) == headlines_in(message.html, headlines) == (2,)
+    assert before.subject == message.subject
+
+
+# --- a real `digest send` process, killed and restarted -------------------------------------------------
+
+KILL_READERS = 240
+KILL_BATCH = 10
+LEASE_SECONDS = 1
+TOPIC_MENU = [[], ["cardiology"], ["mental health"], ["nutrition"], ["sleep"], ["cardiology", "bone health"]]
+
+
+@pytest.fixture
+def sendgrid(tmp_path: Path) -> Iterator[SendGridStandIn]:
+    with SendGridStandIn(KEY, SPEC, tmp_path / "accepted.jsonl") as standin:
+        yield standin
+
+
+def test_a_killed_send_resumes_with_everyone_on_the_variant_fixed_at_its_start(
+    engine: Engine, database_url: str, tmp_path: Path, sendgrid: SendGridStandIn
+) -> None:
+    number, _ = topical_issue(engine, tmp_path)
+    picks = {f"reader{n:03d}@example.org": TOPIC_MENU[n % len(TOPIC_MENU)] for n in range(KILL_READERS)}
+    add_readers(engine, picks)
+    sendgrid.delay = 0.1
+    seed = int(os.environ.get("DIGEST_CRASH_SEED") or time.time())
+    print(f"crash test seed: DIGEST_CRASH_SEED={seed}")
+    moments = random.Random(seed)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("DIGEST_")}
+    env.update(
+        DIGEST_ENV="test",
+        DIGEST_DATABASE_URL=database_url,
+        DIGEST_SECRET_KEYS="crash-test-signing-key-0123456789abcdef",
+        DIGEST_BASE_URL=BASE,
+        DIGEST_FROM=FROM,
+        DIGEST_EMAIL_BACKEND="sendgrid",
+        DIGEST_SENDGRID_API_KEY=KEY,
+        DIGEST_SENDGRID_HOST=sendgrid.url,
+        DIGEST_BATCH_SIZE=str(KILL_BATCH),
+        DIGEST_SEND_LEASE=f"{LEASE_SECONDS}s",
+        DIGEST_MAIL_TIMEOUT="10",
+    )
+
+    def run() -> subprocess.Popen[bytes]:
+        log = (tmp_path / "send.log").open("ab")
+        command = [sys.executable, "-m", "digest", "send"]
+        return subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)
+
+    kills = 0
+    for round_ in range(3):
+        before = sendgrid.requests
+        process = run()
+        deadline = time.monotonic() + 60
+        while sendgrid.requests == before and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(moments.uniform(0, 0.6))
+        if process.poll() is None:
+            process.kill()
+            kills += 1
+        process.wait()
+        if round_ == 0:
+            # Everyone changes their mind after the send started: it must not change what they get.
+            with unit_of_work(engine) as session:
+                for person in session.exec(select(Subscriber)):
+                    person.topics = encode(["bone health"])
+                    session.add(person)
+        time.sleep(LEASE_SECONDS + 0.2)
+        if issue_status(engine, number) == IssueStatus.sent:
+            break
+    for _ in range(5):
+        finished = subprocess.run(
+            [sys.executable, "-m", "digest", "send"], env=env, cwd=tmp_path, capture_output=True, timeout=120
+        )
+        assert finished.returncode == 0, finished.stderr.decode()
+        if issue_status(engine, number) == IssueStatus.sent:
+            break
+        time.sleep(LEASE_SECONDS + 0.2)
+
+    assert kills >= 1
+    assert issue_status(engine, number) == IssueStatus.sent
+    wanted = {address for address, topics in picks.items() if topics != ["sleep"]}
+    counts = accepted(sendgrid)
+    assert set(counts) == wanted  # the sleep readers got nothing; everyone else something
+    assert sum(count - 1 for count in counts.values()) <= kills * KILL_BATCH
+    # Every copy anyone got is the variant their topics selected when the send started.
+    with unit_of_work(engine) as session:
+        issue = get_issue(session, number)
+        held = {
+            str(v.position): tuple(sorted(int(part) for part in v.summaries.split(",")))
+            for v in variants.stored(session, issue)
+        }
+        number_of = {row.id: int(row.source_id.split("-")[1]) for row in session.exec(select(Summary))}
+    expected_numbers = {
+        "cardiology": (1, 3),
+        "mental health": (2,),
+        "nutrition": (3,),
+        "cardiology+bone health": (1, 3, 5),
+        "": (1, 2, 3, 4, 5),
+    }
+    for line in sendgrid.recorded():
+        topics = picks[line["email"]]
+        key = "+".join(topics)
+        got = tuple(sorted(number_of[i] for i in held[line["custom_args"]["variant"]]))
+        assert got == expected_numbers[key], (line["email"], topics, got)
+    assert Counter(len(ids) for ids in held.values()) == Counter({2: 1, 1: 2, 3: 1, 5: 1})
