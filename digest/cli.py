@@ -14,15 +14,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from digest.bench import DEFAULT_SPEC, run_bench
+from digest.bench import DEFAULT_SPEC, run_bench, run_topics_bench
 from digest.bench_smtp import run_smtp_bench
 from digest.core.schedule import cron_trigger
+from digest.core.topics import EVERYTHING, label
 from digest.db import engine as db
 from digest.db.engine import unit_of_work
 from digest.db.models import Issue, IssueStatus, SubscriberState
@@ -32,8 +33,9 @@ from digest.rendering.checks import check_email
 from digest.scheduler.leader import leadership_for
 from digest.scheduler.runner import SchedulerProcess
 from digest.services import issues as issue_service
-from digest.services import runs, subscriptions
+from digest.services import runs, subscriptions, variant_report
 from digest.services import subscribers as subscriber_service
+from digest.services import topics as topic_service
 from digest.services.compose import ComposeRules, compose
 from digest.services.cycle import CyclePlan, ingest_recorded, run_cycle
 from digest.services.demo import run_demo
@@ -173,6 +175,17 @@ def describe_send(report: SendReport) -> str:
             f"; {report.in_flight} still in flight "
             "(another worker, or a crashed run: resumes when its lease expires)"
         )
+    if report.unmatched:
+        line += f"; {report.unmatched} got no email (none of the issue's summaries is on their topics)"
+    variants = [v for v in report.variants if v.position is not None]
+    if len(variants) > 1:
+        line += f"\nby variant ({len(variants)}, each rendered once):"
+        for v in variants:
+            counts = ", ".join(f"{status} {count}" for status, count in sorted(v.counts.items()))
+            topics = "; ".join(label(choice) for choice in v.choices[:3]) + (
+                "; …" if len(v.choices) > 3 else ""
+            )
+            line += f"\n  #{v.position}: {v.summaries} summaries, {counts} ({topics})"
     return line
 
 
@@ -252,6 +265,10 @@ def preview_command(
         bool,
         typer.Option("--check", help="Also print the warnings an editor sees before approving (stderr)."),
     ] = False,
+    variant: Annotated[
+        str | None,
+        typer.Option("--variant", help="One variant, by its key (summary ids, as `digest variants` lists)."),
+    ] = None,
 ) -> None:
     """Write an issue's HTML (or text) as subscribers will see it."""
     parts = ready_parts()
@@ -259,15 +276,19 @@ def preview_command(
         chosen = get_issue(session, issue) if issue is not None else issue_service.latest_issue(session)
         if chosen is None:
             raise NotFound("there is no issue yet: run `digest compose`")
-        document = issue_service.preview(chosen, base_url=parts.settings.base_url, text=text)
+        name, html, plain = f"issue-{chosen.number}", chosen.html, chosen.text
+        if variant is not None:
+            row, email = variant_report.variant_email(session, parts.renderer, chosen, variant)
+            name, html, plain = f"{name}-variant-{row.number}", email.html, email.text
+        document = issue_service.filled_for_preview(plain if text else html, base_url=parts.settings.base_url)
         if check:
-            html = issue_service.preview(chosen, base_url=parts.settings.base_url)
+            html = issue_service.filled_for_preview(html, base_url=parts.settings.base_url)
             warnings = check_email(html, postal_address=parts.settings.postal_address)
             for warning in warnings:
                 typer.echo(f"warning: {warning.kind}: {warning.message}", err=True)
             typer.echo(f"{len(warnings)} warning{'' if len(warnings) == 1 else 's'}", err=True)
     if open_ and out is None:
-        out = Path(f"issue-{chosen.number}.{'txt' if text else 'html'}")
+        out = Path(f"{name}.{'txt' if text else 'html'}")
     if out is None:
         sys.stdout.write(document)
         return
@@ -275,6 +296,58 @@ def preview_command(
     typer.echo(f"wrote {out}")
     if open_:
         webbrowser.open(out.resolve().as_uri())
+
+
+@app.command("variants")
+@reports_errors
+def variants_command(issue: Annotated[int, typer.Argument(help="Issue number.")]) -> None:
+    """An issue's variants: what a send started now would produce, or, once it started, what it did."""
+    parts = ready_parts()
+    with unit_of_work(parts.engine) as session:
+        found = variant_report.report(session, get_issue(session, issue))
+    for line in variant_lines(found):
+        typer.echo(line)
+
+
+def variant_lines(found: variant_report.VariantReport) -> list[str]:
+    """``digest variants``'s output: a line on where the variants come from, then a table of them."""
+    if found.cancelled:
+        return [f"issue {found.number} was cancelled: it has no variants"]
+    if found.started:
+        lines = [f"issue {found.number} ({found.status}): the variants fixed when its send started"]
+    else:
+        lines = [f"issue {found.number} ({found.status}): the variants a send started now would produce"]
+    if found.one_for_all:
+        lines.append("no subscriber has chosen topics: one variant, the whole issue, for everyone")
+    elif not found.variants and not found.unmatched and found.started:
+        lines.append("nobody was in this send's audience")
+    elif not found.variants and not found.unmatched:
+        lines.append("no active subscribers: a send started now would email nobody")
+    rows = [["variant", "subscribers", "summaries", "deliveries", "topic choices", "key"]]
+    for row in found.variants:
+        deliveries = ", ".join(f"{status} {count}" for status, count in row.deliveries)
+        counts = [str(row.number), str(row.subscribers), str(len(row.titles))]
+        rows.append([*counts, deliveries, "; ".join(row.labels), row.key])
+    if not found.started:  # nothing delivered yet: no such column
+        rows = [[*cells[:3], *cells[4:]] for cells in rows]
+    if found.variants:
+        lines += aligned(rows)
+    if found.unmatched:
+        choices = f"; their choices: {'; '.join(found.unmatched_labels)}" if found.unmatched_labels else ""
+        lines.append(
+            f"{found.unmatched} subscriber{'' if found.unmatched == 1 else 's'} chose topics none of this"
+            f" issue's summaries carries: they get no email this week{choices}"
+        )
+    return lines
+
+
+def aligned(rows: list[list[str]]) -> list[str]:
+    """``rows`` as lines of left-aligned columns two spaces apart."""
+    widths = [max(len(cells[column]) for cells in rows) for column in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+        for cells in rows
+    ]
 
 
 def decision_command(decision: IssueStatus) -> Callable[[int], None]:
@@ -505,6 +578,17 @@ def serve_command(
     )
 
 
+def topics_on_offer(parts: Parts) -> list[str]:
+    """The topics subscribers can choose (DIGEST_TOPICS and those of recent summaries)."""
+    with unit_of_work(parts.engine) as session:
+        return topic_service.offered(
+            session,
+            configured=parts.settings.topic_list,
+            lookback=parts.settings.topics_lookback,
+            now=now(),
+        )
+
+
 @subscribers_app.command("add")
 @reports_errors
 def subscribers_add(
@@ -512,13 +596,30 @@ def subscribers_add(
     confirmed: Annotated[
         bool, typer.Option("--confirmed", help="Add as active: consent was proven elsewhere.")
     ] = False,
+    topic: Annotated[
+        list[str] | None,
+        typer.Option("--topic", help="A topic on offer they get; repeat for more (none: everything)."),
+    ] = None,
 ) -> None:
-    """Add a subscriber: pending (to be confirmed) or, with --confirmed, active."""
+    """Add a subscriber: pending (to be confirmed) or, with --confirmed, active.
+
+    An active subscriber keeps their state and topics: they change topics from their preferences page.
+    """
     parts = ready_parts()
+    choice = topic_service.checked(topic or [], allowed=topics_on_offer(parts))
     consent = subscriber_service.Consent(form="cli --confirmed" if confirmed else "cli")
     with unit_of_work(parts.engine) as session:
-        subscriber = subscriber_service.add(session, email, confirmed=confirmed, consent=consent, now=now())
-    typer.echo(f"{subscriber.email}: {subscriber.state}")
+        subscriber = subscriber_service.add(
+            session, email, confirmed=confirmed, consent=consent, now=now(), topics=choice
+        )
+        chosen = topic_service.chosen(subscriber)
+    typer.echo(f"{subscriber.email}: {subscriber.state}; topics: {label(chosen)}")
+    if topic and chosen != choice:
+        typer.echo(
+            f"note: {subscriber.email} was already subscribed and keeps the topics they chose "
+            "(they change them on their preferences page)",
+            err=True,
+        )
 
 
 @subscribers_app.command("list")
@@ -526,20 +627,25 @@ def subscribers_add(
 def subscribers_list(
     state: Annotated[str | None, typer.Option("--state", help="Only subscribers in this state.")] = None,
 ) -> None:
-    """Every subscriber with their state."""
+    """Every subscriber with their state and topics, tab-separated."""
     parts = ready_parts()
     if state is not None and state not in {s.value for s in SubscriberState}:
         raise InvalidInput(f"unknown state {state!r}")
     with unit_of_work(parts.engine) as session:
         for subscriber in subscriber_service.listing(session, state=state):
-            typer.echo(f"{subscriber.email}\t{subscriber.state}")
+            topics = label(topic_service.chosen(subscriber))
+            typer.echo(f"{subscriber.email}\t{subscriber.state}\t{topics}")
 
 
 @subscribers_app.command("import")
 @reports_errors
 def subscribers_import(
     file: Annotated[
-        Path, typer.Argument(help="CSV with an 'email' column (or addresses in the first column).")
+        Path,
+        typer.Argument(
+            help="CSV with an 'email' column and an optional 'topics' column (names separated by ';'), "
+            "or addresses in the first column."
+        ),
     ],
     confirmed: Annotated[
         bool, typer.Option("--confirmed", help="Add as active: consent was given elsewhere.")
@@ -559,6 +665,7 @@ def subscribers_import(
         consent_source=consent_source,
         now=now(),
         resend_window=parts.settings.confirm_resend_window,
+        topics_on_offer=topics_on_offer(parts),
     )
     for problem in report.problems:
         typer.echo(f"skipped {problem}", err=True)
@@ -588,6 +695,27 @@ def subscribers_erase(email: Annotated[str, typer.Argument(help="The subscriber'
         subscriber = subscriber_service.get(session, email)
         subscriptions.erase(session, subscriber, now=now())
     typer.echo(f"erased {email}; it will not be mailed again unless it signs up and confirms")
+
+
+@app.command("topics")
+@reports_errors
+def topics_command() -> None:
+    """The topics on offer, with how many active subscribers chose each and how many take everything."""
+    parts = ready_parts()
+    on_offer = topics_on_offer(parts)
+    with unit_of_work(parts.engine) as session:
+        per_topic = topic_service.subscribers_per_topic(session)
+        everything = topic_service.active_choices(session).get(EVERYTHING, 0)
+    if not on_offer:
+        typer.echo("no topics on offer: set DIGEST_TOPICS, or ingest summaries that have topics")
+    # A topic some still have chosen may have dropped off the offer; they keep getting it.
+    names = sorted({*on_offer, *per_topic})
+    width = max(map(len, [*names, "everything", "topic"]))
+    typer.echo(f"{'topic':<{width}}  active subscribers")
+    for name in names:
+        note = "" if name in on_offer else "  (no longer on offer)"
+        typer.echo(f"{name:<{width}}  {per_topic.get(name, 0):>18}{note}")
+    typer.echo(f"{'everything':<{width}}  {everything:>18}  (chose no topic)")
 
 
 @editors_app.command("token")
@@ -628,6 +756,13 @@ def bench_command(
     messages: Annotated[
         int, typer.Option(help="With --smtp: messages sent, one per synthetic subscriber.")
     ] = 20_000,
+    topics: Annotated[
+        int,
+        typer.Option(
+            help="Also send with the summaries spread over K topics and subscribers choosing among them "
+            "(many variants), and compare with one variant."
+        ),
+    ] = 0,
 ) -> None:
     """Measure a send through SendGrid to a local stand-in (--smtp: through SMTP), against the naive way."""
     if smtp is not None:
@@ -642,16 +777,19 @@ def bench_command(
             ).table()
         )
         return
-    result = run_bench(
-        subscribers=subscribers,
-        database=database,
-        spec=spec,
-        validate_every=validate_every,
-        naive=naive,
-        concurrency=concurrency,
-        batch_size=batch_size,
-    )
-    typer.echo(result.table())
+    options: dict[str, Any] = {
+        "subscribers": subscribers,
+        "database": database,
+        "spec": spec,
+        "validate_every": validate_every,
+        "naive": naive,
+        "concurrency": concurrency,
+        "batch_size": batch_size,
+    }
+    if topics:
+        typer.echo(run_topics_bench(topics=topics, **options))
+        return
+    typer.echo(run_bench(**options).table())
 
 
 def main() -> None:

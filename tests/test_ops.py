@@ -104,7 +104,14 @@ def test_healthz_with_a_live_scheduler_and_a_sent_issue(
     last_send = body["checks"]["last_send"]
     assert last_send["ok"] is True
     assert (last_send["status"], last_send["issue"]) == ("sent", 1)
-    assert last_send["deliveries"] == {"pending": 0, "sending": 0, "sent": 5, "failed": 1, "skipped": 0, "unmatched": 0}
+    assert last_send["deliveries"] == {
+        "pending": 0,
+        "sending": 0,
+        "sent": 5,
+        "failed": 1,
+        "skipped": 0,
+        "unmatched": 0,
+    }
 
 
 def test_healthz_reports_a_stale_heartbeat_and_a_paused_send(

@@ -34,7 +34,7 @@ def csv_file(tmp_path: Path, text: str, name: str = "people.csv") -> Path:
 
 def listing(digest: Digest) -> dict[str, str]:
     rows = [line.split("\t") for line in digest("subscribers", "list").stdout.splitlines()]
-    return {email: state for email, state in rows}
+    return {email: state for email, state, _topics in rows}
 
 
 def test_import_keeps_good_rows_pending_and_reports_bad_ones_by_line(

@@ -46,8 +46,14 @@ def latest_issue(session: Session) -> Issue | None:
 
 def preview(issue: Issue, *, base_url: str, text: bool = False) -> str:
     """The issue as a subscriber sees it, through the same personalisation path as a send."""
+    return filled_for_preview(issue.text if text else issue.html, base_url=base_url)
+
+
+def filled_for_preview(document: str, *, base_url: str) -> str:
+    """A stored email (an issue's or one of its variants') filled as for a subscriber, with preview
+    links in place of anyone's own."""
     links = RecipientLinks(
         unsubscribe=f"{base_url}/unsubscribe/preview",
         preferences=f"{base_url}/preferences/preview",
     )
-    return Personalizer(issue.text if text else issue.html).fill(links)
+    return Personalizer(document).fill(links)

@@ -2,14 +2,17 @@
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, func, select
 
+from digest.core.topics import EVERYTHING
 from digest.db.models import Subscriber, SubscriberState, Suppression
 from digest.errors import InvalidInput, NotFound
+from digest.services.topics import choose
 
 
 @dataclass(frozen=True)
@@ -73,10 +76,19 @@ def existing_or_new(session: Session, email: str, *, now: datetime) -> Subscribe
     return subscriber
 
 
-def add(session: Session, address: str, *, confirmed: bool, consent: Consent, now: datetime) -> Subscriber:
+def add(
+    session: Session,
+    address: str,
+    *,
+    confirmed: bool,
+    consent: Consent,
+    now: datetime,
+    topics: Sequence[str] = EVERYTHING,
+) -> Subscriber:
     """Add ``address`` as pending, or as active when consent was proven elsewhere (``confirmed``).
 
-    Adding again never downgrades an active subscriber.
+    Adding again never downgrades an active subscriber, nor changes their ``topics`` (as a sign-up would
+    not: they change them from their preferences link).
     """
     email = normalise_address(address)
     if confirmed and is_suppressed(session, email):
@@ -90,6 +102,7 @@ def add(session: Session, address: str, *, confirmed: bool, consent: Consent, no
         subscriber.state = SubscriberState.active if confirmed else SubscriberState.pending
         subscriber.confirmed_at = now if confirmed else None
         record_consent(subscriber, consent, now=now)
+        choose(subscriber, topics)
         subscriber.updated_at = now
     session.add(subscriber)
     session.flush()

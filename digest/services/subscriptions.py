@@ -8,6 +8,7 @@ whether the address was known.
 
 import enum
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from digest.core.topics import EVERYTHING
 from digest.db.models import Delivery, Issue, ProviderEvent, Subscriber, SubscriberState, Suppression
 from digest.services.subscribers import (
     Consent,
@@ -24,6 +26,7 @@ from digest.services.subscribers import (
     record_consent,
     suppression_hash,
 )
+from digest.services.topics import choose, chosen
 from digest.tokens import Purpose, TokenInvalid, Tokens
 
 
@@ -48,9 +51,19 @@ def notice(kind: NoticeKind, subscriber: Subscriber) -> Notice:
 
 
 def request_subscription(
-    session: Session, address: str, consent: Consent, *, now: datetime, resend_window: timedelta
+    session: Session,
+    address: str,
+    consent: Consent,
+    *,
+    now: datetime,
+    resend_window: timedelta,
+    topics: Sequence[str] = EVERYTHING,
 ) -> Notice | None:
-    """Record a sign-up request; return the email it calls for, if any (see the module docstring)."""
+    """Record a sign-up request; return the email it calls for, if any (see the module docstring).
+
+    ``topics`` (checked by the caller) become the choice of a new, pending or returning subscriber. An
+    active subscriber keeps theirs: anyone can type an address, so only their preferences link changes it.
+    """
     subscriber = existing_or_new(session, normalise_address(address), now=now)
     if subscriber.state == SubscriberState.complained:
         return None  # they reported the digest as spam: never mailed again, not even a confirmation
@@ -65,6 +78,7 @@ def request_subscription(
         subscriber.state = SubscriberState.pending  # an unsubscribed address must confirm again
         subscriber.confirmation_sent_at = None
     record_consent(subscriber, consent, now=now)
+    choose(subscriber, topics)
     subscriber.updated_at = now
     session.add(subscriber)
     session.flush()
@@ -150,6 +164,8 @@ def export(session: Session, subscriber: Subscriber) -> dict[str, Any]:
         "subscribed_at": when(subscriber.created_at),
         "confirmed_at": when(subscriber.confirmed_at),
         "unsubscribed_at": when(subscriber.unsubscribed_at),
+        "topics": list(chosen(subscriber)),
+        "topics_note": "the topics you chose; an empty list means every topic",
         "consent": {
             "at": when(subscriber.consent_at),
             "ip": subscriber.consent_ip,
@@ -188,6 +204,7 @@ def erase(session: Session, subscriber: Subscriber, *, now: datetime) -> None:
     record_consent(subscriber, Consent(form=""), now=now)
     subscriber.consent_at = None
     subscriber.consent_form = None
+    choose(subscriber, EVERYTHING)
     subscriber.erased_at = subscriber.updated_at = now
     session.add(subscriber)
     # A bounce reason may quote the address; the events themselves stay, so a replay still counts once.

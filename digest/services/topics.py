@@ -33,6 +33,15 @@ def choose(subscriber: Subscriber, names: Iterable[str], *, allowed: Sequence[st
 
     Names are normalised first, so ``"Bone  Health"`` picks ``"bone health"``.
     """
+    subscriber.topics = encode(checked(names, allowed=allowed))
+
+
+def checked(names: Iterable[str], *, allowed: Sequence[str] | None = None) -> tuple[str, ...]:
+    """``names`` as a choice, or ``InvalidInput`` naming a name too long or (with ``allowed``) not allowed.
+
+    Apart from ``choose`` so that a sign-up can be refused before anyone's record is looked up: the
+    answer then depends on the input alone.
+    """
     choice = choice_of(names)
     too_long = [name for name in choice if len(name) > NAME_LIMIT]
     if too_long:
@@ -40,8 +49,10 @@ def choose(subscriber: Subscriber, names: Iterable[str], *, allowed: Sequence[st
     if allowed is not None:
         unknown = sorted(set(choice) - set(choice_of(allowed)))
         if unknown:
-            raise InvalidInput(f"unknown topic {unknown[0]!r}; the topics on offer are: {', '.join(allowed)}")
-    subscriber.topics = encode(choice)
+            raise InvalidInput(
+                f"unknown topic {unknown[0]!r}; the topics on offer are: {', '.join(allowed) or 'none'}"
+            )
+    return choice
 
 
 def active_choices(session: Session) -> dict[tuple[str, ...], int]:

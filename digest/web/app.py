@@ -44,6 +44,8 @@ def create_app(parts: Parts) -> FastAPI:
             else None
         ),
         blocked_in_a_row=settings.blocked_in_a_row,
+        configured_topics=tuple(settings.topic_list),
+        topics_lookback=settings.topics_lookback,
     )
     app.include_router(subscribe.router)
     app.include_router(links.router)

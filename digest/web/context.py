@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from digest.db.engine import unit_of_work
 from digest.db.models import Issue, IssueStatus
 from digest.rendering import Renderer
+from digest.services import topics
 from digest.services.notices import NoticeSender, send_quietly
 from digest.services.subscriptions import Notice
 from digest.tokens import ApiTokens, Tokens
@@ -42,9 +43,17 @@ class Web:
     api_tokens: ApiTokens | None = None
     event_signatures: EventSignatures | None = None
     blocked_in_a_row: int = 3
+    # The topics subscribers choose from: these (DIGEST_TOPICS) and those of recent summaries.
+    configured_topics: tuple[str, ...] = ()
+    topics_lookback: timedelta = timedelta(days=90)
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def topics_on_offer(self, session: Session) -> list[str]:
+        return topics.offered(
+            session, configured=self.configured_topics, lookback=self.topics_lookback, now=self.now()
+        )
 
     def deliver(self, notice: Notice) -> None:
         """Runs after the response (a background task), so its cost never shows in response times."""

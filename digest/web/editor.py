@@ -18,7 +18,7 @@ from digest.db.engine import unit_of_work
 from digest.db.models import EditorialAction, Issue, IssueStatus
 from digest.errors import ConfigError, DigestError, InvalidInput, NotFound
 from digest.rendering.checks import check_email
-from digest.services import editing, issues
+from digest.services import editing, issues, variant_report
 from digest.services.compose import EDITABLE
 from digest.services.ledger import get_issue
 from digest.services.send import send_test_copy
@@ -193,6 +193,7 @@ def show_issue(
         )
         html = issues.preview(issue, base_url=parts.settings.base_url)
         text = issues.preview(issue, base_url=parts.settings.base_url, text=True)
+        variants = variant_report.report(session, issue)
         summary = {
             "number": issue.number,
             "status": str(issue.status),
@@ -209,6 +210,7 @@ def show_issue(
         editable=summary["status"] in EDITABLE,
         items=items,
         trail=trail,
+        variants=variants,
         text=text,
         size_kb=f"{len(html.encode()) / 1024:.1f}",
         warnings=check_email(html, postal_address=parts.settings.postal_address),
@@ -233,6 +235,11 @@ def issue_email(request: Request, number: int, editor: EditorDep, web: WebDep) -
             html = issues.preview(get_issue(session, checked(number)), base_url=parts.settings.base_url)
     except DigestError as exc:
         return refusal(request, 404, "No such issue", str(exc))
+    return framed(html)
+
+
+def framed(html: str) -> HTMLResponse:
+    """An email for a preview frame of this site: no scripts, nothing loaded but https images."""
     response = HTMLResponse(html)
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
@@ -241,6 +248,50 @@ def issue_email(request: Request, number: int, editor: EditorDep, web: WebDep) -
     secure(response)
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
+
+
+# --- variants ------------------------------------------------------------------------------------
+
+
+@router.get("/editor/issues/{number}/variants/{key}", response_class=HTMLResponse)
+def variant_page(
+    request: Request, number: int, key: str, editor: EditorDep, web: WebDep, auth: AuthDep
+) -> HTMLResponse:
+    """One variant of an issue: what it holds and who gets it, its preview and its text part."""
+    parts: Parts = request.app.state.editor_parts
+    try:
+        with unit_of_work(web.engine) as session:
+            issue = get_issue(session, checked(number))
+            variant, email = variant_report.variant_email(session, parts.renderer, issue, key)
+            summary = {"number": issue.number, "status": str(issue.status)}
+    except DigestError as exc:
+        return refusal(request, 404, "No such variant", str(exc))
+    html = issues.filled_for_preview(email.html, base_url=parts.settings.base_url)
+    return page(
+        request,
+        "editor/variant.html",
+        editor=editor,
+        issue=summary,
+        variant=variant,
+        subject=email.subject,
+        preheader=email.preheader,
+        text=issues.filled_for_preview(email.text, base_url=parts.settings.base_url),
+        size_kb=f"{len(html.encode()) / 1024:.1f}",
+        form_token=auth.form_token(editor),
+    )
+
+
+@router.get("/editor/issues/{number}/variants/{key}/email.html", response_class=HTMLResponse)
+def variant_email(request: Request, number: int, key: str, editor: EditorDep, web: WebDep) -> HTMLResponse:
+    """A variant's email as its subscribers see it, for the preview frames."""
+    parts: Parts = request.app.state.editor_parts
+    try:
+        with unit_of_work(web.engine) as session:
+            issue = get_issue(session, checked(number))
+            _, email = variant_report.variant_email(session, parts.renderer, issue, key)
+    except DigestError as exc:
+        return refusal(request, 404, "No such variant", str(exc))
+    return framed(issues.filled_for_preview(email.html, base_url=parts.settings.base_url))
 
 
 # --- changes -------------------------------------------------------------------------------------

@@ -4,9 +4,13 @@ One-click unsubscribe (RFC 8058): a POST to the ``List-Unsubscribe`` URL unsubsc
 its body (form-urlencoded or multipart ``List-Unsubscribe=One-Click``, or empty), and answers 200 with
 no redirect and no cookie; the token in the URL is its only authority, so it needs no CSRF token. GET
 never unsubscribes: link scanners fetch every GET.
+
+The preferences page also sets the subscriber's topics: those on offer, and any they chose that are no
+longer offered (so they can untick it); none ticked means everything.
 """
 
 import json
+from collections.abc import Sequence
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -14,7 +18,8 @@ from sqlmodel import Session
 
 from digest.db.engine import unit_of_work
 from digest.db.models import Subscriber, SubscriberState
-from digest.services import subscriptions
+from digest.errors import InvalidInput
+from digest.services import subscriptions, topics
 from digest.tokens import Purpose, TokenInvalid
 from digest.web.context import Web, WebDep
 from digest.web.pages import secure
@@ -71,23 +76,39 @@ def preferences_page(request: Request, token: str, web: WebDep) -> HTMLResponse:
         with unit_of_work(web.engine) as session:
             subscriber = subscriptions.subscriber_for(session, web.tokens, Purpose.preferences, token)
             data = subscriptions.export(session, subscriber)
+            choices = choosable(session, subscriber, web)
     except TokenInvalid as exc:
         return link_problem(request, web, exc)
-    return preferences(request, web, token, data)
+    return preferences(request, web, token, data, choices)
+
+
+def choosable(session: Session, subscriber: Subscriber, web: Web) -> list[str]:
+    """The topics on offer and those ``subscriber`` chose: a topic no summary carries any more stays
+    on their page, ticked, until they untick it."""
+    return sorted({*web.topics_on_offer(session), *topics.chosen(subscriber)})
 
 
 def preferences(
-    request: Request, web: Web, token: str, data: dict[str, object], notice: str = ""
+    request: Request,
+    web: Web,
+    token: str,
+    data: dict[str, object],
+    choices: Sequence[str],
+    notice: str = "",
+    error: str = "",
 ) -> HTMLResponse:
     return web.pages.render(
         request,
         "preferences.html",
+        400 if error else 200,
         data=data,
         active=data["state"] == SubscriberState.active,
         can_rejoin=data["state"] == SubscriberState.unsubscribed,
         action=f"/preferences/{token}",
         form_token=web.guard.form_token(PREFERENCES_FORM),
         notice=notice,
+        error=error,
+        topics=choices,
     )
 
 
@@ -96,21 +117,29 @@ async def change_preferences(request: Request, token: str, web: WebDep) -> HTMLR
     web.guard.check_ip(request, "preferences")
     form = await request.form()
     action = str(form.get("action", ""))
+    picked = [str(value) for value in form.getlist("topics")]
+    error = ""
     try:
         web.guard.check_form(PREFERENCES_FORM, str(form.get("form_token", "")))
         with unit_of_work(web.engine) as session:
             subscriber = subscriptions.subscriber_for(session, web.tokens, Purpose.preferences, token)
+            choices = choosable(session, subscriber, web)
             if action == "erase":
                 if form.get("confirm") != "yes":
                     data = subscriptions.export(session, subscriber)
-                    return preferences(request, web, token, data, "Tick the box to confirm the erasure.")
+                    return preferences(
+                        request, web, token, data, choices, "Tick the box to confirm the erasure."
+                    )
                 subscriptions.erase(session, subscriber, now=web.now())
                 return web.pages.render(request, "message.html", title="Your data is erased", message=ERASED)
-            notice = change_subscription(session, subscriber, action, web)
+            try:
+                notice = change_subscription(session, subscriber, action, web, picked, choices)
+            except InvalidInput as exc:
+                notice, error = "", f"Nothing was saved: {exc}."
             data = subscriptions.export(session, subscriber)
     except TokenInvalid as exc:
         return link_problem(request, web, exc)
-    return preferences(request, web, token, data, notice)
+    return preferences(request, web, token, data, choices, notice, error)
 
 
 ERASED = (
@@ -119,7 +148,23 @@ ERASED = (
 )
 
 
-def change_subscription(session: Session, subscriber: Subscriber, action: str, web: Web) -> str:
+def change_subscription(
+    session: Session,
+    subscriber: Subscriber,
+    action: str,
+    web: Web,
+    picked: Sequence[str],
+    choices: Sequence[str],
+) -> str:
+    """Do what the button pressed asks; return what to tell the subscriber."""
+    if action == "topics":
+        topics.choose(subscriber, picked, allowed=choices)
+        subscriber.updated_at = web.now()
+        session.add(subscriber)
+        chosen = topics.chosen(subscriber)
+        if not chosen:
+            return "Saved. With no topic ticked, you get every summary, whatever its topic."
+        return f"Saved. You get only the summaries on these topics: {', '.join(chosen)}."
     if action == "leave":
         subscriptions.unsubscribe(session, subscriber, now=web.now())
         return "You are unsubscribed. You will get no more digests."

@@ -1,19 +1,23 @@
 """``/subscribe`` (HTML form and JSON) and ``/confirm/{token}``: double opt-in.
 
 The answer to a sign-up is the same page (or JSON) for a new, pending, active or unsubscribed address;
-any email goes out in a background task after the answer, so timing does not tell either.
+any email goes out in a background task after the answer, so timing does not tell either. Topics are
+optional and checked against those on offer before any subscriber is looked up, so a refusal names the
+topic and tells nothing about the address.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
+from digest.core.topics import choice_of
 from digest.db.engine import unit_of_work
 from digest.db.models import SubscriberState
 from digest.errors import InvalidInput
-from digest.services import subscriptions
+from digest.services import subscriptions, topics
 from digest.services.subscribers import Consent, address_key, normalise_address
 from digest.tokens import Purpose, TokenExpired, TokenInvalid
 from digest.web.context import Web, WebDep
@@ -31,6 +35,7 @@ class SubscribeRequest(BaseModel):
     email: str
     consent: bool = False
     altcha: str = ""
+    topics: list[str] = []  # none: everything
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
@@ -39,7 +44,13 @@ def subscribe_form(request: Request, web: WebDep, email: str = "") -> HTMLRespon
 
 
 def form_page(
-    request: Request, web: Web, *, email: str = "", error: str = "", status_code: int = 200
+    request: Request,
+    web: Web,
+    *,
+    email: str = "",
+    picked: Sequence[str] = (),
+    error: str = "",
+    status_code: int = 200,
 ) -> HTMLResponse:
     return web.pages.render(
         request,
@@ -50,7 +61,18 @@ def form_page(
         consent_text=web.consent_text,
         form_token=web.guard.form_token(FORM),
         proof=web.proof.challenge() if web.proof else None,
+        **topic_fields(web, picked),
     )
+
+
+def topic_fields(web: Web, picked: Sequence[str] = ()) -> dict[str, Any]:
+    """What ``_subscribe_fields.html`` needs for its topic boxes: those on offer, and which are ticked."""
+    return {"topics": topics_on_offer(web), "picked": set(choice_of(picked))}
+
+
+def topics_on_offer(web: Web) -> list[str]:
+    with unit_of_work(web.engine) as session:
+        return web.topics_on_offer(session)
 
 
 @router.get("/altcha/challenge")
@@ -61,6 +83,10 @@ def proof_challenge(web: WebDep) -> JSONResponse:
     return JSONResponse(web.proof.challenge(), headers={"Cache-Control": "no-store"})
 
 
+BAD_BODY = (
+    "a JSON object with a valid 'email' and 'consent': true is required, "
+    "and optionally 'topics': a list of topic names"
+)
 NEEDS_PROOF = "The anti-robot check did not complete: please let the page finish it, then send again."
 
 
@@ -74,37 +100,38 @@ async def subscribe(request: Request, web: WebDep, tasks: BackgroundTasks) -> Re
         return subscribe_json(request, web, tasks, body)
     form = await request.form()
     fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
-    return subscribe_html(request, web, tasks, fields)
+    picked = [value for value in form.getlist("topics") if isinstance(value, str)]
+    return subscribe_html(request, web, tasks, fields, picked)
 
 
 def subscribe_html(
-    request: Request, web: Web, tasks: BackgroundTasks, fields: dict[str, str]
+    request: Request, web: Web, tasks: BackgroundTasks, fields: dict[str, str], picked: list[str]
 ) -> HTMLResponse:
     email = fields.get("email", "").strip()
+
+    def refused(error: str) -> HTMLResponse:
+        return form_page(request, web, email=email, picked=picked, error=error, status_code=400)
+
     try:
         web.guard.check_form(FORM, fields.get("form_token", ""))
     except TokenInvalid as exc:
-        return form_page(request, web, email=email, error=str(exc), status_code=400)
+        return refused(str(exc))
     web.guard.check_ip(request, FORM)
     if fields.get("consent") != "yes":
-        return form_page(
-            request,
-            web,
-            email=email,
-            error="Please tick the box to agree to receive the emails.",
-            status_code=400,
-        )
+        return refused("Please tick the box to agree to receive the emails.")
     try:
         key = address_key(normalise_address(email))
     except InvalidInput:
-        return form_page(
-            request, web, email=email, error="Please enter a valid email address.", status_code=400
-        )
+        return refused("Please enter a valid email address.")
+    try:
+        choice = topics.checked(picked, allowed=topics_on_offer(web))
+    except InvalidInput as exc:
+        return refused(f"Please pick from the topics listed: {exc}.")
     web.guard.check_address(key)
     if web.proof and not web.proof.accept(fields.get("altcha", "")):
-        return form_page(request, web, email=email, error=NEEDS_PROOF, status_code=400)
+        return refused(NEEDS_PROOF)
     if web.guard.is_human(FORM, fields.get("form_token", ""), fields.get("website", "")):
-        register(request, web, tasks, email, form="web form")
+        register(request, web, tasks, email, choice, form="web form")
     return web.pages.render(request, "message.html", title="Check your inbox", message=CHECK_INBOX)
 
 
@@ -114,23 +141,27 @@ def subscribe_json(request: Request, web: Web, tasks: BackgroundTasks, body: Any
         wanted = SubscribeRequest.model_validate(body)
         key = address_key(normalise_address(wanted.email))
     except (ValueError, InvalidInput):
-        return JSONResponse(
-            {"error": "a JSON object with a valid 'email' and 'consent': true is required"}, 422
-        )
+        return JSONResponse({"error": BAD_BODY}, 422)
     if not wanted.consent:
         return JSONResponse(
             {"error": "'consent' must be true: the subscriber must agree to receive the emails"}, 422
         )
+    try:
+        choice = topics.checked(wanted.topics, allowed=topics_on_offer(web))
+    except InvalidInput as exc:
+        return JSONResponse({"error": f"'topics': {exc}"}, 422)
     web.guard.check_address(key)
     if web.proof and not web.proof.accept(wanted.altcha):
         return JSONResponse(
             {"error": "'altcha' must hold a solved challenge from GET /altcha/challenge"}, 422
         )
-    register(request, web, tasks, wanted.email, form="JSON API")
+    register(request, web, tasks, wanted.email, choice, form="JSON API")
     return JSONResponse({"status": "check-your-inbox", "message": CHECK_INBOX}, 202)
 
 
-def register(request: Request, web: Web, tasks: BackgroundTasks, email: str, *, form: str) -> None:
+def register(
+    request: Request, web: Web, tasks: BackgroundTasks, email: str, choice: Sequence[str], *, form: str
+) -> None:
     consent = Consent(
         form=form,
         ip=client_ip(request),
@@ -139,7 +170,7 @@ def register(request: Request, web: Web, tasks: BackgroundTasks, email: str, *, 
     )
     with unit_of_work(web.engine) as session:
         notice = subscriptions.request_subscription(
-            session, email, consent, now=web.now(), resend_window=web.resend_window
+            session, email, consent, now=web.now(), resend_window=web.resend_window, topics=choice
         )
     if notice is not None:  # only now, after the commit
         tasks.add_task(web.deliver, notice)
@@ -186,4 +217,5 @@ def link_problem(request: Request, web: Web, problem: TokenInvalid) -> HTMLRespo
         form_token=web.guard.form_token(FORM),
         consent_text=web.consent_text,
         proof=web.proof.challenge() if web.proof else None,
+        **topic_fields(web),
     )
