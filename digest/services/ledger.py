@@ -7,13 +7,15 @@ state and stamped with the claimant's id, so two senders can never own the same 
 (where ``FOR UPDATE SKIP LOCKED`` also keeps them from waiting on each other) as on SQLite.
 """
 
+import json
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Engine, Integer, Table, and_, any_, literal, or_, text, update
+from sqlalchemy import Connection, Engine, Integer, Table, and_, any_, literal, or_, text, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -134,21 +136,17 @@ def begin(
 
 def write_audience(session: Session, issue_id: int, audience: Audience, *, now: datetime) -> None:
     """One delivery per active subscriber of ``audience`` (none for someone written already)."""
-    people = (
-        select_columns(
-            literal(issue_id),
-            col(Subscriber.id),
-            literal(audience.variant_id, Integer),
-            literal(audience.status.value),
-            literal(0),
-            literal(now, UTCDateTime()),
-            literal(now, UTCDateTime()),
-        )
-        .where(
-            col(Subscriber.state) == SubscriberState.active,
-            col(Subscriber.topics).in_(audience.choices),
-        )
-        .order_by(col(Subscriber.id))
+    people = select_columns(
+        literal(issue_id),
+        col(Subscriber.id),
+        literal(audience.variant_id, Integer),
+        literal(audience.status.value),
+        literal(0),
+        literal(now, UTCDateTime()),
+        literal(now, UTCDateTime()),
+    ).where(
+        col(Subscriber.state) == SubscriberState.active,
+        col(Subscriber.topics).in_(audience.choices),
     )
     columns = ["issue_id", "subscriber_id", "variant_id", "status", "attempts", "created_at", "updated_at"]
     dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -172,14 +170,17 @@ def unwritten_choices(session: Session, issue_id: int) -> Choices:
 
 
 DELIVERY: Table = Delivery.__table__  # type: ignore[attr-defined]  # the Core table: bulk updates without the ORM's per-row bookkeeping
+SUBSCRIBER: Table = Subscriber.__table__  # type: ignore[attr-defined]
 
 
 def among(column: Any, ids: Sequence[int], dialect: str) -> Any:
-    """``column IN ids``; on PostgreSQL as ``= ANY(array)``: one parameter instead of thousands, which
-    psycopg and the server handle many times faster for batches of thousands of ids."""
+    """``column IN ids`` with one parameter instead of thousands, which the drivers and servers handle
+    many times faster for batches of thousands of ids: ``= ANY(array)`` on PostgreSQL, the ids as one
+    JSON text unpacked by ``json_each`` on SQLite."""
     if dialect == "postgresql":
         return column == any_(literal(list(ids), ARRAY(Integer)))
-    return column.in_(ids)
+    unpacked = func.json_each(json.dumps(list(ids))).table_valued("value")
+    return column.in_(select_columns(unpacked.c.value))
 
 
 def claimable(issue_id: int, now: datetime) -> object:
@@ -202,54 +203,88 @@ def claim(
     The rows are found by walking the primary key from ``after`` (a sender passes the last id it
     claimed, so it never rescans what it has done; a final pass from 0 picks up retries and expired
     leases), picked with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL: concurrent senders take different rows
-    without waiting), then moved to ``sending`` with a lease by primary key, guarded by the same
-    condition so that a row taken meanwhile (SQLite has no row locks) is left alone.
+    without waiting), then moved to ``sending`` with a lease, guarded by the same condition so that a
+    row taken meanwhile (SQLite has no row locks) is left alone. On PostgreSQL that is one statement,
+    which also returns each recipient's address; SQLite takes three.
     """
+    claimed_by = secrets.token_hex(8)
+    with unit_of_work(engine) as session:
+        # Core execution on the session's connection: rows as plain tuples, fetched at once.
+        connection = session.connection()
+        if engine.dialect.name == "postgresql":
+            values = {"issue": issue_id, "now": now, "after": after, "size": size}
+            values |= {"by": claimed_by, "until": now + lease}
+            rows: Sequence[Sequence[Any]] = connection.execute(CLAIM_ON_POSTGRESQL, values).all()
+        else:
+            rows = claim_in_steps(connection, issue_id, size, now, after, claimed_by, now + lease)
+    rows = sorted(rows, key=itemgetter(0))  # by delivery id: the order the sender walks
+    return [
+        Recipient(d, s, email, state, nonce, tries, variant)
+        for d, s, tries, variant, email, state, nonce in rows
+    ]
+
+
+# One round trip. ``= ANY(ARRAY(subquery))`` makes PostgreSQL fetch the picked rows, and then their
+# subscribers, by primary key; a join let it hash the whole ledger and subscriber table for every batch.
+CLAIM_ON_POSTGRESQL = text("""
+WITH claimed AS (
+    UPDATE delivery
+    SET status = 'sending', claimed_by = :by, lease_until = :until, attempts = attempts + 1, updated_at = :now
+    WHERE id = ANY(ARRAY(
+        SELECT id FROM delivery
+        WHERE issue_id = :issue AND id > :after
+          AND (status = 'pending' OR (status = 'sending' AND lease_until < :now))
+        ORDER BY id
+        LIMIT :size
+        FOR UPDATE SKIP LOCKED
+    ))
+      AND (status = 'pending' OR (status = 'sending' AND lease_until < :now))
+    RETURNING id, subscriber_id, attempts, variant_id
+)
+SELECT claimed.id, claimed.subscriber_id, claimed.attempts, claimed.variant_id,
+       subscriber.email, subscriber.state, subscriber.token_nonce
+FROM claimed
+JOIN subscriber ON subscriber.id = claimed.subscriber_id
+ AND subscriber.id = ANY(ARRAY(SELECT subscriber_id FROM claimed))
+""")
+
+
+def claim_in_steps(
+    connection: Connection,
+    issue_id: int,
+    size: int,
+    now: datetime,
+    after: int,
+    claimed_by: str,
+    until: datetime,
+) -> list[tuple[Any, ...]]:
+    """The claim on SQLite: pick and update in one statement (the update guarded again: SQLite has no
+    row locks, though it lets one writer at a time anyway), then read the addresses."""
     picked = (
-        select(Delivery.id)
+        select_columns(col(Delivery.id))
         .where(claimable(issue_id, now), col(Delivery.id) > after)  # type: ignore[arg-type]
         .order_by(col(Delivery.id))
         .limit(size)
-        .with_for_update(skip_locked=True)
     )
-    dialect = engine.dialect.name
-    with unit_of_work(engine) as session:
-        # Core execution on the session's connection: rows as plain tuples, without the ORM's loading.
-        connection = session.connection()
-        ids = [row[0] for row in connection.execute(picked)]
-        if not ids:
-            return []
-        statement = (
-            update(DELIVERY)
-            .where(among(col(Delivery.id), ids, dialect), claimable(issue_id, now))  # type: ignore[arg-type]
-            .values(
-                status=DeliveryStatus.sending,
-                claimed_by=secrets.token_hex(8),
-                lease_until=now + lease,
-                attempts=col(Delivery.attempts) + 1,
-                updated_at=now,
-            )
-            .returning(DELIVERY.c.id, DELIVERY.c.subscriber_id, DELIVERY.c.attempts, DELIVERY.c.variant_id)
+    statement = (
+        update(DELIVERY)
+        .where(col(Delivery.id).in_(picked.scalar_subquery()), claimable(issue_id, now))  # type: ignore[arg-type]
+        .values(
+            status=DeliveryStatus.sending,
+            claimed_by=claimed_by,
+            lease_until=until,
+            attempts=col(Delivery.attempts) + 1,
+            updated_at=now,
         )
-        claimed = sorted(
-            (int(d), int(s), int(tries), variant) for d, s, tries, variant in connection.execute(statement)
-        )
-        wanted = [subscriber_id for _, subscriber_id, _, _ in claimed]
-        people = {
-            subscriber_id: (email, state, nonce)
-            for subscriber_id, email, state, nonce in connection.execute(
-                select_columns(
-                    col(Subscriber.id),
-                    col(Subscriber.email),
-                    col(Subscriber.state),
-                    col(Subscriber.token_nonce),
-                ).where(among(col(Subscriber.id), wanted, dialect))
-            )
-        }
-    return [
-        Recipient(d, s, people[s][0], people[s][1], people[s][2], tries, variant)
-        for d, s, tries, variant in claimed
-    ]
+        .returning(DELIVERY.c.id, DELIVERY.c.subscriber_id, DELIVERY.c.attempts, DELIVERY.c.variant_id)
+    )
+    claimed = connection.execute(statement).all()
+    if not claimed:
+        return []
+    people = select_columns(SUBSCRIBER.c.id, SUBSCRIBER.c.email, SUBSCRIBER.c.state, SUBSCRIBER.c.token_nonce)
+    wanted = among(SUBSCRIBER.c.id, [row[1] for row in claimed], "sqlite")
+    found = {row[0]: tuple(row[1:]) for row in connection.execute(people.where(wanted)).all()}
+    return [(*row, *found[row[1]]) for row in claimed]
 
 
 def no_longer_active(engine: Engine, subscriber_ids: list[int]) -> set[int]:
