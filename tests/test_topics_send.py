@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
@@ -26,7 +27,9 @@ from digest.services.ingest import ingest
 from digest.services.issues import decide
 from digest.services.ledger import get_issue
 from digest.sources.folder import FolderSource
+from tests.conftest import Digest
 from tests.support import NOW, summary, write_summaries
+from tests.test_ops import samples
 from tests.test_send import RULES, SITE, Recording, issue_status, ledger, make_sender
 from tests.test_sendgrid import BASE, FROM, KEY, SPEC, accepted
 
@@ -303,3 +306,38 @@ def test_a_killed_send_resumes_with_everyone_on_the_variant_fixed_at_its_start(
         got = tuple(sorted(number_of[i] for i in held[line["custom_args"]["variant"]]))
         assert got == expected_numbers[key], (line["email"], topics, got)
     assert Counter(len(ids) for ids in held.values()) == Counter({2: 1, 1: 2, 3: 1, 5: 1})
+
+
+# --- what ops see ----------------------------------------------------------------------------------------
+
+
+def test_ops_see_the_variants_and_who_got_nothing(
+    engine: Engine, tmp_path: Path, digest: Digest, client: TestClient
+) -> None:
+    number, _ = topical_issue(engine, tmp_path)
+    add_readers(engine, {address: topics for address, (topics, _) in CHOICES.items()})
+
+    before = digest("status").stdout
+    sent = digest("send").stdout
+    after = digest("status").stdout
+    metrics = samples(client.get("/metrics").text)
+
+    assert (
+        f"issue {number} (approved) would go out in 7 variant(s); 1 subscribers would get no email" in before
+    )
+    assert "9 sent, 0 failed, 0 skipped of 9" in sent
+    assert "1 got no email (none of the issue's summaries is on their topics)" in sent
+    assert "by variant (7, each rendered once):" in sent
+    assert "  #1: 5 summaries, sent 2 (everything)" in sent
+    assert "cardiology; cardiology + nutrition" in sent  # two choices, one variant
+    assert f"last send: 1 subscribers got no email (none of issue {number}'s summaries" in after
+    assert "last send by variant: #1 (5 summaries) sent 2" in after
+    assert metrics[("digest_last_send_variants", ())] == 7
+    per_variant = {
+        labels: value
+        for (name, labels), value in metrics.items()
+        if name == "digest_last_send_variant_deliveries"
+    }
+    assert sum(v for labels, v in per_variant.items() if ("status", "sent") in labels) == 9
+    assert per_variant[(("status", "unmatched"), ("variant", "unmatched"))] == 1
+    assert per_variant[(("status", "sent"), ("variant", "1"))] == 2
