@@ -763,6 +763,9 @@ def bench_command(
             "(many variants), and compare with one variant."
         ),
     ] = 0,
+    processes: Annotated[
+        int, typer.Option(help="Sender processes sharing the send (PostgreSQL), as digest worker would.")
+    ] = 1,
 ) -> None:
     """Measure a send through SendGrid to a local stand-in (--smtp: through SMTP), against the naive way."""
     if smtp is not None:
@@ -785,6 +788,7 @@ def bench_command(
         "naive": naive,
         "concurrency": concurrency,
         "batch_size": batch_size,
+        "processes": processes,
     }
     if topics:
         typer.echo(run_topics_bench(topics=topics, **options))

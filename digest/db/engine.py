@@ -13,9 +13,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from digest.errors import DatabaseError, InvalidInput
 
@@ -77,12 +77,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raise unreachable(engine, exc) from exc
 
 
-def downgrade(engine: Engine, revision: str = "base") -> None:
-    """Undo migrations down to ``revision`` (``base``: every table digest made is gone)."""
-    try:
-        command.downgrade(_alembic_config(engine), revision)
-    except OperationalError as exc:
-        raise unreachable(engine, exc) from exc
+def drop_everything(engine: Engine) -> None:
+    """Remove every table digest made, data and all, and the migration record (the bench's own database)."""
+    SQLModel.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
 def pending_migrations(engine: Engine) -> list[str]:
