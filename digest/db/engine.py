@@ -79,6 +79,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def drop_everything(engine: Engine) -> None:
     """Remove every table digest made, data and all, and the migration record (the bench's own database)."""
+    from digest.db import models  # noqa: F401  (puts the tables on SQLModel.metadata)
+
     SQLModel.metadata.drop_all(engine)
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
