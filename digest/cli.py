@@ -622,6 +622,30 @@ def subscribers_add(
         )
 
 
+@subscribers_app.command("topics")
+@reports_errors
+def subscribers_topics(
+    email: Annotated[str, typer.Argument(help="The subscriber's address.")],
+    topic: Annotated[
+        list[str] | None,
+        typer.Option("--topic", help="Set their topics to these (repeat for more); without: show them."),
+    ] = None,
+    everything: Annotated[bool, typer.Option("--everything", help="Set them to get every summary.")] = False,
+) -> None:
+    """Show or change one subscriber's topics, at their request (it is theirs to choose)."""
+    if topic and everything:
+        raise fail("give either --topic or --everything, not both")
+    parts = ready_parts()
+    with unit_of_work(parts.engine) as session:
+        subscriber = subscriber_service.get(session, email)
+        if topic or everything:
+            allowed = [*topics_on_offer(parts), *topic_service.chosen(subscriber)]
+            topic_service.choose(subscriber, topic or [], allowed=allowed)
+            subscriber.updated_at = now()
+            session.add(subscriber)
+        typer.echo(f"{subscriber.email}: topics: {label(topic_service.chosen(subscriber))}")
+
+
 @subscribers_app.command("list")
 @reports_errors
 def subscribers_list(

@@ -387,6 +387,29 @@ def test_cli_add_with_topics(digest: Digest, engine: Engine) -> None:
     }
 
 
+def test_cli_changes_one_subscribers_topics_at_their_request(digest: Digest, engine: Engine) -> None:
+    digest("subscribers", "add", "ada@example.org", "--confirmed", "--topic", "cardiology")
+
+    shown = digest("subscribers", "topics", "ada@example.org")
+    changed = digest(
+        "subscribers", "topics", "ADA@example.org", "--topic", "Bone  Health", "--topic", "cardiology"
+    )
+
+    assert shown.stdout.strip() == "ada@example.org: topics: cardiology"
+    assert changed.stdout.strip() == "ada@example.org: topics: bone health + cardiology"
+    assert chosen(engine, "ada@example.org") == ["bone health", "cardiology"]
+    unknown = digest("subscribers", "topics", "ada@example.org", "--topic", "astrology", ok=False)
+    assert unknown.exit_code == 1
+    assert unknown.stderr.startswith("error: unknown topic 'astrology'")
+    assert chosen(engine, "ada@example.org") == ["bone health", "cardiology"]
+    reset = digest("subscribers", "topics", "ada@example.org", "--everything")
+    assert reset.stdout.strip() == "ada@example.org: topics: everything"
+    assert chosen(engine, "ada@example.org") == []
+    missing = digest("subscribers", "topics", "nobody@example.org", ok=False)
+    assert missing.exit_code == 1
+    assert missing.stderr.startswith("error: ")
+
+
 def test_cli_import_reads_a_topics_column_and_reports_bad_rows_by_line(
     digest: Digest, engine: Engine, tmp_path: Path, outbox: Path
 ) -> None:
