@@ -1,5 +1,6 @@
 """``digest demo`` as a newcomer runs it: a subprocess in an empty folder, its emails parsed by ``email``."""
 
+import json
 import os
 import re
 import sqlite3
@@ -73,6 +74,27 @@ def test_each_email_is_well_formed_with_one_click_unsubscribe(demo: tuple[Path, 
     assert len(message_ids) == 3
 
 
+def everything_reader(folder: Path) -> EmailMessage:
+    """The demo's reader who takes every topic (the others chose some, and get fewer summaries)."""
+    return next(m for m in read_outbox(folder / "outbox") if m["To"] == "ada@example.org")
+
+
+def test_readers_who_chose_topics_get_just_those_summaries(demo: tuple[Path, str]) -> None:
+    folder, output = demo
+    assert "in 3 variant(s)" in output
+    topics = dict(query(folder, "select coalesce(headline, title), topics from summary"))
+    for message in read_outbox(folder / "outbox"):
+        chosen = {"ada@example.org": None, "grace@example.org": {"cardiology", "nutrition"}}.get(
+            str(message["To"]), {"mental health", "sleep"}
+        )
+        plain, _ = parts_of(message)
+        shown = {title for title in topics if str(title) in plain}
+        wanted = {t for t, tags in topics.items() if chosen is None or chosen & set(json.loads(str(tags)))}
+        assert shown == wanted, message["To"]
+        assert 0 < len(shown) <= len(topics)
+    assert query(folder, "select count(*) from issuevariant") == [(3,)]
+
+
 def test_html_shows_every_summary_of_the_issue(demo: tuple[Path, str]) -> None:
     folder, _ = demo
     items = query(
@@ -82,7 +104,7 @@ def test_html_shows_every_summary_of_the_issue(demo: tuple[Path, str]) -> None:
         " order by i.position",
     )
     assert len(items) == 14
-    message: EmailMessage = read_outbox(folder / "outbox")[0]
+    message = everything_reader(folder)
     plain, html = parts_of(message)
     assert len(html.encode()) < 102 * 1024
     for title, url, takeaway, meaning, study_type, evidence, featured in items:
@@ -106,7 +128,7 @@ def test_html_shows_every_summary_of_the_issue(demo: tuple[Path, str]) -> None:
 def test_footer_and_preheader(demo: tuple[Path, str]) -> None:
     folder, _ = demo
     [(preheader,)] = query(folder, "select preheader from issue")
-    _, html = parts_of(read_outbox(folder / "outbox")[0])
+    _, html = parts_of(everything_reader(folder))
     assert str(escape(preheader)) in html
     for text in (
         "You are receiving this because",

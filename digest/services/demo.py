@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from digest.core.topics import label
 from digest.db.engine import unit_of_work, upgrade
 from digest.db.models import IssueStatus
 from digest.rendering import Renderer
@@ -20,7 +21,12 @@ from digest.services.issues import decide
 from digest.services.send import IssueSender, next_issue_to_send
 from digest.sources.samples import SampleSource
 
-SAMPLE_SUBSCRIBERS = ("ada@example.org", "grace@example.org", "rosalind@example.org")
+# Three readers, and three variants of the issue: one takes everything, two chose topics.
+SAMPLE_SUBSCRIBERS = {
+    "ada@example.org": (),
+    "grace@example.org": ("cardiology", "nutrition"),
+    "rosalind@example.org": ("mental health", "sleep"),
+}
 
 
 @dataclass
@@ -46,9 +52,10 @@ def run_demo(
         say(f"ingest: {report.line}")
     with unit_of_work(engine) as session:
         consent = subscribers.Consent(form="demo sample subscriber")
-        for address in SAMPLE_SUBSCRIBERS:
-            subscribers.add(session, address, confirmed=True, consent=consent, now=now)
-    say(f"subscribers: {', '.join(SAMPLE_SUBSCRIBERS)} (active)")
+        for address, topics in SAMPLE_SUBSCRIBERS.items():
+            subscribers.add(session, address, confirmed=True, consent=consent, now=now, topics=topics)
+    chosen = [f"{address} ({label(topics)})" for address, topics in SAMPLE_SUBSCRIBERS.items()]
+    say(f"subscribers: {', '.join(chosen)}, all active")
     with unit_of_work(engine) as session:
         issue = compose(session, renderer, rules, now=now)
         if issue is None:
@@ -62,7 +69,9 @@ def run_demo(
         say("send: nothing to send; every issue has gone out already")
     else:
         sent = sender.send(pending.number)
-        say(f"send: issue {sent.issue_number}: {sent.sent} sent, {sent.failed} failed")
+        variants = sum(v.position is not None for v in sent.variants)
+        counts = f"{sent.sent} sent, {sent.failed} failed, in {variants} variant(s)"
+        say(f"send: issue {sent.issue_number}: {counts}")
     files = sorted(outbox.glob("issue-*/*.eml"))
     say(f"outbox: {len(files)} email(s) in {outbox.resolve()}")
     for path in files[-len(SAMPLE_SUBSCRIBERS) :]:
