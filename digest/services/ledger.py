@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Integer, Table, and_, any_, literal, or_, text, update
+from sqlalchemy import Connection, Engine, Integer, Table, and_, any_, bindparam, literal, or_, text, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -318,15 +318,30 @@ def record(engine: Engine, changes: list[dict[str, object]]) -> None:
 def record_groups(engine: Engine, groups: Changes) -> None:
     """Write outcomes in one transaction: for each set of (column, value) pairs, the ids that get it.
 
-    Rows that get the same values (most of a batch: ``sent`` at one instant with one provider id per
-    request) share one ``UPDATE ... WHERE id IN (...)``, not one statement per row.
+    Rows that get the same values (most of a batch through SendGrid: ``sent`` at one instant with one
+    provider id per request) share one ``UPDATE ... WHERE id IN (...)``. Rows that get values of their
+    own (through SMTP every message has its own id) go as one statement run for many rows
+    (``executemany``), not one round trip each.
     """
-    if groups:
-        with unit_of_work(engine) as session:
-            connection = session.connection()
-            for values, ids in groups.items():
-                where = among(col(Delivery.id), ids, engine.dialect.name)
-                connection.execute(update(DELIVERY).where(where).values(dict(values)))
+    if not groups:
+        return
+    alone: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    with unit_of_work(engine) as session:
+        connection = session.connection()
+        for values, ids in groups.items():
+            if len(ids) == 1:
+                row = {"row_id": ids[0], **{f"new_{column}": value for column, value in values}}
+                alone.setdefault(tuple(column for column, _ in values), []).append(row)
+                continue
+            where = among(col(Delivery.id), ids, engine.dialect.name)
+            connection.execute(update(DELIVERY).where(where).values(dict(values)))
+        for columns, rows in alone.items():
+            statement = (
+                update(DELIVERY)
+                .where(DELIVERY.c.id == bindparam("row_id"))
+                .values({column: bindparam(f"new_{column}") for column in columns})
+            )
+            connection.execute(statement, rows)
 
 
 def release(engine: Engine, recipients: list[Recipient], *, now: datetime) -> None:
