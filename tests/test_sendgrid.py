@@ -436,15 +436,8 @@ CRASH_KILLS = 4
 LEASE_SECONDS = 1
 
 
-def test_a_killed_send_resumes_and_everyone_gets_the_issue_once(
-    engine: Engine, database_url: str, tmp_path: Path, sendgrid: SendGridStandIn
-) -> None:
-    number = approved_issue(engine, tmp_path)
-    active = audience(engine, CRASH_SUBSCRIBERS)
-    sendgrid.delay = 0.1  # each request takes a little while: the send lasts a few seconds
-    seed = int(os.environ.get("DIGEST_CRASH_SEED") or time.time())
-    print(f"crash test seed: DIGEST_CRASH_SEED={seed}")
-    moments = random.Random(seed)
+def send_env(database_url: str, sendgrid: SendGridStandIn, batch: int) -> dict[str, str]:
+    """The environment of a real ``digest send`` process sending through the stand-in."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("DIGEST_")}
     env.update(
         DIGEST_ENV="test",
@@ -455,21 +448,37 @@ def test_a_killed_send_resumes_and_everyone_gets_the_issue_once(
         DIGEST_EMAIL_BACKEND="sendgrid",
         DIGEST_SENDGRID_API_KEY=KEY,
         DIGEST_SENDGRID_HOST=sendgrid.url,
-        DIGEST_BATCH_SIZE=str(CRASH_BATCH),
+        DIGEST_BATCH_SIZE=str(batch),
         DIGEST_SEND_LEASE=f"{LEASE_SECONDS}s",
         DIGEST_MAIL_TIMEOUT="10",
     )
+    return env
 
-    def start() -> subprocess.Popen[bytes]:
-        log = (tmp_path / "send.log").open("ab")
-        return subprocess.Popen(
-            [sys.executable, "-m", "digest", "send"], env=env, cwd=tmp_path, stdout=log, stderr=log
-        )
 
+def kill_and_finish(
+    engine: Engine,
+    number: int,
+    sendgrid: SendGridStandIn,
+    *,
+    batch: int,
+    database_url: str,
+    folder: Path,
+    rounds: int,
+    after_kill: Callable[[int], None] | None = None,
+) -> int:
+    """Start ``digest send`` up to ``rounds`` times, SIGKILL each run at a random moment once it hands
+    batches over (``after_kill(round)`` runs after each), then run it to the end; returns the kills."""
+    sendgrid.delay = 0.1  # each request takes a little while: the send lasts a few seconds
+    seed = int(os.environ.get("DIGEST_CRASH_SEED") or time.time())
+    print(f"crash test seed: DIGEST_CRASH_SEED={seed}")
+    moments = random.Random(seed)
+    env = send_env(database_url, sendgrid, batch)
+    command = [sys.executable, "-m", "digest", "send"]
     kills = 0
-    for _ in range(CRASH_KILLS):
+    for round_ in range(rounds):
         before = sendgrid.requests
-        process = start()
+        log = (folder / "send.log").open("ab")
+        process = subprocess.Popen(command, env=env, cwd=folder, stdout=log, stderr=log)
         # Kill at a random moment once this run is handing batches over (its startup is not interesting).
         deadline = time.monotonic() + 60
         while sendgrid.requests == before and process.poll() is None and time.monotonic() < deadline:
@@ -479,18 +488,35 @@ def test_a_killed_send_resumes_and_everyone_gets_the_issue_once(
             process.kill()  # SIGKILL: no cleanup, no finally blocks
             kills += 1
         process.wait()
+        if after_kill:
+            after_kill(round_)
         time.sleep(LEASE_SECONDS + 0.2)  # the killed run's batch is claimable again
         if issue_status(engine, number) == IssueStatus.sent:
             break
-
     for _ in range(5):  # run to the end; a run may only find the rest still leased
-        finished = subprocess.run(
-            [sys.executable, "-m", "digest", "send"], env=env, cwd=tmp_path, capture_output=True, timeout=120
-        )
+        finished = subprocess.run(command, env=env, cwd=folder, capture_output=True, timeout=120)
         assert finished.returncode == 0, finished.stderr.decode()
         if issue_status(engine, number) == IssueStatus.sent:
             break
         time.sleep(LEASE_SECONDS + 0.2)
+    return kills
+
+
+def test_a_killed_send_resumes_and_everyone_gets_the_issue_once(
+    engine: Engine, database_url: str, tmp_path: Path, sendgrid: SendGridStandIn
+) -> None:
+    number = approved_issue(engine, tmp_path)
+    active = audience(engine, CRASH_SUBSCRIBERS)
+
+    kills = kill_and_finish(
+        engine,
+        number,
+        sendgrid,
+        batch=CRASH_BATCH,
+        database_url=database_url,
+        folder=tmp_path,
+        rounds=CRASH_KILLS,
+    )
 
     assert kills >= 2, f"only {kills} runs were killed before the send finished"
     assert issue_status(engine, number) == IssueStatus.sent

@@ -1,11 +1,6 @@
 """Topics in a send: each subscriber gets exactly the summaries of their topics, one rendering per variant,
 and a send resumed after a SIGKILL gives everyone the variant fixed when it started."""
 
-import os
-import random
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +26,7 @@ from tests.conftest import Digest
 from tests.support import NOW, summary, write_summaries
 from tests.test_ops import samples
 from tests.test_send import RULES, SITE, Recording, issue_status, ledger, make_sender
-from tests.test_sendgrid import BASE, FROM, KEY, SPEC, accepted
+from tests.test_sendgrid import KEY, SPEC, accepted, kill_and_finish
 
 # Five summaries of one week and their topics; the fourth carries none.
 WEEK = {
@@ -209,7 +204,6 @@ def test_the_editor_preview_of_a_variant_is_what_its_subscribers_get(engine: Eng
 
 KILL_READERS = 240
 KILL_BATCH = 10
-LEASE_SECONDS = 1
 TOPIC_MENU = [[], ["cardiology"], ["mental health"], ["nutrition"], ["sleep"], ["cardiology", "bone health"]]
 
 
@@ -225,59 +219,24 @@ def test_a_killed_send_resumes_with_everyone_on_the_variant_fixed_at_its_start(
     number, _ = topical_issue(engine, tmp_path)
     picks = {f"reader{n:03d}@example.org": TOPIC_MENU[n % len(TOPIC_MENU)] for n in range(KILL_READERS)}
     add_readers(engine, picks)
-    sendgrid.delay = 0.1
-    seed = int(os.environ.get("DIGEST_CRASH_SEED") or time.time())
-    print(f"crash test seed: DIGEST_CRASH_SEED={seed}")
-    moments = random.Random(seed)
-    env = {name: value for name, value in os.environ.items() if not name.startswith("DIGEST_")}
-    env.update(
-        DIGEST_ENV="test",
-        DIGEST_DATABASE_URL=database_url,
-        DIGEST_SECRET_KEYS="crash-test-signing-key-0123456789abcdef",
-        DIGEST_BASE_URL=BASE,
-        DIGEST_FROM=FROM,
-        DIGEST_EMAIL_BACKEND="sendgrid",
-        DIGEST_SENDGRID_API_KEY=KEY,
-        DIGEST_SENDGRID_HOST=sendgrid.url,
-        DIGEST_BATCH_SIZE=str(KILL_BATCH),
-        DIGEST_SEND_LEASE=f"{LEASE_SECONDS}s",
-        DIGEST_MAIL_TIMEOUT="10",
-    )
 
-    def run() -> subprocess.Popen[bytes]:
-        log = (tmp_path / "send.log").open("ab")
-        command = [sys.executable, "-m", "digest", "send"]
-        return subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)
-
-    kills = 0
-    for round_ in range(3):
-        before = sendgrid.requests
-        process = run()
-        deadline = time.monotonic() + 60
-        while sendgrid.requests == before and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(moments.uniform(0, 0.6))
-        if process.poll() is None:
-            process.kill()
-            kills += 1
-        process.wait()
-        if round_ == 0:
-            # Everyone changes their mind after the send started: it must not change what they get.
+    def new_minds(round_: int) -> None:
+        if round_ == 0:  # everyone changes their mind after the send started: it must not change anything
             with unit_of_work(engine) as session:
                 for person in session.exec(select(Subscriber)):
                     person.topics = encode(["bone health"])
                     session.add(person)
-        time.sleep(LEASE_SECONDS + 0.2)
-        if issue_status(engine, number) == IssueStatus.sent:
-            break
-    for _ in range(5):
-        finished = subprocess.run(
-            [sys.executable, "-m", "digest", "send"], env=env, cwd=tmp_path, capture_output=True, timeout=120
-        )
-        assert finished.returncode == 0, finished.stderr.decode()
-        if issue_status(engine, number) == IssueStatus.sent:
-            break
-        time.sleep(LEASE_SECONDS + 0.2)
+
+    kills = kill_and_finish(
+        engine,
+        number,
+        sendgrid,
+        batch=KILL_BATCH,
+        database_url=database_url,
+        folder=tmp_path,
+        rounds=3,
+        after_kill=new_minds,
+    )
 
     assert kills >= 1
     assert issue_status(engine, number) == IssueStatus.sent

@@ -26,6 +26,7 @@ class ItemRow:
     title: str
     url: str
     featured: bool
+    topics: frozenset[str] = frozenset()
 
 
 def items_of(session: Session, issue: Issue) -> list[ItemRow]:
@@ -36,7 +37,7 @@ def items_of(session: Session, issue: Issue) -> list[ItemRow]:
         .order_by(col(IssueItem.position))
     )
     return [
-        ItemRow(summary.id or 0, summary.display_title, summary.url, item.featured)
+        ItemRow(summary.id or 0, summary.display_title, summary.url, item.featured, frozenset(summary.topics))
         for item, summary in session.exec(query)
     ]
 

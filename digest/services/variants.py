@@ -11,9 +11,10 @@ from datetime import datetime
 from sqlmodel import Session, col, func, select
 
 from digest.core.topics import Item, VariantPlan, encode, parse_key, plan
-from digest.db.models import DeliveryStatus, Issue, IssueItem, IssueVariant, Summary
+from digest.db.models import DeliveryStatus, Issue, IssueVariant
 from digest.errors import NotFound
 from digest.rendering import RenderedEmail, Renderer
+from digest.services import editing
 from digest.services.compose import issue_view
 from digest.services.ledger import Audience
 from digest.services.topics import active_choices
@@ -29,13 +30,7 @@ class VariantEmail:
 
 def items_of(session: Session, issue: Issue) -> list[Item]:
     """The issue's summaries in order, with their topics."""
-    query = (
-        select(IssueItem.summary_id, Summary.topics)
-        .join(Summary, col(Summary.id) == col(IssueItem.summary_id))
-        .where(IssueItem.issue_id == issue.id)
-        .order_by(col(IssueItem.position))
-    )
-    return [Item(summary_id, frozenset(topics)) for summary_id, topics in session.exec(query)]
+    return [Item(row.summary_id, row.topics) for row in editing.items_of(session, issue)]
 
 
 def plan_for(
