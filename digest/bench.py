@@ -138,18 +138,8 @@ def run_bench(
         if processes > 1 and not url.startswith("postgresql"):
             raise InvalidInput("--processes above 1 needs PostgreSQL (--database): SQLite takes one writer")
         with standin(spec, folder / "accepted.jsonl", validate_every) as host:
-            settings = Settings(
-                env="development",
-                database_url=url,
-                email_backend="sendgrid",
-                sendgrid_api_key=API_KEY,
-                sendgrid_host=host,
-                send_concurrency=concurrency,
-                batch_size=batch_size,
-                base_url="https://digest.example.org",
-                postal_address="Research Digest, 1 Example Street, Springfield",
-            )
-            parts = Parts(settings)
+            backend = {"email_backend": "sendgrid", "sendgrid_api_key": API_KEY, "sendgrid_host": host}
+            parts = Parts(bench_settings(url, concurrency=concurrency, batch_size=batch_size, **backend))
             try:
                 return measure(parts, subscribers, naive, folder / "accepted.jsonl", topics, processes)
             finally:
@@ -176,6 +166,19 @@ def run_topics_bench(*, topics: int, **options: Any) -> str:
             f"recipients/s with {topics} topics ({spread.variants} variants): {spread.rate:,.0f} "
             f"against {single.rate:,.0f} with one variant ({change:+.0f} %)",
         ]
+    )
+
+
+def bench_settings(url: str, *, concurrency: int, batch_size: int, **backend: str) -> Settings:
+    """The settings of a bench run: its database, its mail backend (``backend``), no secrets needed."""
+    return Settings(
+        env="development",
+        database_url=url,
+        send_concurrency=concurrency,
+        batch_size=batch_size,
+        base_url="https://digest.example.org",
+        postal_address="Research Digest, 1 Example Street, Springfield",
+        **backend,  # type: ignore[arg-type]
     )
 
 

@@ -31,8 +31,7 @@ from time import perf_counter
 
 from sqlmodel import col, select
 
-from digest.bench import add_subscribers, compose_issue, peak_rss_mb, require_empty
-from digest.config import Settings
+from digest.bench import add_subscribers, bench_settings, compose_issue, peak_rss_mb, require_empty
 from digest.core.personalize import Personalizer
 from digest.db.engine import unit_of_work, upgrade
 from digest.db.models import Subscriber, SubscriberState
@@ -120,17 +119,8 @@ def run_smtp_bench(
         folder = Path(scratch)
         url = database or f"sqlite:///{folder / 'bench.db'}"
         with smtp_server(target, folder / "sink.out") as server:
-            settings = Settings(
-                env="development",
-                database_url=url,
-                email_backend="smtp",
-                smtp_url=server.url,
-                send_concurrency=concurrency,
-                batch_size=batch_size,
-                base_url="https://digest.example.org",
-                postal_address="Research Digest, 1 Example Street, Springfield",
-            )
-            parts = Parts(settings)
+            backend = {"email_backend": "smtp", "smtp_url": server.url}
+            parts = Parts(bench_settings(url, concurrency=concurrency, batch_size=batch_size, **backend))
             try:
                 result = measure(parts, messages, naive, server.name)
             finally:

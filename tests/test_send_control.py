@@ -1,6 +1,5 @@
 """Control over a send: several workers sharing it, a rate cap, and pausing on an error storm."""
 
-import os
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from digest.services import ledger as ledger_service
 from digest.services.send import IssueSender, SendSettings
 from tests.support import whole_issue
 from tests.test_send import BASE_URL, FROM, SITE, T0, TOKENS, approved_issue, audience, issue_status, statuses
-from tests.test_sendgrid import KEY, SPEC
+from tests.test_sendgrid import KEY, SPEC, send_env
 
 
 def start_send(engine: Engine, number: int) -> None:
@@ -37,20 +36,9 @@ def test_two_worker_processes_share_a_send_and_nobody_gets_it_twice(
     number = approved_issue(engine, tmp_path)
     active = audience(engine, 400)
     start_send(engine, number)
-    env = {name: value for name, value in os.environ.items() if not name.startswith("DIGEST_")}
     with SendGridStandIn(KEY, SPEC, tmp_path / "accepted.jsonl") as sendgrid:
         sendgrid.delay = 0.05  # each request takes a little while, so the two workers overlap
-        env.update(
-            DIGEST_ENV="test",
-            DIGEST_DATABASE_URL=database_url,
-            DIGEST_SECRET_KEYS="worker-test-signing-key-0123456789abcdef",
-            DIGEST_BASE_URL=BASE_URL,
-            DIGEST_FROM=FROM,
-            DIGEST_EMAIL_BACKEND="sendgrid",
-            DIGEST_SENDGRID_API_KEY=KEY,
-            DIGEST_SENDGRID_HOST=sendgrid.url,
-            DIGEST_BATCH_SIZE="20",
-        )
+        env = send_env(database_url, sendgrid, batch=20)
         workers = [
             subprocess.Popen(
                 [sys.executable, "-m", "digest", "worker", "--once"],

@@ -449,8 +449,6 @@ def send_env(database_url: str, sendgrid: SendGridStandIn, batch: int) -> dict[s
         DIGEST_SENDGRID_API_KEY=KEY,
         DIGEST_SENDGRID_HOST=sendgrid.url,
         DIGEST_BATCH_SIZE=str(batch),
-        DIGEST_SEND_LEASE=f"{LEASE_SECONDS}s",
-        DIGEST_MAIL_TIMEOUT="10",
     )
     return env
 
@@ -473,6 +471,7 @@ def kill_and_finish(
     print(f"crash test seed: DIGEST_CRASH_SEED={seed}")
     moments = random.Random(seed)
     env = send_env(database_url, sendgrid, batch)
+    env.update(DIGEST_SEND_LEASE=f"{LEASE_SECONDS}s", DIGEST_MAIL_TIMEOUT="10")
     command = [sys.executable, "-m", "digest", "send"]
     kills = 0
     for round_ in range(rounds):

@@ -22,7 +22,6 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
-from digest.core.topics import decode
 from digest.db.engine import unit_of_work
 from digest.db.models import (
     Delivery,
@@ -35,7 +34,7 @@ from digest.db.models import (
 )
 from digest.db.types import UTCDateTime
 from digest.errors import InvalidState, NotFound
-from digest.services.topics import active_choices
+from digest.services.topics import active_choices, tally
 
 
 @dataclass(frozen=True)
@@ -163,10 +162,7 @@ def unwritten_choices(session: Session, issue_id: int) -> Choices:
         .where(Subscriber.state == SubscriberState.active, ~written.exists())
         .group_by(col(Subscriber.topics))
     )
-    choices: Choices = {}
-    for stored, count in rows:
-        choices[decode(stored)] = choices.get(decode(stored), 0) + count
-    return choices
+    return tally(rows)
 
 
 DELIVERY: Table = Delivery.__table__  # type: ignore[attr-defined]  # the Core table: bulk updates without the ORM's per-row bookkeeping

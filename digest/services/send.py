@@ -224,14 +224,8 @@ class IssueSender:
         groups: dict[int | None, list[int]] = defaultdict(list)
         for index, recipient in enumerate(batch.going):
             groups[recipient.variant_id].append(index)
-        if len(groups) == 1:  # the usual batch: one variant, already in order
-            parts = [(self.body_of(batch.going[0].variant_id), batch.envelopes)]
-            order = batch.going
-        else:
-            parts = [
-                (self.body_of(v), [batch.envelopes[i] for i in indexes]) for v, indexes in groups.items()
-            ]
-            order = [batch.going[i] for indexes in groups.values() for i in indexes]
+        parts = [(self.body_of(v), [batch.envelopes[i] for i in indexes]) for v, indexes in groups.items()]
+        order = [batch.going[i] for indexes in groups.values() for i in indexes]
         try:
             results = self.mailer.send_batches(parts)
         except MailerUnusable as exc:

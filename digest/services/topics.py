@@ -62,6 +62,11 @@ def active_choices(session: Session) -> dict[tuple[str, ...], int]:
         .where(Subscriber.state == SubscriberState.active)
         .group_by(col(Subscriber.topics))
     )
+    return tally(rows)
+
+
+def tally(rows: Iterable[tuple[str, int]]) -> dict[tuple[str, ...], int]:
+    """(stored choice, subscribers) rows as subscribers per choice; stored spellings of one choice add up."""
     choices: dict[tuple[str, ...], int] = {}
     for stored, count in rows:
         choice = decode(stored)
