@@ -12,7 +12,6 @@ everything (one variant), once with the issue's summaries tagged with K topics a
 choosing one to three of them (many variants), and prints both rates and how far apart they are.
 """
 
-import json
 import multiprocessing
 import random
 import resource
@@ -39,6 +38,7 @@ from digest.db.models import IssueStatus, Subscriber, Summary
 from digest.errors import InvalidInput
 from digest.mail import OutgoingMessage
 from digest.mail.mime import domain_of
+from digest.mail.sendgrid_standin import read_record
 from digest.services.compose import ComposeRules, compose, issue_view
 from digest.services.ingest import ingest
 from digest.services.issues import decide
@@ -323,11 +323,10 @@ def count_accepted(record: Path) -> tuple[int, int]:
     """(recipients accepted, of which accepted more than once), from the stand-in's durable record."""
     seen: set[str] = set()
     twice = 0
-    with record.open(encoding="utf-8") as lines:
-        for line in lines:
-            email = str(json.loads(line)["email"])
-            twice += email in seen
-            seen.add(email)
+    for accepted in read_record(record):
+        email = str(accepted["email"])
+        twice += email in seen
+        seen.add(email)
     return len(seen), twice
 
 

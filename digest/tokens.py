@@ -7,15 +7,19 @@ newest signs, all verify.
 
 Links that expire (confirm) are timestamped (``URLSafeTimedSerializer``). Links that never expire
 (unsubscribe, preferences: two in every email of a send) are a plain ``Signer`` over ``id.nonce``, about
-eight times cheaper to make, which matters at a million recipients.
+eight times cheaper to make, which matters at a million recipients. Their signer keeps each key as
+derived and HMAC-keyed once (``KeptKeySigner``): itsdangerous derives the key again for every token,
+which took half the time of signing one. The tokens are the same bytes either way.
 """
 
 import enum
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, Signer, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous.signer import HMACAlgorithm
 
 
 class Purpose(enum.StrEnum):
@@ -46,6 +50,37 @@ class TokenClaims:
     nonce: str
 
 
+class KeptKeyHMAC(HMACAlgorithm):
+    """HMAC-SHA256 that sets each key up once and copies the keyed state for every value."""
+
+    def __init__(self) -> None:
+        super().__init__(hashlib.sha256)
+        self._keyed: dict[bytes, hmac.HMAC] = {}
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        keyed = self._keyed.get(key)
+        if keyed is None:
+            keyed = self._keyed[key] = hmac.new(key, digestmod=hashlib.sha256)
+        mac = keyed.copy()
+        mac.update(value)
+        return mac.digest()
+
+
+class KeptKeySigner(Signer):
+    """itsdangerous' ``Signer`` (HMAC-SHA256) with each derived key computed once, not once per token."""
+
+    def __init__(self, keys: list[str], *, salt: str) -> None:
+        super().__init__(keys, salt=salt, digest_method=hashlib.sha256, algorithm=KeptKeyHMAC())
+        self._derived: dict[bytes | None, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        wanted = secret_key.encode() if isinstance(secret_key, str) else secret_key
+        derived = self._derived.get(wanted)
+        if derived is None:
+            derived = self._derived[wanted] = super().derive_key(wanted)
+        return derived
+
+
 class Tokens:
     """Signs and verifies tokens; ``keys`` oldest first, the last one signs."""
 
@@ -57,10 +92,7 @@ class Tokens:
             )
             for purpose in Purpose
         }
-        self._plain = {
-            purpose: Signer(keys, salt=f"digest.{purpose}", digest_method=hashlib.sha256)
-            for purpose in Purpose
-        }
+        self._plain = {purpose: KeptKeySigner(keys, salt=f"digest.{purpose}") for purpose in Purpose}
 
     def sign(self, purpose: Purpose, subscriber_id: int, nonce: str) -> str:
         if self._max_age[purpose] is None:

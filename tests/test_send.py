@@ -7,6 +7,7 @@ must be injected. A "crash" is a ``KeyboardInterrupt`` raised while a batch is b
 
 import html
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -14,13 +15,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from digest.db.engine import unit_of_work
 from digest.db.models import Delivery, DeliveryStatus, Issue, IssueStatus, Subscriber, SubscriberState
 from digest.errors import InvalidState, MailError, PermanentMailError, TransientMailError
 from digest.mail import Envelope, Mailer, MemoryMailer, OutboxMailer, Outcome, OutgoingMessage, SharedBody
 from digest.rendering import Renderer, SiteView
+from digest.services import send as send_module
 from digest.services import subscribers
 from digest.services.compose import ComposeRules, compose
 from digest.services.ingest import ingest
@@ -31,6 +33,7 @@ from digest.services.send import (
     SendReport,
     SendSettings,
     dry_run,
+    get_issue,
     next_issue_to_send,
 )
 from digest.sources.folder import FolderSource
@@ -254,6 +257,45 @@ def test_a_second_send_sends_nothing(engine: Engine, tmp_path: Path) -> None:
     assert again.handed == []
     assert snapshot(outbox) == files
     assert statuses(engine, number) == rows
+
+
+def test_two_senders_starting_one_issue_at_once_send_it_once(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    number = approved_issue(engine, tmp_path)
+    active = audience(engine, 12)
+    together = threading.Barrier(2)
+    first_look = threading.local()
+
+    def read_together(session: Session, wanted: int) -> Issue:
+        issue = get_issue(session, wanted)
+        if not getattr(first_look, "done", False):  # both see it approved before either starts it
+            first_look.done = True
+            together.wait(timeout=10)
+        return issue
+
+    monkeypatch.setattr(send_module, "get_issue", read_together)
+    mailers = [MemoryMailer(), MemoryMailer()]
+    reports: list[SendReport] = []
+    failures: list[BaseException] = []
+
+    def run(mailer: MemoryMailer) -> None:
+        try:
+            reports.append(make_sender(engine, mailer, batch_size=3).send(number))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(mailer,)) for mailer in mailers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert sorted(m.to for mailer in mailers for m in mailer.sent) == sorted(active)
+    assert sum(report.sent for report in reports) == 12
+    assert statuses(engine, number) == dict.fromkeys(active, DeliveryStatus.sent)
+    assert issue_status(engine, number) == IssueStatus.sent
 
 
 def crash_in_second_batch(engine: Engine, tmp_path: Path) -> tuple[int, list[str], Path, Recording]:

@@ -7,6 +7,7 @@ restarted until the issue is out.
 """
 
 import json
+import logging
 import os
 import random
 import subprocess
@@ -334,6 +335,54 @@ def test_duplicate_addresses_never_share_a_request(
     for body in sendgrid.bodies:
         inside = [person["to"][0]["email"].lower() for person in body["personalizations"]]
         assert len(inside) == len(set(inside)) <= MAX_PERSONALIZATIONS
+
+
+def test_addresses_that_need_escaping_arrive_exactly_as_given(
+    sendgrid: SendGridStandIn, mailer: Callable[..., SendGridMailer]
+) -> None:
+    odd = [
+        '"quoted\\back\\slash"@example.org',
+        "jörg.müller@example.org",
+        '"Ann \\"the reader\\"" <ann@example.org>',
+        "Zoë Ångström <zoe@example.org>",
+    ]
+    batch = envelopes(len(odd), addresses=odd)
+
+    outcomes = mailer().send_batch(BODY, batch)
+
+    assert all(outcome.ok for outcome in outcomes), [o.error for o in outcomes]
+    (body,) = sendgrid.bodies
+    assert [person["to"] for person in body["personalizations"]] == [
+        [{"email": '"quoted\\back\\slash"@example.org'}],
+        [{"email": "jörg.müller@example.org"}],
+        [{"email": "ann@example.org", "name": 'Ann "the reader"'}],
+        [{"email": "zoe@example.org", "name": "Zoë Ångström"}],
+    ]
+    assert [person["substitutions"] for person in body["personalizations"]] == [e.values for e in batch]
+
+
+def test_debug_logging_writes_no_address_or_link_of_a_send(
+    sendgrid: SendGridStandIn, mailer: Callable[..., SendGridMailer], caplog: pytest.LogCaptureFixture
+) -> None:
+    batch = envelopes(3)
+
+    with caplog.at_level(logging.DEBUG):
+        outcomes = mailer().send_batch(BODY, batch)
+
+    assert all(outcome.ok for outcome in outcomes)
+    assert "POST Request" in caplog.text  # the client did log the request, at debug level
+    for envelope in batch:
+        assert envelope.to not in caplog.text
+        assert envelope.values[MARKERS["unsubscribe"]] not in caplog.text
+
+
+def test_the_stand_in_refuses_a_body_that_is_not_json(sendgrid: SendGridStandIn) -> None:
+    status, _, body = sendgrid.answer("/v3/mail/send", f"Bearer {KEY}", b"{}", "text/plain")
+
+    assert status == 415
+    assert body is not None
+    assert "application/json" in body["errors"][0]["message"]
+    assert sendgrid.recorded() == []
 
 
 def test_requests_are_planned_in_order_without_repeating_an_address() -> None:

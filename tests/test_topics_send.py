@@ -1,9 +1,11 @@
 """Topics in a send: each subscriber gets exactly the summaries of their topics, one rendering per variant,
 and a send resumed after a SIGKILL gives everyone the variant fixed when it started."""
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -181,6 +183,42 @@ def test_a_subscriber_who_changes_topics_mid_send_keeps_the_variant_fixed_at_its
     sent = {message.to: headlines_in(message.html, headlines) for message in memory.sent}
     assert sent["late@example.org"] == (2,)
     assert all(sent[f"heart{n}@example.org"] == (1, 3) for n in range(6))
+
+
+def test_changes_made_while_a_send_starts_wait_for_the_next_issue(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    number, headlines = topical_issue(engine, tmp_path)
+    add_readers(engine, {"heart@example.org": ["cardiology"], "late@example.org": ["mental health"]})
+
+    def change_and_join() -> None:
+        with unit_of_work(engine) as session:
+            late = session.exec(select(Subscriber).where(Subscriber.email == "late@example.org")).one()
+            late.topics = encode(["bone health"])
+            session.add(late)
+        add_readers(engine, {"joiner@example.org": []})
+
+    meanwhile = threading.Thread(target=change_and_join)
+    fix = variants.fix
+
+    def fix_while_others_write(*args: Any, **kwargs: Any) -> Any:
+        # Between reading the topic choices and writing the audiences, another connection commits a
+        # change of topics and a new subscriber (PostgreSQL lets it; SQLite holds it until the start).
+        meanwhile.start()
+        meanwhile.join(timeout=1.0)
+        return fix(*args, **kwargs)
+
+    monkeypatch.setattr(variants, "fix", fix_while_others_write)
+    memory = MemoryMailer()
+    make_sender(engine, memory, batch_size=3).send(number)
+    meanwhile.join()
+
+    sent = {message.to: headlines_in(message.html, headlines) for message in memory.sent}
+    assert sent == {"heart@example.org": (1, 3), "late@example.org": (2,)}
+    assert "joiner@example.org" not in ledger(engine, number)
+    with unit_of_work(engine) as session:
+        late = session.exec(select(Subscriber).where(Subscriber.email == "late@example.org")).one()
+        assert late.topics == encode(["bone health"])  # the change itself went through
 
 
 def test_the_editor_preview_of_a_variant_is_what_its_subscribers_get(engine: Engine, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel
 
 from digest.errors import DatabaseError, InvalidInput
@@ -60,6 +60,23 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def one_snapshot(session: Session) -> None:
+    """Make every statement of the session's transaction, which must not have started, see the database
+    as at its first (PostgreSQL's REPEATABLE READ). A transaction that then writes a row someone else
+    changed meanwhile fails with a serialization error (``serialization_failure``): run it again.
+
+    SQLite needs nothing: its one writer at a time gives a writing transaction a fixed view once it
+    has written.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def serialization_failure(exc: DBAPIError) -> bool:
+    """PostgreSQL's "could not serialize access" (SQLSTATE 40001): the transaction may simply go again."""
+    return getattr(exc.orig, "sqlstate", None) == "40001"
 
 
 def _alembic_config(engine: Engine) -> Config:

@@ -34,7 +34,7 @@ from digest.db.models import (
 )
 from digest.db.types import UTCDateTime
 from digest.errors import InvalidState, NotFound
-from digest.services.topics import active_choices, tally
+from digest.services.topics import active_choices
 
 
 @dataclass(frozen=True)
@@ -99,9 +99,6 @@ class Audience:
     choices: tuple[str, ...]  # as stored in subscriber.topics
 
 
-WRITE_PASSES = 5
-
-
 def begin(
     session: Session, issue: Issue, *, now: datetime, variants: Callable[[Choices], Sequence[Audience]]
 ) -> None:
@@ -109,28 +106,33 @@ def begin(
 
     ``variants`` turns the active subscribers' topic choices into audiences (rendering each variant
     once). Each audience is one INSERT ... SELECT, so a variant's deliveries are neighbours in the
-    ledger and a batch rarely mixes variants. On PostgreSQL every statement sees the latest commits, so
-    someone who changed topics or joined meanwhile may be in no audience: up to ``WRITE_PASSES`` passes
-    pick them up; later ones wait for the next issue, like anyone who joins once the send started.
+    ledger and a batch rarely mixes variants. Choices and audiences must come from one view of the
+    subscribers, or someone who changed topics in between would be in no audience: the caller runs
+    this in one snapshot on PostgreSQL (``db.engine.one_snapshot``), and on SQLite the status change
+    is written first, which takes the database's only write lock before anything is read.
     """
     if issue.status == IssueStatus.sending:
         return
     if issue.status != IssueStatus.approved:
         raise InvalidState(f"issue {issue.number} is {issue.status}; only an approved issue can be sent")
+    # First, and only if no one else has: on SQLite this takes the write lock, so nothing changes until
+    # this commits (a sender that started the issue meanwhile leaves 0 rows here: join its send). On
+    # PostgreSQL a concurrent start makes this fail to serialize; the caller goes again and joins.
+    started = session.connection().execute(
+        update(ISSUE)
+        .where(ISSUE.c.id == issue.id, ISSUE.c.status == IssueStatus.approved)
+        .values(status=IssueStatus.sending, send_started_at=now, updated_at=now)
+    )
+    session.refresh(issue)
+    if started.rowcount == 0:
+        return
     choices = active_choices(session)
-    for _ in range(WRITE_PASSES):
-        if not choices:
-            break
+    if choices:
         for audience in variants(choices):
             write_audience(session, issue.id or 0, audience, now=now)
-        choices = unwritten_choices(session, issue.id or 0)
     # A million new rows and stale statistics make the planner (PostgreSQL's and SQLite's) sort the
     # whole ledger for every claim; fresh statistics let it walk the primary key instead.
     session.execute(text("ANALYZE delivery"))
-    issue.status = IssueStatus.sending
-    issue.send_started_at = now
-    issue.updated_at = now
-    session.add(issue)
 
 
 def write_audience(session: Session, issue_id: int, audience: Audience, *, now: datetime) -> None:
@@ -152,21 +154,9 @@ def write_audience(session: Session, issue_id: int, audience: Audience, *, now: 
     session.execute(dialect_insert(Delivery).from_select(columns, people).on_conflict_do_nothing())
 
 
-def unwritten_choices(session: Session, issue_id: int) -> Choices:
-    """The topic choices of active subscribers with no delivery of the issue yet, with their numbers."""
-    written = select_columns(literal(1)).where(
-        col(Delivery.issue_id) == issue_id, col(Delivery.subscriber_id) == col(Subscriber.id)
-    )
-    rows = session.exec(
-        select(Subscriber.topics, func.count())
-        .where(Subscriber.state == SubscriberState.active, ~written.exists())
-        .group_by(col(Subscriber.topics))
-    )
-    return tally(rows)
-
-
 DELIVERY: Table = Delivery.__table__  # type: ignore[attr-defined]  # the Core table: bulk updates without the ORM's per-row bookkeeping
 SUBSCRIBER: Table = Subscriber.__table__  # type: ignore[attr-defined]
+ISSUE: Table = Issue.__table__  # type: ignore[attr-defined]
 
 
 def among(column: Any, ids: Sequence[int], dialect: str) -> Any:

@@ -25,11 +25,12 @@ from time import monotonic, perf_counter
 from typing import Protocol
 
 from sqlalchemy import Engine
-from sqlmodel import func, select
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, func, select
 
 from digest.core.headers import list_unsubscribe_headers, message_id, one_click_url
 from digest.core.personalize import Personalizer, RecipientLinks
-from digest.db.engine import unit_of_work
+from digest.db.engine import one_snapshot, serialization_failure, unit_of_work
 from digest.db.models import DeliveryStatus, Issue, IssueStatus, IssueVariant, Subscriber, SubscriberState
 from digest.errors import InvalidState, MailerUnusable, TransientMailError
 from digest.mail import Envelope, Mailer, Outcome, SharedBody
@@ -42,6 +43,7 @@ from digest.tokens import Purpose, Tokens
 __all__ = ["IssueSender", "SendReport", "SendSettings", "delivery_counts", "get_issue", "next_issue_to_send"]
 
 MAX_ATTEMPTS = 3
+START_ATTEMPTS = 3  # tries to begin a send that another sender is beginning at the same moment
 
 
 @dataclass(frozen=True)
@@ -126,18 +128,7 @@ class IssueSender:
 
     def send(self, number: int, *, progress: SendProgress | None = None, resume: bool = False) -> SendReport:
         started = monotonic()
-        with unit_of_work(self.engine) as session:
-            issue = get_issue(session, number)
-            unpause(issue, resume=resume)
-            now = self.clock()
-
-            def audiences(choices: ledger.Choices) -> list[ledger.Audience]:
-                return variants.fix(session, self.renderer, issue, choices, now=now)
-
-            with self.timed("start"):
-                ledger.begin(session, issue, now=now, variants=audiences)
-            counts = delivery_counts(session, issue.id or 0)
-            self._positions = {v.id: v.position for v in variants.stored(session, issue)}
+        issue, counts = self.start(number, resume=resume)
         unmatched = counts.pop(DeliveryStatus.unmatched.value)
         report = SendReport(issue_number=number, audience=sum(counts.values()), unmatched=unmatched)
         if progress:
@@ -173,6 +164,36 @@ class IssueSender:
             report.variants = ledger.variant_counts(session, issue.id or 0)
         report.seconds = monotonic() - started
         return report
+
+    def start(self, number: int, *, resume: bool) -> tuple[Issue, dict[str, int]]:
+        """Begin the send (the ledger's audience, in one snapshot) or join it; the issue and its counts.
+
+        Two senders starting one issue at once: one writes the audience, the other fails to serialize
+        and, going again, finds the send started.
+        """
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                with unit_of_work(self.engine) as session:
+                    one_snapshot(session)
+                    return self.begin(session, number, resume=resume)
+            except DBAPIError as exc:
+                if not serialization_failure(exc) or attempt == START_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    def begin(self, session: Session, number: int, *, resume: bool) -> tuple[Issue, dict[str, int]]:
+        issue = get_issue(session, number)
+        unpause(issue, resume=resume)
+        now = self.clock()
+
+        def audiences(choices: ledger.Choices) -> list[ledger.Audience]:
+            return variants.fix(session, self.renderer, issue, choices, now=now)
+
+        with self.timed("start"):
+            ledger.begin(session, issue, now=now, variants=audiences)
+        counts = delivery_counts(session, issue.id or 0)
+        self._positions = {v.id: v.position for v in variants.stored(session, issue)}
+        return issue, counts
 
     def prepare(self, issue: Issue) -> "Prepared":
         """Claim the next batch and build its envelopes (runs one batch ahead, in its own thread).
