@@ -1,5 +1,6 @@
 """Mail headers that carry a guarantee: RFC 8058 one-click unsubscribe, deterministic Message-IDs."""
 
+from functools import cache
 from urllib.parse import quote
 
 
@@ -8,10 +9,14 @@ def list_unsubscribe_headers(https_url: str, mailto: str | None = None) -> dict[
 
     The token lives in the URL because the one-click POST arrives without cookies or credentials.
     """
-    value = f"<{https_url}>"
-    if mailto:
-        value += f", <mailto:{mailto}?subject={quote('unsubscribe')}>"
+    value = f"<{https_url}>{mailto_part(mailto)}" if mailto else f"<{https_url}>"
     return {"List-Unsubscribe": value, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+@cache
+def mailto_part(mailto: str) -> str:
+    """The mailto half of ``List-Unsubscribe``, the same for every recipient: made once."""
+    return f", <mailto:{mailto}?subject={quote('unsubscribe')}>"
 
 
 def message_id(*, issue_number: int, delivery_id: int, domain: str) -> str:

@@ -12,9 +12,7 @@ address stays bad), or to be slow.
 ``delay`` slows every request, half before the acceptance and half after (the answer's way back): a
 client that gives up or dies meanwhile does not undo what was accepted, just as at SendGrid.
 
-Needs ``jsonschema`` and ``orjson``, which parses a request three times faster than ``json``: on a
-2-core machine ``digest bench`` runs the stand-in beside the senders, and should measure them, not it.
-Imports nothing of digest.
+Needs ``jsonschema``. Imports nothing of digest.
 """
 
 import json
@@ -29,7 +27,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import orjson
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -59,10 +56,10 @@ def read_record(record: Path) -> Iterator[dict[str, Any]]:
     """Every accepted recipient in a record file: ``{"email", "custom_args", "message_id"}``."""
     if not record.exists():
         return
-    with record.open("rb") as lines:
+    with record.open(encoding="utf-8") as lines:
         for line in lines:
             if line.strip():
-                accepted = orjson.loads(line)
+                accepted = json.loads(line)
                 for recipient in accepted["recipients"]:
                     yield {**recipient, "message_id": accepted["message_id"]}
 
@@ -195,7 +192,7 @@ class SendGridStandIn:
         if scripted is not None:
             return *self.scripted(*scripted), 0
         try:
-            body = orjson.loads(raw)
+            body = json.loads(raw)
         except ValueError:
             return 400, {}, errors(("Bad Request", None)), 0
         problem = self.check(body, validate=number % self.validate_every == 0)
@@ -259,9 +256,9 @@ class SendGridStandIn:
             for kind in ("to", "cc", "bcc")
             for recipient in person.get(kind, ())
         ]
-        line = orjson.dumps({"message_id": message_id, "recipients": recipients}) + b"\n"
+        line = json.dumps({"message_id": message_id, "recipients": recipients}) + "\n"
         with self._lock:
-            with self.record_path.open("ab") as record:
+            with self.record_path.open("a", encoding="utf-8") as record:
                 record.write(line)
                 record.flush()
                 os.fsync(record.fileno())
