@@ -138,6 +138,7 @@ class SendGridMailer(Mailer):
         self.api.client.timeout = timeout  # the client has no timeout of its own: without one a send can hang
         self.api.client.request_headers["Content-Type"] = CONTENT_TYPE
         self._pool: ThreadPoolExecutor | None = None
+        self._shared: dict[SharedBody, str] = {}
 
     # --- the Mailer interface -----------------------------------------------------------------------
 
@@ -268,7 +269,16 @@ class SendGridMailer(Mailer):
 
     def shared(self, body: SharedBody) -> str:
         """What every personalization of a request shares (sender, subject, content, category), as the
-        members of a JSON object without its braces."""
+        members of a JSON object without its braces; written once per body (a send's variants come back
+        batch after batch)."""
+        written = self._shared.get(body)
+        if written is None:
+            if len(self._shared) >= 64:
+                self._shared.clear()
+            written = self._shared[body] = self.write_shared(body)
+        return written
+
+    def write_shared(self, body: SharedBody) -> str:
         content = [
             {"type": kind, "value": value}
             for kind, value in (("text/plain", body.text), ("text/html", body.html))

@@ -30,7 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, func, select
 
 from digest.core.headers import list_unsubscribe_headers, message_id, one_click_url
-from digest.core.personalize import MARKERS, Personalizer, RecipientLinks
+from digest.core.personalize import Personalizer, RecipientLinks
 from digest.db.engine import one_snapshot, serialization_failure, unit_of_work
 from digest.db.models import DeliveryStatus, Issue, IssueStatus, IssueVariant, Subscriber, SubscriberState
 from digest.errors import InvalidState, MailerUnusable, TransientMailError
@@ -40,8 +40,6 @@ from digest.rendering import Renderer
 from digest.services import ledger, variants
 from digest.services.ledger import Recipient, VariantCounts, delivery_counts, get_issue, next_issue_to_send
 from digest.tokens import Purpose, Tokens
-
-UNSUBSCRIBE, PREFERENCES = MARKERS["unsubscribe"], MARKERS["preferences"]
 
 __all__ = ["IssueSender", "SendReport", "SendSettings", "delivery_counts", "get_issue", "next_issue_to_send"]
 
@@ -296,7 +294,7 @@ class IssueSender:
                 delivery_id=recipient.delivery_id,
                 domain=self.domain,
             ),
-            values={UNSUBSCRIBE: links.unsubscribe, PREFERENCES: links.preferences},
+            values=links.values(),
             headers=list_unsubscribe_headers(
                 one_click_url(links.unsubscribe), self.settings.unsubscribe_mailto
             ),
