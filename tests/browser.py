@@ -4,6 +4,7 @@ In CI (``CI=true``) a missing Chromium fails the test run instead of skipping it
 """
 
 import os
+import re
 import socket
 import threading
 import time
@@ -15,6 +16,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, sync_playwright
+
+from tests.support import parts_of, read_outbox
 
 CHROMIUM = Path(os.environ.get("DIGEST_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -74,3 +77,18 @@ def wait_for_emails(outbox: Path, count: int, timeout: float = 10) -> None:
     while len(list(outbox.glob("**/*.eml"))) < count:
         assert time.monotonic() < deadline, f"fewer than {count} emails reached {outbox}"
         time.sleep(0.05)
+
+
+def link_in(outbox: Path, kind: str, pattern: str) -> str:
+    """The first link matching ``pattern`` in the text part of the newest email of ``kind``.
+
+    The live server sends emails after answering (a background task), so give them a moment to land.
+    """
+    deadline = time.monotonic() + 10
+    while not (messages := [m for m in read_outbox(outbox) if kind in str(m["Subject"])]):
+        assert time.monotonic() < deadline, f"no {kind!r} email in the outbox"
+        time.sleep(0.05)
+    plain, _ = parts_of(messages[-1])
+    match = re.search(pattern, plain)
+    assert match, plain
+    return match.group(0)

@@ -1,7 +1,6 @@
 """A person in a real browser: subscribe, confirm from the email, get a digest, leave from its footer."""
 
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,9 +13,9 @@ from digest.db.engine import unit_of_work
 from digest.db.models import Subscriber
 from digest.web.app import create_app
 from digest.wiring import Parts
-from tests.browser import free_port, live_server
+from tests.browser import free_port, link_in, live_server
 from tests.conftest import Digest
-from tests.support import parts_of, read_outbox, summary, write_summaries
+from tests.support import summary, write_summaries
 
 PORT = free_port()
 
@@ -31,21 +30,6 @@ def web_env(env: dict[str, str]) -> dict[str, str]:
 def site(parts: Parts) -> Iterator[str]:
     with live_server(create_app(parts), PORT) as url:
         yield url
-
-
-def link_in(outbox: Path, kind: str, pattern: str) -> str:
-    """The first link matching ``pattern`` in the text part of the newest email of ``kind``.
-
-    The live server sends emails after answering (a background task), so give them a moment to land.
-    """
-    deadline = time.monotonic() + 10
-    while not (messages := [m for m in read_outbox(outbox) if kind in str(m["Subject"])]):
-        assert time.monotonic() < deadline, f"no {kind!r} email in the outbox"
-        time.sleep(0.05)
-    plain, _ = parts_of(messages[-1])
-    match = re.search(pattern, plain)
-    assert match, plain
-    return match.group(0)
 
 
 def state_of(parts: Parts, email: str) -> str:

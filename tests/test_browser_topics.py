@@ -3,7 +3,6 @@ opened from the welcome email's link, by clicking the checkboxes (labels and all
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +13,7 @@ from digest.db.engine import unit_of_work
 from digest.services import subscribers, topics
 from digest.web.app import create_app
 from digest.wiring import Parts
-from tests.browser import free_port, live_server
-from tests.support import parts_of, read_outbox
+from tests.browser import free_port, link_in, live_server
 
 PORT = free_port()
 EMAIL = "reader@example.org"
@@ -36,18 +34,6 @@ def web_env(env: dict[str, str]) -> dict[str, str]:
 def site(parts: Parts) -> Iterator[str]:
     with live_server(create_app(parts), PORT) as url:
         yield url
-
-
-def link_in(outbox: Path, subject: str, pattern: str) -> str:
-    """The first link matching ``pattern`` in the newest email about ``subject`` (sent after the answer)."""
-    deadline = time.monotonic() + 10
-    while not (messages := [m for m in read_outbox(outbox) if subject in str(m["Subject"])]):
-        assert time.monotonic() < deadline, f"no {subject!r} email in the outbox"
-        time.sleep(0.05)
-    plain, _ = parts_of(messages[-1])
-    found = re.search(pattern, plain)
-    assert found, plain
-    return found.group(0)
 
 
 def stored_topics(parts: Parts) -> list[str]:
