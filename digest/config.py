@@ -29,76 +29,140 @@ EDITOR_ENTRY = re.compile(rf"\s*(?P<name>[A-Za-z0-9._@-]{{1,100}})\s*:\s*(?P<has
 
 
 class Settings(BaseSettings):
-    """Every setting of PRODUCT.md's configuration table, with its default."""
+    """Every setting, with its default and, in its docstring, what it means.
+
+    The docstrings are the settings' descriptions (``use_attribute_docstrings``): docs/configuration.md is
+    generated from them by ``python -m digest.devtools.settings_reference``.
+    """
 
     model_config = SettingsConfigDict(
-        env_prefix="DIGEST_", env_file=".env", extra="ignore", validate_by_name=True, validate_by_alias=True
+        env_prefix="DIGEST_",
+        env_file=".env",
+        extra="ignore",
+        validate_by_name=True,
+        validate_by_alias=True,
+        use_attribute_docstrings=True,
     )
 
     env: Environment = "development"
+    """Where this runs. Outside `development` the development signing key is refused; in `production` a
+    missing postal address and an http base URL are refused too."""
     database_url: str = "sqlite:///digest.db"
+    """SQLAlchemy URL of the database: SQLite for one machine, `postgresql+psycopg://user:password@host/name`
+    in production and for workers on several machines."""
     secret_keys: str = DEVELOPMENT_SECRET
+    """Keys that sign links, form tokens, editor sessions and API tokens, comma-separated: the first signs,
+    every one verifies. To rotate, put a new key first and drop the old one once its links may go."""
     base_url: str = "http://127.0.0.1:8000"
+    """The public address of the web app, used in every link of every email (https in production)."""
     email_backend: EmailBackend = "outbox"
+    """Where mail goes: `outbox` (`.eml` files), `console` (printed), `smtp`, `sendgrid`, or `memory` (kept
+    in the process, for tests)."""
     outbox_dir: Path = Path("outbox")
+    """The folder the outbox backend writes to: one folder per issue, plus `notices/` and `tests/`."""
     smtp_url: str | None = None
+    """The SMTP relay for the `smtp` backend: `smtp://user:pass@host:587?starttls=true`,
+    `smtps://user:pass@host:465`, optionally `&cafile=/path/ca.pem`."""
     sendgrid_api_key: str | None = None
+    """The SendGrid API key for the `sendgrid` backend; it needs the Mail Send permission only."""
     sendgrid_host: str = "https://api.sendgrid.com"
+    """SendGrid's API address; tests and the benchmark point it at a local stand-in."""
     sendgrid_sandbox: bool = False
+    """SendGrid's sandbox mode: requests are validated and answered, and nothing is delivered."""
     mail_timeout: float = Field(default=30.0, gt=0, le=600)
+    """Seconds before a provider request or an SMTP command gives up (and is retried as transient)."""
     send_concurrency: int = Field(default=4, ge=1, le=64)
+    """Parallel SendGrid requests or SMTP connections per sending process."""
     send_rate: float = Field(default=0.0, ge=0)
+    """The most messages per second per sending process; `0` means no cap."""
     pause_after_errors: int = Field(default=100, ge=1)
-    # How long a claimed batch belongs to its sender; after that (a crash) another run sends it again.
+    """Failed messages in a row after which a send pauses itself until `digest send --resume`."""
     send_lease: timedelta = timedelta(minutes=2)
+    """How long a claimed batch belongs to its sender (at least 1s). After a crash, another sender sends
+    the batch again once the lease has run out."""
     from_: str = Field(default="Research Digest <digest@localhost>", alias="DIGEST_FROM")
+    """The From header of every email; its domain also names the Message-IDs."""
     postal_address: str | None = None
+    """The sender's postal address, printed in every email's footer; required in production (CAN-SPAM)."""
     sources: str = "samples"
+    """Where summaries come from, comma-separated: `samples` (the shipped examples), folders of `*.json`
+    files, and feed URLs (JSON Feed, RSS 2.0 or Atom)."""
     schedule: str = "0 7 * * mon"
+    """When the scheduled cycle composes and sends, as a cron expression (minute hour day month weekday)."""
     timezone: str = "UTC"
-    ingest_every: timedelta = timedelta(hours=1)  # 0: the scheduler ingests only as part of its cycle
-    # How late a scheduled compose+send may still run (a scheduler that was down at the time); see
-    # digest/scheduler/runner.py for why 6 hours.
+    """The time zone `DIGEST_SCHEDULE` is read in (an IANA name such as `Europe/Berlin`)."""
+    ingest_every: timedelta = timedelta(hours=1)
+    """How often the scheduler ingests between its cycles; `0` ingests only as the cycle's first step."""
     misfire_grace: timedelta = timedelta(hours=6)
-    # How often the scheduler says it is alive; a standby tries to lead as often, or every 5 s if sooner.
+    """How late a scheduled cycle may still run after the scheduler was down (at least 1s); a later one
+    is skipped with a warning."""
     heartbeat_every: timedelta = timedelta(seconds=15)
+    """How often the leading scheduler records that it is alive (three missed make it stale); a standby
+    tries to take the lead as often, or every 5 s if that is sooner."""
     review_window: timedelta = timedelta(0)
+    """Time between a scheduled compose and its send in which an editor can hold the issue; `0` sends at
+    once."""
     first_issue_lookback: timedelta = timedelta(days=7)
+    """How far back the very first issue looks for summaries."""
     max_items: int = Field(default=10, ge=1, le=50)
+    """Summaries shown in full in an issue; the rest are listed by title under "More this week"."""
     batch_size: int = Field(default=1000, ge=1, le=20_000)
-    # Topics subscribers can choose: these (comma-separated) plus every topic of the summaries published
-    # within topics_lookback.
+    """Deliveries claimed and recorded together. It bounds what a crash can send twice; larger batches
+    send faster (the benchmark uses 5000)."""
     topics: str = ""
+    """Topics subscribers can choose, comma-separated, besides the topics of recent summaries."""
     topics_lookback: timedelta = timedelta(days=90)
+    """How far back the topics of published summaries are offered to subscribers."""
     editors: str | None = None
-    # Editor sign-in (/editor): how long a session lasts, and failed sign-ins allowed per IP and per name.
+    """Editor accounts, `name:argon2-hash` pairs separated by commas (a hash's own commas are fine). They
+    sign in at `/editor` and may be given API tokens."""
     editor_session_max_age: timedelta = timedelta(hours=12)
+    """How long an editor's sign-in lasts."""
     editor_login_limit: str = "5/minute;20/hour"
+    """Failed editor sign-ins allowed per client IP and per editor name."""
     sendgrid_webhook_public_key: str | None = None
-    # Feed sources (DIGEST_SOURCES entries that are http(s) URLs): limits on each fetch.
+    """The verification key of SendGrid's signed Event Webhook (base64). Without it the webhook refuses
+    every request; a key that cannot be read stops `digest serve` with a one-line error."""
     feed_timeout: timedelta = timedelta(seconds=10)
+    """How long a feed may take, for each network wait and for the whole download (1s to 10m)."""
     feed_max_bytes: int = Field(default=5_000_000, ge=1_000, le=500_000_000)
+    """The largest feed read, counted after decompression."""
     feed_max_redirects: int = Field(default=5, ge=0, le=20)
-    # Provider events: "blocked" bounces in a row that make a subscriber bounced (hard bounces: at once).
+    """Redirects followed per feed request."""
     blocked_in_a_row: int = Field(default=3, ge=1, le=100)
+    """`blocked` bounces in a row that make a subscriber `bounced` (a hard bounce does at once)."""
     unsubscribe_mailto: str | None = None
+    """An address added as a `mailto:` to every `List-Unsubscribe` header, after the https link."""
     log_format: Literal["text", "json"] = "text"
+    """How the long-running commands log to stderr: `text`, or `json` (one object per line)."""
     site_name: str = "Research Digest"
+    """The name of the digest in emails and pages."""
     consent_text: str = (
         "Yes, email me the weekly Research Digest. I can unsubscribe at any time with one click."
     )
+    """The words beside the sign-up form's consent box; each consent record keeps a hash of them."""
     welcome_email: bool = True
+    """Whether confirming a subscription sends a welcome email."""
     welcome_text: str = (
         "Once a week you will get a short email with the newest plain-language research summaries: "
         "for each one, its key takeaway and what it means for you."
     )
+    """What the welcome email tells a new subscriber to expect."""
     confirm_max_age: timedelta = timedelta(days=7)
+    """How long a confirmation link works."""
     confirm_resend_window: timedelta = timedelta(minutes=10)
+    """At most one confirmation (or "already subscribed" notice) per address in this window."""
     rate_limit_ip: str = "10/minute;60/hour"
+    """Sign-ups allowed per client IP, on the form and the JSON API (`limits` notation)."""
     rate_limit_address: str = "5/hour"
+    """Sign-ups allowed per target address."""
     min_fill_time: timedelta = timedelta(seconds=2)
+    """A sign-up form sent back faster than this is taken for a bot: it gets the usual answer and
+    nothing is done."""
     altcha: bool = False
+    """Ask sign-ups to solve a self-hosted proof-of-work challenge (ALTCHA)."""
     altcha_max_number: int = Field(default=100_000, ge=1_000, le=10_000_000)
+    """The difficulty of the proof-of-work challenge: the largest number a browser may have to try."""
 
     @field_validator(
         "ingest_every",

@@ -1,12 +1,17 @@
 """Helpers shared by the tests: summaries written to a folder source, parsed outbox messages."""
 
+import contextlib
+import io
 import json
 import os
+import sys
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from digest.core.topics import encode
 from digest.db.models import DeliveryStatus
@@ -78,3 +83,26 @@ def parts_of(message: EmailMessage) -> tuple[str, str]:
 def whole_issue(choices: dict[tuple[str, ...], int]) -> list[Audience]:
     """For ``ledger.begin`` in tests about the ledger alone: everyone gets the issue's own email."""
     return [Audience(None, DeliveryStatus.pending, tuple(encode(choice) for choice in choices))]
+
+
+def cli_refusal(words: list[str]) -> str | None:
+    """Why the installed ``digest`` refuses the command line ``digest WORDS`` (an unknown command or
+    option), or None when it accepts it.
+
+    The entry point runs in-process with ``--help`` appended: click reads every option before it answers
+    ``--help``, so a wrong name is refused and nothing is run."""
+    (entry,) = entry_points(group="console_scripts", name="digest")
+    output = io.StringIO()
+    argv = ["digest", *words, "--help"]
+    with (
+        mock.patch.object(sys, "argv", argv),
+        contextlib.redirect_stdout(output),
+        contextlib.redirect_stderr(output),
+    ):
+        try:
+            entry.load()()
+        except SystemExit as exit_:
+            code = exit_.code
+        else:
+            code = 0
+    return None if code == 0 else output.getvalue()

@@ -7,6 +7,7 @@ from digest.errors import InvalidInput
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _PART = re.compile(r"(\d+)\s*([smhdw])")
+_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
 
 
 def parse_duration(text: str) -> timedelta:
@@ -21,3 +22,14 @@ def parse_duration(text: str) -> timedelta:
     for amount, unit in parts:
         total += timedelta(**{_UNITS[unit]: int(amount)})
     return total
+
+
+def format_duration(duration: timedelta) -> str:
+    """Write ``duration`` as :func:`parse_duration` reads it: ``0``, ``90s`` as ``1m30s``, ``7d``."""
+    left = int(duration.total_seconds())
+    parts = []
+    for unit, seconds in _SECONDS.items():
+        amount, left = divmod(left, seconds)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts) or "0"

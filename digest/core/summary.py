@@ -1,4 +1,4 @@
-"""A summary as sources deliver it, validated: PRODUCT.md's "A summary (the input)".
+"""A summary as sources deliver it, validated: the format of docs/sources-and-api.md.
 
 Text fields are plain text. Nothing here escapes or strips markup: rendering escapes everything, so a
 headline such as ``<b>Coffee</b>`` is shown literally, never as markup.

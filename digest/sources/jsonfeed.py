@@ -1,6 +1,6 @@
 """JSON Feed 1.1 (and 1): each item carries the summary in a ``_digest`` extension object.
 
-``_digest`` holds the summary's fields (PRODUCT.md, "A summary"). What it leaves out is taken from the
+``_digest`` holds the summary's fields (docs/sources-and-api.md). What it leaves out is taken from the
 item's own JSON Feed fields: ``id``, ``url``, ``title``, ``date_published`` (-> ``published_at``),
 ``tags`` (-> ``topics``) and ``content_text`` or ``summary`` (-> ``summary``, both plain text in JSON Feed).
 ``content_html`` is never read: it is markup. An item without ``_digest`` is rejected with that reason.
