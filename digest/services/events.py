@@ -49,6 +49,7 @@ STRENGTH = {
 DELIVERY_STEP = {"processed": 1, "deferred": 2, "delivered": 3, "bounced": 3, "blocked": 3, "dropped": 3}
 # The events that tell how a message to an address ended: what "in a row" counts over.
 OUTCOME_EVENTS = ("delivered", "bounce", "dropped")
+LOCK_CHUNK = 1_000  # subscriber keys per locking query
 # SendGrid's reasons for dropping a message that are about the address itself.
 DROPPED_FOR = {
     "bounced address": SubscriberState.bounced,
@@ -141,8 +142,10 @@ def record_events(session: Session, raws: list[Any], *, now: datetime, blocked_i
     report = EventsReport(received=len(raws))
     events = [event for event in (read_event(raw, now=now) for raw in raws) if event is not None]
     report.malformed = len(raws) - len(events)
-    for event in sorted(events, key=lambda event: event.occurred_at):
-        subscriber = find_subscriber(session, event.email)
+    subscribers = lock_subscribers(session, {key_of(event.email) for event in events})
+    # Ties broken by id: two requests carrying the same events insert them in the same order.
+    for event in sorted(events, key=lambda event: (event.occurred_at, event.event_id)):
+        subscriber = subscribers.get(key_of(event.email))
         event_row = insert_once(session, event, subscriber, now=now)
         if event_row is None:
             report.duplicates += 1
@@ -153,14 +156,33 @@ def record_events(session: Session, raws: list[Any], *, now: datetime, blocked_i
     return report
 
 
-def find_subscriber(session: Session, email: str) -> Subscriber | None:
+def key_of(email: str) -> str:
+    """The subscriber key an event's address would have (an invalid address keeps its own spelling)."""
     try:
-        key = address_key(normalise_address(email))
+        return address_key(normalise_address(email))
     except InvalidInput:
-        key = address_key(email)
-    # Locked until the commit (PostgreSQL), so two requests about one address apply one after the other.
-    query = select(Subscriber).where(Subscriber.email_key == key).with_for_update()
-    return session.exec(query).first()
+        return address_key(email)
+
+
+def lock_subscribers(session: Session, keys: set[str]) -> dict[str, Subscriber]:
+    """The subscribers with these keys, locked until the commit (PostgreSQL) so that two requests about
+    one address apply one after the other.
+
+    All are locked before any event is applied, in one fixed order (by key; PostgreSQL locks the rows of
+    ``ORDER BY ... FOR UPDATE`` in that order): two requests naming the same people in different orders
+    then wait for each other instead of deadlocking.
+    """
+    ordered = sorted(keys)
+    found: dict[str, Subscriber] = {}
+    for start in range(0, len(ordered), LOCK_CHUNK):
+        query = (
+            select(Subscriber)
+            .where(col(Subscriber.email_key).in_(ordered[start : start + LOCK_CHUNK]))
+            .order_by(col(Subscriber.email_key))
+            .with_for_update()
+        )
+        found.update((subscriber.email_key, subscriber) for subscriber in session.exec(query))
+    return found
 
 
 def insert_once(

@@ -57,7 +57,7 @@ async def sendgrid_events(request: Request, web: WebDep) -> JSONResponse:
     try:
         report = await run_in_threadpool(process, web, events)
     except SQLAlchemyError:
-        # Two requests about the same addresses at once can deadlock on PostgreSQL; SendGrid retries.
+        # The database is down or busy (subscribers are locked in one order: no deadlock); SendGrid retries.
         log.exception("webhook: could not store the events; SendGrid will send them again")
         return problem(503, "could not store the events now; send them again", **{"Retry-After": "60"})
     log.info("webhook: %d events, %d new, %d duplicates", report.received, report.new, report.duplicates)
