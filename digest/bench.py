@@ -31,13 +31,13 @@ from sqlalchemy import Engine, insert
 from sqlmodel import col, func, select
 
 from digest.config import Settings
+from digest.core.addresses import domain_of
 from digest.core.personalize import Personalizer
 from digest.core.topics import encode
 from digest.db.engine import drop_everything, unit_of_work, upgrade
 from digest.db.models import IssueStatus, Subscriber, Summary
 from digest.errors import InvalidInput
 from digest.mail import OutgoingMessage
-from digest.mail.mime import domain_of
 from digest.mail.sendgrid_standin import read_record
 from digest.services.compose import ComposeRules, compose, issue_view
 from digest.services.ingest import ingest

@@ -6,28 +6,32 @@ User mistakes and unreachable services end with one line on stderr and exit code
 import functools
 import json
 import logging
+import os
 import signal
+import socket
 import sys
 import threading
 import webbrowser
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from digest.bench import DEFAULT_SPEC, run_bench, run_topics_bench
 from digest.bench_smtp import run_smtp_bench
+from digest.core.durations import format_duration
 from digest.core.schedule import cron_trigger
 from digest.core.topics import EVERYTHING, label
 from digest.db import engine as db
 from digest.db.engine import unit_of_work
 from digest.db.models import Issue, IssueStatus, SubscriberState
-from digest.errors import DigestError, InvalidInput, NotFound
+from digest.errors import DigestError, InvalidInput, InvalidState, NotFound
 from digest.logs import configure_logging
 from digest.rendering.checks import check_email
 from digest.scheduler.leader import leadership_for
@@ -39,8 +43,8 @@ from digest.services import topics as topic_service
 from digest.services.compose import ComposeRules, compose
 from digest.services.cycle import CyclePlan, ingest_recorded, run_cycle
 from digest.services.demo import run_demo
-from digest.services.imports import import_file
-from digest.services.ledger import paused_issue, sending_issue
+from digest.services.imports import import_rows, rows_in
+from digest.services.ledger import awaiting_approval, paused_issue, sending_issue
 from digest.services.send import (
     IssueSender,
     SendReport,
@@ -58,6 +62,7 @@ log = logging.getLogger("digest")
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 app = typer.Typer(help="digest: a weekly email digest of clinical research summaries.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -141,13 +146,14 @@ def sender_for(parts: Parts) -> IssueSender:
 
 
 class BarProgress:
-    """A progress bar for sends (rich), shown on stderr."""
+    """A progress bar (rich) for what takes more than a moment: a send, an import. It is drawn on stderr
+    when that is a terminal, and left out of pipes and logs."""
 
-    def __init__(self) -> None:
-        self._bar = Progress(
-            TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
-        )
-        self._task = self._bar.add_task("send", total=None)
+    def __init__(self, doing: str = "sending") -> None:
+        console = Console(stderr=True)
+        columns = (TextColumn(doing), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        self._bar = Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
+        self._task = self._bar.add_task(doing, total=None)
 
     def __enter__(self) -> "BarProgress":
         self._bar.start()
@@ -161,6 +167,13 @@ class BarProgress:
 
     def advance(self, count: int) -> None:
         self._bar.advance(self._task, count)
+
+    def over(self, items: Sequence[T]) -> Iterator[T]:
+        """``items`` one by one, the bar moving past each once it is done."""
+        self.start(len(items), 0)
+        for item in items:
+            yield item
+            self.advance(1)
 
 
 def describe_send(report: SendReport) -> str:
@@ -385,6 +398,12 @@ def send_command(
         chosen: Issue | None = get_issue(session, issue) if issue is not None else None
         if chosen is None:
             chosen = paused_issue(session) if resume else next_issue_to_send(session)
+        waiting = awaiting_approval(session) if chosen is None and not resume else None
+    if waiting is not None:
+        raise InvalidState(
+            f"nothing to send: issue {waiting.number} is {waiting.status}, not approved; "
+            f"approve it first: `digest approve {waiting.number}`"
+        )
     if chosen is None:
         typer.echo("nothing to send: no approved issue" + (" and no paused send" if resume else ""))
         return
@@ -567,7 +586,10 @@ def serve_command(
     from digest.web.app import create_app
 
     parts = service_parts()
-    uvicorn.run(
+    listening = listen(
+        host, port
+    )  # before the app starts: a port in use is one line, not a startup and shutdown
+    config = uvicorn.Config(
         create_app(parts),
         log_config=None,  # uvicorn's records go through digest's logging (DIGEST_LOG_FORMAT)
         host=host,
@@ -576,6 +598,19 @@ def serve_command(
         forwarded_allow_ips=forwarded_allow_ips,
         server_header=False,
     )
+    with listening:
+        log.info("serving on http://%s:%d (Ctrl-C to stop)", f"[{host}]" if ":" in host else host, port)
+        uvicorn.Server(config).run(sockets=[listening])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (as uvicorn binds one), or a one-line error saying why not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise InvalidInput(f"cannot listen on {host}:{port}: {reason}") from exc
 
 
 def topics_on_offer(parts: Parts) -> list[str]:
@@ -601,25 +636,43 @@ def subscribers_add(
         typer.Option("--topic", help="A topic on offer they get; repeat for more (none: everything)."),
     ] = None,
 ) -> None:
-    """Add a subscriber: pending (to be confirmed) or, with --confirmed, active.
+    """Add a subscriber: pending, with a confirmation email, or, with --confirmed, active.
 
     An active subscriber keeps their state and topics: they change topics from their preferences page.
     """
     parts = ready_parts()
     choice = topic_service.checked(topic or [], allowed=topics_on_offer(parts))
     consent = subscriber_service.Consent(form="cli --confirmed" if confirmed else "cli")
+    moment = now()
     with unit_of_work(parts.engine) as session:
         subscriber = subscriber_service.add(
-            session, email, confirmed=confirmed, consent=consent, now=now(), topics=choice
+            session, email, confirmed=confirmed, consent=consent, now=moment, topics=choice
         )
         chosen = topic_service.chosen(subscriber)
+        pending = subscriber.state == SubscriberState.pending
+        window = parts.settings.confirm_resend_window
+        due = (
+            subscriptions.confirmation_due(subscriber, now=moment, resend_window=window) if pending else None
+        )
     typer.echo(f"{subscriber.email}: {subscriber.state}; topics: {label(chosen)}")
+    if pending:
+        typer.echo(send_confirmation(parts, due, subscriber.email))
     if topic and chosen != choice:
         typer.echo(
             f"note: {subscriber.email} was already subscribed and keeps the topics they chose "
             "(they change them on their preferences page)",
             err=True,
         )
+
+
+def send_confirmation(parts: Parts, due: subscriptions.Notice | None, email: str) -> str:
+    """Send a pending subscriber the confirmation ``due`` (after the commit, as a sign-up on the web does)
+    and say so; none is due when one went within the resend window."""
+    if due is None:
+        window = format_duration(parts.settings.confirm_resend_window)
+        return f"a confirmation went to {email} less than {window} ago: not sent again"
+    parts.notice_sender().send(due)
+    return f"sent a confirmation to {email}: active once they follow its link"
 
 
 @subscribers_app.command("topics")
@@ -683,19 +736,23 @@ def subscribers_import(
     if confirmed != bool(consent_source):
         raise InvalidInput("--confirmed and --consent-source go together: say where the consent was given")
     parts = ready_parts()
-    report = import_file(
-        parts.engine,
-        file,
-        consent_source=consent_source,
-        now=now(),
-        resend_window=parts.settings.confirm_resend_window,
-        topics_on_offer=topics_on_offer(parts),
-    )
+    rows = rows_in(file)
+    with BarProgress("importing") as bar:
+        report = import_rows(
+            parts.engine,
+            bar.over(rows),
+            file_name=file.name,
+            consent_source=consent_source,
+            now=now(),
+            resend_window=parts.settings.confirm_resend_window,
+            topics_on_offer=topics_on_offer(parts),
+        )
     for problem in report.problems:
         typer.echo(f"skipped {problem}", err=True)
     sender = parts.notice_sender()
-    for notice in report.notices:
-        sender.send(notice)
+    with BarProgress("sending confirmations") as bar:
+        for notice in bar.over(report.notices):
+            sender.send(notice)
     state = "active" if confirmed else "pending, confirmation sent"
     typer.echo(f"imported {report.added} address(es) ({state}); {len(report.problems)} row(s) skipped")
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from digest.core.addresses import domain_of, is_public_domain
 from digest.core.durations import parse_duration
 from digest.errors import ConfigError, InvalidInput
 
@@ -45,8 +46,9 @@ class Settings(BaseSettings):
     )
 
     env: Environment = "development"
-    """Where this runs. Outside `development` the development signing key is refused; in `production` a
-    missing postal address and an http base URL are refused too."""
+    """Where this runs. Outside `development` the development signing key and a From at no real domain
+    (`localhost`, `.local`, `.test`, `.example`, ...) are refused; in `production` a missing postal
+    address and an http base URL are refused too."""
     database_url: str = "sqlite:///digest.db"
     """SQLAlchemy URL of the database: SQLite for one machine, `postgresql+psycopg://user:password@host/name`
     in production and for workers on several machines."""
@@ -81,7 +83,8 @@ class Settings(BaseSettings):
     """How long a claimed batch belongs to its sender (at least 1s). After a crash, another sender sends
     the batch again once the lease has run out."""
     from_: str = Field(default="Research Digest <digest@localhost>", alias="DIGEST_FROM")
-    """The From header of every email; its domain also names the Message-IDs."""
+    """The From header of every email; its domain also names the Message-IDs. Outside `development` it must
+    be at a domain of the public DNS (the default, at `localhost`, is refused)."""
     postal_address: str | None = None
     """The sender's postal address, printed in every email's footer; required in production (CAN-SPAM)."""
     sources: str = "samples"
@@ -264,6 +267,11 @@ class Settings(BaseSettings):
             )
         if self.env == "production" and not self.base_url.startswith("https://"):
             raise ConfigError("DIGEST_BASE_URL must be https in production: unsubscribe links must be https")
+        if not is_public_domain(domain_of(self.from_)):
+            raise ConfigError(
+                f"DIGEST_FROM must be an address at a real domain while DIGEST_ENV={self.env} (mail from "
+                f"{domain_of(self.from_) or 'no domain'} is refused or taken for spam): got {self.from_!r}"
+            )
 
 
 def parse_editors(value: str) -> dict[str, str]:

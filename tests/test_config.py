@@ -25,11 +25,22 @@ def no_outside_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     monkeypatch.chdir(tmp_path)
 
 
+FROM = "Research Digest <digest@news.example.org>"
+
+
 def production(
-    *, secret_keys: str = SECRET, postal_address: str | None = POSTAL, base_url: str = "https://d.example.org"
+    *,
+    secret_keys: str = SECRET,
+    postal_address: str | None = POSTAL,
+    base_url: str = "https://d.example.org",
+    from_: str = FROM,
 ) -> Settings:
     return Settings(
-        env="production", secret_keys=secret_keys, postal_address=postal_address, base_url=base_url
+        env="production",
+        secret_keys=secret_keys,
+        postal_address=postal_address,
+        base_url=base_url,
+        from_=from_,
     )
 
 
@@ -72,7 +83,7 @@ def test_production_refuses_the_development_secret(secret_keys: str) -> None:
 def test_the_test_environment_refuses_the_development_secret_too() -> None:
     with pytest.raises(ConfigError, match="DIGEST_SECRET_KEYS"):
         Settings(env="test").check()
-    Settings(env="test", secret_keys=SECRET).check()
+    Settings(env="test", secret_keys=SECRET, from_=FROM).check()
 
 
 @pytest.mark.parametrize("postal_address", [None, ""])
@@ -86,6 +97,35 @@ def test_production_refuses_an_http_base_url() -> None:
         production(base_url="http://digest.example.org").check()
 
 
+@pytest.mark.parametrize(
+    "from_",
+    [
+        "Research Digest <digest@localhost>",  # the default
+        "digest@mailhost",
+        "digest@news.example",
+        "digest@digest.local",
+        "digest@site.test",
+        "digest@box.localdomain",
+        "digest@10.0.0.7",
+        "digest@[10.0.0.7]",
+    ],
+)
+def test_outside_development_the_from_must_be_at_a_real_domain(from_: str) -> None:
+    Settings(from_=from_).check()  # development: anything goes
+    for env in ("test", "production"):
+        with pytest.raises(ConfigError, match="DIGEST_FROM must be an address at a real domain") as raised:
+            production(from_=from_).model_copy(update={"env": env}).check()
+        assert repr(from_) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "from_",
+    [FROM, "digest@news.example.org", "Résumé <digest@bücher.example.com>", "digest@xn--p1ai.xn--p1ai"],
+)
+def test_a_from_at_a_public_domain_is_accepted(from_: str) -> None:
+    production(from_=from_).check()
+
+
 def test_a_base_url_that_is_not_a_url_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIGEST_BASE_URL", "digest.example.org")
 
@@ -97,6 +137,7 @@ def test_load_settings_reads_the_environment_and_checks_it(monkeypatch: pytest.M
     monkeypatch.setenv("DIGEST_ENV", "production")
     monkeypatch.setenv("DIGEST_SECRET_KEYS", SECRET)
     monkeypatch.setenv("DIGEST_BASE_URL", "https://digest.example.org/")
+    monkeypatch.setenv("DIGEST_FROM", FROM)
     with pytest.raises(ConfigError, match="DIGEST_POSTAL_ADDRESS"):
         load_settings()
 
@@ -204,7 +245,13 @@ def test_a_malformed_database_url_is_one_line(digest: Digest, env: dict[str, str
 
 
 def test_an_unmigrated_database_says_to_run_db_upgrade(digest: Digest) -> None:
-    for command in (["status"], ["compose"], ["send"], ["subscribers", "list"], ["approve", "1"]):
+    commands = (["status"], ["compose"], ["send"], ["subscribers", "list"], ["approve", "1"])
+    for command in commands:
+        line = refused(digest(*command, ok=False))
+        assert line == "error: the database is not set up: run `digest db upgrade` to create its tables"
+
+    digest("db", "upgrade", "0001")  # set up by an older version
+    for command in commands:
         line = refused(digest(*command, ok=False))
         assert line == "error: the database schema is out of date: run `digest db upgrade`", command
 
@@ -257,6 +304,13 @@ def test_the_command_line_refuses_development_settings_in_production(
     )
 
     env["DIGEST_BASE_URL"] = "https://digest.example.org"
+    env["DIGEST_FROM"] = "Research Digest <digest@localhost>"
+    assert refused(digest("status", ok=False)) == (
+        "error: DIGEST_FROM must be an address at a real domain while DIGEST_ENV=production (mail from "
+        "localhost is refused or taken for spam): got 'Research Digest <digest@localhost>'"
+    )
+
+    env["DIGEST_FROM"] = FROM
     del env["DIGEST_POSTAL_ADDRESS"]
     assert refused(digest("status", ok=False)).startswith("error: DIGEST_POSTAL_ADDRESS is required")
 

@@ -18,6 +18,7 @@ def test_step_by_step(digest: Digest, env: dict[str, str], outbox: Path) -> None
     assert "up to date" in digest("db", "upgrade").stdout
     assert "Ada@example.org: active" in digest("subscribers", "add", "Ada@Example.org", "--confirmed").stdout
     assert "bob@example.org: pending" in digest("subscribers", "add", "bob@example.org").stdout
+    assert [message["To"] for message in read_outbox(outbox / "notices")] == ["bob@example.org"]
     listing = digest("subscribers", "list").stdout
     assert "Ada@example.org\tactive" in listing
     assert "bob@example.org\tpending" in listing
@@ -40,19 +41,23 @@ def test_step_by_step(digest: Digest, env: dict[str, str], outbox: Path) -> None
 
     assert "issue 1 is approved" in digest("approve", "1").stdout
     assert "issue 1 is held" in digest("hold", "1").stdout
-    assert "nothing to send" in digest("send").stdout
+    held = digest("send", ok=False)
+    assert (held.exit_code, held.stderr) == (
+        1,
+        "error: nothing to send: issue 1 is held, not approved; approve it first: `digest approve 1`\n",
+    )
     digest("approve", "1")
     assert "would send to 1 active subscribers" in digest("send", "--dry-run").stdout
-    assert read_outbox(outbox) == []
+    assert read_outbox(outbox / "issue-1") == []
 
     assert "issue 1: 1 sent, 0 failed, 0 skipped of 1" in digest("send").stdout
-    messages = read_outbox(outbox)
+    messages = read_outbox(outbox / "issue-1")
     assert [message["To"] for message in messages] == ["Ada@example.org"]
     plain, _ = parts_of(messages[0])
     assert "Plain headline number 3" in plain
 
     assert "nothing to send" in digest("send").stdout
-    assert len(read_outbox(outbox)) == 1
+    assert len(read_outbox(outbox / "issue-1")) == 1
     status = digest("status").stdout
     assert "pending 1, active 1" in status
     assert "last send: issue 1 (sent): pending 0, sending 0, sent 1, failed 0, skipped 0" in status

@@ -6,6 +6,10 @@ prints what the preferences page offers; erase does what its erasure does.
 """
 
 import json
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -35,6 +39,28 @@ def csv_file(tmp_path: Path, text: str, name: str = "people.csv") -> Path:
 def listing(digest: Digest) -> dict[str, str]:
     rows = [line.split("\t") for line in digest("subscribers", "list").stdout.splitlines()]
     return {email: state for email, state, _topics in rows}
+
+
+def test_add_without_confirmed_sends_the_confirmation(
+    digest: Digest, engine: Engine, outbox: Path, client: TestClient
+) -> None:
+    added = digest("subscribers", "add", "bob@example.org")
+    assert added.stdout.splitlines() == [
+        "bob@example.org: pending; topics: everything",
+        "sent a confirmation to bob@example.org: active once they follow its link",
+    ]
+    (confirmation,) = notices(outbox, "bob@example.org")
+    assert subject_has(confirmation, "confirm your subscription")
+
+    # Added again within the resend window: said so, and nobody is mailed twice.
+    again = digest("subscribers", "add", "bob@example.org")
+    assert again.stdout.splitlines()[1] == (
+        "a confirmation went to bob@example.org less than 10m ago: not sent again"
+    )
+    assert len(notices(outbox, "bob@example.org")) == 1
+
+    assert client.post(path_of(link_in(confirmation, "confirm"))).status_code == 200
+    assert state_of(engine, "bob@example.org") == "active"
 
 
 def test_import_keeps_good_rows_pending_and_reports_bad_ones_by_line(
@@ -75,6 +101,43 @@ def test_import_keeps_good_rows_pending_and_reports_bad_ones_by_line(
     (to_ada,) = notices(outbox, "ada@example.org")
     assert client.post(path_of(link_in(to_ada, "confirm"))).status_code == 200
     assert state_of(engine, "ada@example.org") == "active"
+
+
+def on_a_terminal(command: list[str], env: dict[str, str], cwd: Path) -> str:
+    """What ``command`` shows on a terminal (a pseudo-terminal here), as a user would see it."""
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        command, env={**os.environ, **env}, cwd=cwd, stdin=follower, stdout=follower, stderr=follower
+    ) as process:
+        os.close(follower)
+        shown = bytearray()
+        while chunk := read_some(leader):
+            shown += chunk
+        assert process.wait(timeout=120) == 0, shown.decode(errors="replace")
+    os.close(leader)
+    return shown.decode(errors="replace")
+
+
+def read_some(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # the other end closed: Linux answers EIO
+        return b""
+
+
+def test_import_shows_a_progress_bar_on_a_terminal(
+    digest: Digest, env: dict[str, str], outbox: Path, tmp_path: Path
+) -> None:
+    digest("db", "upgrade")
+    people = csv_file(tmp_path, "email\n" + "".join(f"reader{n}@example.org\n" for n in range(300)))
+    shown = on_a_terminal(
+        [sys.executable, "-m", "digest", "subscribers", "import", str(people)], env, tmp_path
+    )
+    assert "importing" in shown
+    assert "/300" in shown  # done of total, as a send's bar shows
+    assert "sending confirmations" in shown
+    assert "imported 300 address(es) (pending, confirmation sent); 0 row(s) skipped" in shown
+    assert len(notices(outbox)) == 300
 
 
 def test_import_without_header_reads_the_first_column_and_never_downgrades(
@@ -172,9 +235,10 @@ def test_erase_forgets_the_address_and_keeps_it_suppressed(
     assert digest("subscribers", "export", "ada@example.org", ok=False).exit_code == 1
     assert digest("subscribers", "erase", "ada@example.org", ok=False).exit_code == 1
 
-    added = digest("subscribers", "add", "ada@example.org", "--confirmed", ok=False)
-    assert added.exit_code == 1
-    assert "erased" in added.stderr
+    for flags in (["--confirmed"], []):
+        added = digest("subscribers", "add", "ada@example.org", *flags, ok=False)
+        assert added.exit_code == 1
+        assert "erased" in added.stderr
 
     # Nor does an import bring it back, or mail it: only the owner signing up again can.
     people = csv_file(tmp_path, "email\nada@example.org\nbob@example.org\n")

@@ -103,23 +103,30 @@ def drop_everything(engine: Engine) -> None:
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
+def applied_revisions(engine: Engine) -> set[str]:
+    """The migrations the database says it is at; empty when it was never set up."""
+    try:
+        with engine.connect() as connection:
+            return set(MigrationContext.configure(connection).get_current_heads())
+    except OperationalError as exc:
+        raise unreachable(engine, exc) from exc
+
+
 def pending_migrations(engine: Engine) -> list[str]:
     """Revisions not yet applied; empty when the schema is current."""
     script = ScriptDirectory.from_config(_alembic_config(engine))
-    try:
-        with engine.connect() as connection:
-            current = set(MigrationContext.configure(connection).get_current_heads())
-    except OperationalError as exc:
-        raise unreachable(engine, exc) from exc
-    heads = set(script.get_heads())
-    if current == heads:
+    current = applied_revisions(engine)
+    if current == set(script.get_heads()):
         return []
     return [rev.revision for rev in script.walk_revisions() if rev.revision not in current]
 
 
 def require_current_schema(engine: Engine) -> None:
-    """Stop with a clear message when the database has not been migrated."""
-    if pending_migrations(engine):
+    """Stop with a clear message when the database was never set up, or has not been migrated since."""
+    current = applied_revisions(engine)
+    if not current:
+        raise DatabaseError("the database is not set up: run `digest db upgrade` to create its tables")
+    if current != set(ScriptDirectory.from_config(_alembic_config(engine)).get_heads()):
         raise DatabaseError("the database schema is out of date: run `digest db upgrade`")
 
 

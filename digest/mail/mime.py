@@ -92,12 +92,6 @@ def to_mime(message: OutgoingMessage) -> EmailMessage:
     return mime
 
 
-def domain_of(address: str) -> str:
-    """The domain of an address written as ``Name <user@domain>`` or ``user@domain``."""
-    _, bare = parseaddr(address)
-    return bare.rpartition("@")[2] or "localhost"
-
-
 def is_valid_from(address: str) -> bool:
     _, bare = parseaddr(address)
     user, _, domain = bare.rpartition("@")

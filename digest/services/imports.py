@@ -7,7 +7,7 @@ not on offer makes its row a bad one.
 """
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -54,17 +54,19 @@ def rows_in(path: Path) -> list[Row]:
     return [Row(number, cell(row, email), cell(row, topics)) for number, row in enumerate(rows[1:], 2)]
 
 
-def import_file(
+def import_rows(
     engine: Engine,
-    path: Path,
+    rows: Iterable[Row],
     *,
+    file_name: str,
     consent_source: str | None,
     now: datetime,
     resend_window: timedelta,
     topics_on_offer: Sequence[str],
 ) -> ImportReport:
+    """Import ``rows`` (read from ``file_name`` by ``rows_in``), each in a transaction of its own."""
     report = ImportReport()
-    for row in rows_in(path):
+    for row in rows:
         address = row.address
         try:
             topics = checked(row.topics.split(";"), allowed=topics_on_offer)
@@ -82,7 +84,7 @@ def import_file(
                     if is_suppressed(session, normalise_address(address)):
                         # Erased at its owner's request: an operator's list must not mail it again.
                         raise InvalidInput(f"{address} was erased at its owner's request; not imported")
-                    consent = Consent(form=f"import: {path.name}")
+                    consent = Consent(form=f"import: {file_name}")
                     notice = request_subscription(
                         session, address, consent, now=now, resend_window=resend_window, topics=topics
                     )

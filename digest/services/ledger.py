@@ -69,6 +69,16 @@ def next_issue_to_send(session: Session) -> Issue | None:
     return None
 
 
+def awaiting_approval(session: Session) -> Issue | None:
+    """The oldest draft or held issue: nothing goes out until an editor approves it."""
+    query = (
+        select(Issue)
+        .where(col(Issue.status).in_([IssueStatus.draft, IssueStatus.held]))
+        .order_by(col(Issue.number))
+    )
+    return session.exec(query).first()
+
+
 def sending_issue(session: Session) -> Issue | None:
     """The oldest send under way and not paused: what a worker helps with."""
     query = (

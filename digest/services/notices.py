@@ -6,9 +6,9 @@ Built and sent only after the transaction that called for them has committed (se
 from dataclasses import dataclass
 from email.utils import make_msgid
 
+from digest.core.addresses import domain_of
 from digest.errors import MailError
 from digest.mail import Mailer, OutgoingMessage
-from digest.mail.mime import domain_of
 from digest.rendering import NoticeView, Renderer
 from digest.services.subscriptions import Notice, NoticeKind
 from digest.tokens import Purpose, Tokens

@@ -29,13 +29,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, func, select
 
+from digest.core.addresses import domain_of
 from digest.core.headers import list_unsubscribe_headers, message_id, one_click_url
 from digest.core.personalize import Personalizer, RecipientLinks
 from digest.db.engine import one_snapshot, serialization_failure, unit_of_work
 from digest.db.models import DeliveryStatus, Issue, IssueStatus, IssueVariant, Subscriber, SubscriberState
 from digest.errors import InvalidState, MailerUnusable, TransientMailError
 from digest.mail import Envelope, Mailer, Outcome, SharedBody
-from digest.mail.mime import domain_of
 from digest.rendering import Renderer
 from digest.services import ledger, variants
 from digest.services.ledger import Recipient, VariantCounts, delivery_counts, get_issue, next_issue_to_send

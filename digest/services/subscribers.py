@@ -85,13 +85,14 @@ def add(
     now: datetime,
     topics: Sequence[str] = EVERYTHING,
 ) -> Subscriber:
-    """Add ``address`` as pending, or as active when consent was proven elsewhere (``confirmed``).
+    """Add ``address`` as pending, or as active when consent was proven elsewhere (``confirmed``). An
+    erased address is refused either way: a pending one would be sent a confirmation.
 
     Adding again never downgrades an active subscriber, nor changes their ``topics`` (as a sign-up would
     not: they change them from their preferences link).
     """
     email = normalise_address(address)
-    if confirmed and is_suppressed(session, email):
+    if is_suppressed(session, email):
         raise InvalidInput(
             f"{email} was erased at its owner's request: only signing up and confirming again lifts that"
         )

@@ -82,6 +82,11 @@ def request_subscription(
     subscriber.updated_at = now
     session.add(subscriber)
     session.flush()
+    return confirmation_due(subscriber, now=now, resend_window=resend_window)
+
+
+def confirmation_due(subscriber: Subscriber, *, now: datetime, resend_window: timedelta) -> Notice | None:
+    """The confirmation a pending subscriber is owed: at most one per ``resend_window`` (list bombing)."""
     if recently(subscriber.confirmation_sent_at, now, resend_window):
         return None
     subscriber.confirmation_sent_at = now
