@@ -33,8 +33,9 @@ then restart the processes (see [operations](operations.md)).
 
 The defaults serve the demo and development and nothing else. With `DIGEST_ENV=test` or `production` the
 development signing key and a `DIGEST_FROM` at no real domain are refused, and `production` also refuses a
-missing postal address and an http base URL, each with a one-line error naming the setting. A value that cannot be read stops the command
-the same way: `error: bad setting: DIGEST_BATCH_SIZE: Input should be less than or equal to 20000`.
+missing postal address and an http base URL, each with a one-line error naming the setting. A value that
+cannot be read stops the command the same way: `error: bad setting: DIGEST_BATCH_SIZE: Input should be
+less than or equal to 20000`.
 
 Durations are written `0`, `90s`, `10m`, `1h30m`, `7d` or `2w`; a bare number counts seconds. Rate limits
 use the notation of the `limits` package: `10/minute;60/hour` allows both at once.
