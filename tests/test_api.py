@@ -194,6 +194,27 @@ def test_a_pushed_correction_rerenders_a_draft_that_holds_it(
     assert "A corrected takeaway." in issue_number(engine, 1).html
 
 
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_date_beyond_the_calendar_in_utc_is_rejected_alone(
+    client: TestClient, engine: Engine, token: str, moment: str
+) -> None:
+    answer = push(client, [summary(1), summary(2) | {"published_at": moment}], token)
+
+    assert answer.status_code == 200
+    assert answer.json()["results"] == [
+        {"index": 0, "id": "test-001", "status": "new"},
+        {
+            "index": 1,
+            "id": "test-002",
+            "status": "rejected",
+            "problems": [
+                {"field": "published_at", "reason": "must fall within the years 1 to 9999 once moved to UTC"}
+            ],
+        },
+    ]
+    assert set(stored(engine)) == {"test-001"}
+
+
 @pytest.mark.parametrize(
     ("body", "status", "error"),
     [

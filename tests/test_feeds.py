@@ -7,7 +7,7 @@ feed server on loopback (the same id from two sources, changes after ingest, dat
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -347,6 +347,25 @@ def test_items_dated_in_the_future_wait_for_their_time(engine: Engine, feeds: Fe
         second = compose(session, renderer(), COMPOSE_RULES, now=soon + timedelta(minutes=1))
         assert second is not None
         assert "Plain headline number 2" in second.text
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_a_date_beyond_the_calendar_in_utc_is_rejected_alone(
+    engine: Engine, feeds: FeedServer, fmt: str
+) -> None:
+    late = summary(3, published_at=datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(-timedelta(hours=14))))
+    early = summary(2, published_at=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))))
+    beyond = [late] if fmt == "rss" else [early, late]  # RFC 822 reads the year 0001 as 2001
+    feeds.routes["/feed"] = (200, {}, FORMATS[fmt](summary(1), *beyond))
+
+    [report] = run(engine, FeedSource(feeds.url("/feed"), RULES))
+
+    assert (report.error, report.new) == (None, 1)
+    assert [line.partition(": ")[2] for line in report.rejected] == [
+        f"summary {item['id']}: published_at: must fall within the years 1 to 9999 once moved to UTC"
+        for item in beyond
+    ]
+    assert set(stored(engine)) == {"test-001"}
 
 
 def test_the_namespace_in_the_readme_is_the_one_read() -> None:

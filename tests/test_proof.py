@@ -3,8 +3,9 @@
 import base64
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from altcha.v1 import solve_challenge
@@ -73,6 +74,35 @@ def test_json_sign_up_needs_a_solved_challenge_used_once(
     assert replayed.status_code == 422
     assert subscribers(parts) == ["person@example.org"]
     assert [str(m["To"]) for m in read_outbox(outbox)] == ["person@example.org"]
+
+
+def encoded(payload: object) -> str:
+    return base64.b64encode(json.dumps(payload).encode()).decode()
+
+
+MALFORMED: dict[str, Callable[[dict[str, Any]], object]] = {
+    "salt null": lambda good: dict(good, salt=None),
+    "salt a number": lambda good: dict(good, salt=12),
+    "number a string": lambda good: dict(good, number="12"),
+    "signature a list": lambda good: dict(good, signature=[]),
+    "algorithm missing": lambda good: {k: v for k, v in good.items() if k != "algorithm"},
+    "a list": lambda good: [good],
+    "a string holding the field names": lambda good: "algorithm challenge number salt signature",
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_a_malformed_solution_is_refused_like_a_wrong_one(
+    client: TestClient, parts: Parts, name: str
+) -> None:
+    good = json.loads(base64.b64decode(solved(client.get("/altcha/challenge").json())))
+    payload = encoded(MALFORMED[name](good))
+
+    answer = client.post("/subscribe", json={"email": "bot@example.org", "consent": True, "altcha": payload})
+
+    assert answer.status_code == 422
+    assert "altcha" in answer.json()["error"]
+    assert subscribers(parts) == []
 
 
 def test_form_without_the_check_is_refused(client: TestClient, parts: Parts) -> None:

@@ -2,7 +2,7 @@
 
 import itertools
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -96,6 +96,22 @@ def bad_cases() -> list[Any]:
         ),
         pytest.param(
             summary(1, published_at=naive), "test-001", "published_at", "time zone", id="naive-date"
+        ),
+        pytest.param(
+            summary(1, published_at=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))),
+            "test-001",
+            "published_at",
+            "within the years 1 to 9999",
+            id="before-year-one-in-utc",
+        ),
+        pytest.param(
+            summary(
+                1, published_at=datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(-timedelta(hours=14)))
+            ),
+            "test-001",
+            "published_at",
+            "within the years 1 to 9999",
+            id="after-year-9999-in-utc",
         ),
         pytest.param(42, "(no id)", "(summary)", "expected a JSON object, got int", id="number"),
         pytest.param("a summary", "(no id)", "(summary)", "expected a JSON object, got str", id="string"),

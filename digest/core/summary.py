@@ -7,7 +7,7 @@ headline such as ``<b>Coffee</b>`` is shown literally, never as markup.
 import hashlib
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -90,6 +90,10 @@ class SummaryIn(BaseModel):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("must carry a time zone, e.g. 2026-11-23T09:00:00+00:00")
+        try:
+            value.astimezone(UTC)  # every comparison and the database see it in UTC
+        except OverflowError:
+            raise ValueError("must fall within the years 1 to 9999 once moved to UTC") from None
         return value
 
     @field_validator("topics", mode="before")

@@ -8,11 +8,11 @@ solution works once. The solver is the small script in ``templates/pages/_proof.
 
 import base64
 import hmac
-import json
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 
-from altcha.v1 import ChallengeOptions, create_challenge, verify_solution
+from altcha.v1 import AlgoType, ChallengeOptions, Payload, create_challenge, verify_solution
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 
@@ -20,6 +20,28 @@ from digest.db.engine import unit_of_work
 from digest.db.models import UsedChallenge
 
 LIFETIME = timedelta(minutes=20)
+
+
+class Solution(BaseModel):
+    """What the solver sends back (base64 of this JSON). Checked here because ``altcha`` assumes the
+    types: a ``salt`` of null or a number raised inside its verifier."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    algorithm: AlgoType
+    challenge: str
+    number: int
+    salt: str
+    signature: str
+
+
+def solution_in(payload: str) -> Payload | None:
+    """The solution ``payload`` encodes, or None when it is not one (whatever is wrong with it)."""
+    try:
+        found = Solution.model_validate_json(base64.b64decode(payload, validate=True))
+    except ValueError:  # not base64 (binascii.Error), not JSON or not these fields (ValidationError)
+        return None
+    return Payload(found.algorithm, found.challenge, found.number, found.salt, found.signature)
 
 
 class ProofOfWork:
@@ -44,13 +66,10 @@ class ProofOfWork:
 
     def accept(self, payload: str) -> bool:
         """``True`` once for a genuine, unexpired solution; ``False`` for anything else or a replay."""
-        try:
-            solved, _ = verify_solution(payload, self._key, check_expires=True)
-        except (ValueError, TypeError, KeyError):
+        solution = solution_in(payload)
+        if solution is None or not verify_solution(solution, self._key, check_expires=True)[0]:
             return False
-        if not solved:
-            return False
-        signature = str(json.loads(base64.b64decode(payload))["signature"])
+        signature = solution.signature
         now = datetime.now(UTC)
         try:
             with unit_of_work(self._engine) as session:

@@ -1,6 +1,6 @@
 """SendGrid's Event Webhook signature, and the age of its timestamp (``web/webhooks.py`` says why)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from sendgrid.helpers.eventwebhook import EventWebhook
@@ -31,8 +31,8 @@ class EventSignatures:
             return "the signature headers are missing"
         if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
             return "the timestamp is not a number of seconds"
-        signed_at = datetime.fromtimestamp(int(timestamp), UTC)
-        if abs(now - signed_at) > self.max_age:
+        # Compared as seconds: a datetime cannot hold every 12-digit timestamp (year 33658 and beyond).
+        if abs(now.timestamp() - int(timestamp)) > self.max_age.total_seconds():
             return f"the timestamp is more than {self.max_age.total_seconds() / 60:.0f} minutes from now"
         try:
             # The helper prefixes the timestamp and encodes to UTF-8: bytes that are not UTF-8 were
