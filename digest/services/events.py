@@ -29,10 +29,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from digest.core.summary import printable
+from digest.db.engine import dialect_insert
 from digest.db.models import Delivery, Issue, ProviderEvent, Subscriber, SubscriberState
 from digest.errors import InvalidInput
 from digest.services.subscribers import address_key, normalise_address, suppression_hash
@@ -200,9 +200,8 @@ def insert_once(
         "occurred_at": event.occurred_at,
         "received_at": now,
     }
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(EVENTS)
+        dialect_insert(session, EVENTS)
         .values(values)
         .on_conflict_do_nothing(index_elements=["provider_event_id"])
         .returning(EVENTS.c.id)

@@ -17,11 +17,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Engine, Integer, Table, and_, any_, bindparam, literal, or_, text, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
-from digest.db.engine import unit_of_work
+from digest.db.engine import dialect_insert, unit_of_work
 from digest.db.models import (
     Delivery,
     DeliveryStatus,
@@ -158,8 +156,7 @@ def write_audience(session: Session, issue_id: int, audience: Audience, *, now: 
         col(Subscriber.topics).in_(audience.choices),
     )
     columns = ["issue_id", "subscriber_id", "variant_id", "status", "attempts", "created_at", "updated_at"]
-    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(dialect_insert(Delivery).from_select(columns, people).on_conflict_do_nothing())
+    session.execute(dialect_insert(session, Delivery).from_select(columns, people).on_conflict_do_nothing())
 
 
 DELIVERY: Table = Delivery.__table__  # type: ignore[attr-defined]  # the Core table: bulk updates without the ORM's per-row bookkeeping

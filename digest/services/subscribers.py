@@ -10,6 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, func, select
 
 from digest.core.topics import EVERYTHING
+from digest.db.engine import dialect_insert
 from digest.db.models import Subscriber, SubscriberState, Suppression
 from digest.errors import InvalidInput, NotFound
 from digest.services.topics import choose
@@ -63,17 +64,27 @@ def get(session: Session, address: str) -> Subscriber:
 
 
 def existing_or_new(session: Session, email: str, *, now: datetime) -> Subscriber:
-    """The subscriber with this (normalised) address, or a new pending one, not yet added."""
-    subscriber = session.exec(select(Subscriber).where(Subscriber.email_key == address_key(email))).first()
-    if subscriber is None:
-        subscriber = Subscriber(
-            email=email,
-            email_key=address_key(email),
-            token_nonce=secrets.token_hex(8),
-            created_at=now,
-            updated_at=now,
-        )
-    return subscriber
+    """The subscriber with this (normalised) address, inserted as a new pending one when there is none.
+
+    Every way in (sign-up, API, ``subscribers add``, import) comes here. Insert-or-get, not look-then-add:
+    when another transaction adds the same address at the same moment (two web processes, a sign-up
+    during an import), the insert waits for it and does nothing, and the row it added is found here,
+    where an insert after a look would have failed on the unique address.
+    """
+    key = address_key(email)
+    new = {
+        "email": email,
+        "email_key": key,
+        "state": SubscriberState.pending,
+        "token_nonce": secrets.token_hex(8),
+        "created_at": now,
+        "updated_at": now,
+    }
+    insert = (
+        dialect_insert(session, Subscriber).values(new).on_conflict_do_nothing(index_elements=["email_key"])
+    )
+    session.execute(insert)
+    return session.exec(select(Subscriber).where(Subscriber.email_key == key)).one()
 
 
 def add(
