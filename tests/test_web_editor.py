@@ -345,6 +345,23 @@ def test_an_empty_subject_is_refused(client: TestClient, issue: int, engine: Eng
     assert "at most 2000 characters" in long_note.text
 
 
+@pytest.mark.parametrize(
+    ("field", "character"), [("subject", "\x00"), ("preheader", "\x07"), ("note", "\x00"), ("note", "\x1b")]
+)
+def test_a_control_character_in_the_words_is_refused_by_name(
+    client: TestClient, issue: int, engine: Engine, field: str, character: str
+) -> None:
+    sign_in(client)
+    words = {"subject": "A new subject", "preheader": "A new preheader", "note": "A new note."}
+    words[field] = f"Before{character}after"
+
+    answer = act(client, issue, "words", **words)
+
+    assert answer.status_code == 409
+    assert f"the {field} must not contain control characters (found U+{ord(character):04X})" in answer.text
+    assert stored(engine, issue).subject != "A new subject"
+
+
 # --- test sends --------------------------------------------------------------------------------------
 
 

@@ -24,7 +24,8 @@ LongText = Field(min_length=1, max_length=20_000)
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _no_control_characters(value: str) -> str:
+def no_control_characters(value: str) -> str:
+    """``value``, or ``ValueError`` naming the first control character in it."""
     found = CONTROL_CHARACTERS.search(value)
     if found:
         raise ValueError(f"must not contain control characters (found U+{ord(found.group()):04X})")
@@ -34,11 +35,11 @@ def _no_control_characters(value: str) -> str:
 def _topic(value: str) -> str:
     if len(value) > NAME_LIMIT:
         raise ValueError(f"a topic must be at most {NAME_LIMIT} characters")
-    return _no_control_characters(value)
+    return no_control_characters(value)
 
 
 # Every text field of a summary: plain text, kept as given (markup included) and escaped when rendered.
-Text = Annotated[str, AfterValidator(_no_control_characters)]
+Text = Annotated[str, AfterValidator(no_control_characters)]
 Topic = Annotated[str, AfterValidator(_topic)]
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from digest.core.summary import no_control_characters
 from digest.db.models import Issue, IssueItem, Summary
 from digest.errors import InvalidInput, InvalidState
 from digest.rendering import Renderer
@@ -131,6 +132,11 @@ def edit_words(
         raise InvalidInput(f"the preheader must have at most {PREHEADER_LIMIT} characters")
     if len(note) > NOTE_LIMIT:
         raise InvalidInput(f"the note must have at most {NOTE_LIMIT} characters")
+    for name, value in (("subject", subject), ("preheader", preheader), ("note", note)):
+        try:
+            no_control_characters(value)  # plain text, as in summaries; PostgreSQL refuses U+0000
+        except ValueError as exc:
+            raise InvalidInput(f"the {name} {exc}") from None
     issue = editable(session, number)
     fields = [
         name
