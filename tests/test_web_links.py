@@ -382,7 +382,10 @@ def test_empty_archive(client: TestClient) -> None:
     assert "No issue has been published yet." in listing.text
     for number in ("1", "0", "-1", "2147483648", "99999999999999999999999"):
         assert client.get(f"/issues/{number}").status_code == 404, number
-    assert client.get("/issues/first").status_code == 422
+    for not_a_number in ("first", "abc", "1.5", "%00"):
+        page = client.get(f"/issues/{not_a_number}")
+        assert (page.status_code, page.headers["content-type"]) == (404, "text/html; charset=utf-8")
+        assert "There is nothing at this address." in page.text
 
 
 # --- headers on every page that carries a token ------------------------------------------------------

@@ -1,6 +1,8 @@
 """The FastAPI app factory: ``create_app(parts)`` wires the routes to one set of parts."""
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
@@ -78,5 +80,12 @@ def create_app(parts: Parts) -> FastAPI:
             request, "message.html", exc.status_code, title=title, message=message
         )
         return page
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # /issues/abc names no page: the same 404 page as any other address, not FastAPI's JSON.
+        if any(error["loc"][:1] == ("path",) for error in exc.errors()):
+            return http_error(request, HTTPException(404))
+        return await request_validation_exception_handler(request, exc)
 
     return app
