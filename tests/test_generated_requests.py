@@ -7,15 +7,12 @@ carry genuine secrets (a form token from the form's own page, a signed link, the
 webhook, an editor's session) so that generation reaches past the checks into the code behind them.
 """
 
-import base64
 import json
 import time
 from typing import Any
 
 import pytest
 import schemathesis
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -37,16 +34,11 @@ from digest.wiring import Parts
 from tests.conftest import Digest
 from tests.editor_support import EDITORS, sign_in
 from tests.web_support import BASE_URL, FORM_TOKEN, RELAXED, draft_issue, send_issue
+from tests.webhook_support import PUBLIC_KEY, SIGNATURE, TIMESTAMP, sign
 
 # Requests per database: every route many times over, in about 15 s on an idle 2-core machine.
 EXAMPLES = 250
 READER = "reader@example.org"
-SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
-TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
-KEY = ec.generate_private_key(ec.SECP256R1())
-PUBLIC_KEY = base64.b64encode(
-    KEY.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-).decode()
 # Health answers say 503 on purpose when a part of the system is down (here: no scheduler runs).
 HEALTH = {"/healthz", "/readyz"}
 FORM = "application/x-www-form-urlencoded"
@@ -221,8 +213,7 @@ def signed(case: Case[Any]) -> dict[str, str]:
     raw = b"" if case.body is NOT_SET else case.body
     raw = case.body = raw if isinstance(raw, bytes) else json.dumps(raw).encode()
     stamp = str(int(time.time()))
-    signature = KEY.sign(stamp.encode() + raw, ec.ECDSA(hashes.SHA256()))
-    return {TIMESTAMP: stamp, SIGNATURE: base64.b64encode(signature).decode()}
+    return {TIMESTAMP: stamp, SIGNATURE: sign(raw, stamp)}
 
 
 @pytest.fixture

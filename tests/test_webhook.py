@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -36,18 +35,13 @@ from digest.web.signatures import EventSignatures
 from tests.conftest import Digest
 from tests.support import CORPORA, NOW, whole_issue
 from tests.test_send import add_subscriber, approved_issue, make_sender
+from tests.webhook_support import PUBLIC_KEY, SIGNATURE, TIMESTAMP, sign
 
 SENDGRID_DATA = CORPORA / "sendgrid"
 VECTORS = json.loads((SENDGRID_DATA / "signed_event_webhook_vectors.json").read_text(encoding="utf-8"))
 ALL_TYPES: list[dict[str, Any]] = json.loads(
     (SENDGRID_DATA / "event_webhook_all_types.json").read_text(encoding="utf-8")
 )
-SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
-TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
-KEY = ec.generate_private_key(ec.SECP256R1())
-PUBLIC_KEY = base64.b64encode(
-    KEY.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-).decode()
 
 
 def web_of(client: TestClient) -> Web:
@@ -56,11 +50,6 @@ def web_of(client: TestClient) -> Web:
     assert isinstance(app, FastAPI)
     web: Web = app.state.web
     return web
-
-
-def sign(body: bytes, timestamp: str, key: ec.EllipticCurvePrivateKey = KEY) -> str:
-    """What SendGrid sends: base64 of the DER ECDSA P-256/SHA-256 signature of timestamp + raw body."""
-    return base64.b64encode(key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
 
 
 def post(
