@@ -14,7 +14,7 @@ import threading
 import webbrowser
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from digest.bench import DEFAULT_SPEC, run_bench, run_topics_bench
 from digest.bench_smtp import run_smtp_bench
+from digest.core.clock import utc_now
 from digest.core.durations import format_duration
 from digest.core.schedule import cron_trigger
 from digest.core.topics import EVERYTHING, label
@@ -112,7 +113,7 @@ def fail(message: str) -> typer.Exit:
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return utc_now()
 
 
 def open_parts() -> Parts:

@@ -16,10 +16,12 @@ import enum
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, Signer, URLSafeSerializer, URLSafeTimedSerializer
 from itsdangerous.signer import HMACAlgorithm
+
+from digest.core.clock import utc_now
 
 
 class Purpose(enum.StrEnum):
@@ -144,7 +146,7 @@ class FormTokens:
             ) from exc
         if payload != form:
             raise TokenInvalid("this form was not served by this site; please reload it")
-        seconds: float = (datetime.now(UTC) - signed_at).total_seconds()
+        seconds: float = (utc_now() - signed_at).total_seconds()
         return seconds
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser
 from sqlalchemy import Engine, create_engine, text
@@ -23,6 +24,7 @@ from digest.db.engine import make_engine, upgrade
 from digest.web.app import create_app
 from digest.wiring import Parts
 from tests.browser import chromium
+from tests.support import NOW
 
 ADMIN_URL = os.environ.get(
     "DIGEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -151,3 +153,12 @@ def browser() -> Iterator[Browser]:
     """Debian's Chromium under Playwright, one for the whole run (each test opens its own pages)."""
     with chromium() as launched:
         yield launched
+
+
+@pytest.fixture
+def clock_at_now() -> Iterator[time_machine.Traveller]:
+    """This process's clock at the sample data's ``NOW``, ticking: for tests whose summaries are dated
+    from ``NOW`` (``tests.support.summary``) and that compose through a command or a route, which read
+    the clock."""
+    with time_machine.travel(NOW, tick=True) as clock:
+        yield clock

@@ -271,6 +271,7 @@ def test_an_invalid_address_is_one_line_and_adds_nobody(digest: Digest, address:
     assert digest("subscribers", "list").stdout == ""
 
 
+@pytest.mark.usefixtures("clock_at_now")
 @pytest.mark.parametrize("decision", ["draft", "hold", "cancel"])
 def test_sending_an_unapproved_issue_is_one_line(digest: Digest, env: dict[str, str], decision: str) -> None:
     write_summaries(Path(env["DIGEST_SOURCES"]), "week.json", [summary(1), summary(2)])

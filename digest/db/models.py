@@ -11,16 +11,12 @@ subscriber and delivery it was about.
 """
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from digest.db.types import UTCDateTime
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class IssueStatus(enum.StrEnum):

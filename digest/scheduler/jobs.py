@@ -8,18 +8,14 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
+from digest.core.clock import utc_now
 from digest.services import runs
 from digest.services.cycle import CyclePlan, SendDue, ingest_recorded, run_cycle, send_due
 from digest.services.send import IssueSender
 from digest.wiring import Parts
 
 log = logging.getLogger("digest.scheduler")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Jobs:
@@ -50,7 +46,7 @@ class Jobs:
 
     def cycle(self) -> None:
         def work() -> SendDue:
-            now = utcnow()
+            now = utc_now()
             sources = self.parts.sources(now=now)
             with self.sending() as sender:
                 return run_cycle(
@@ -72,7 +68,7 @@ class Jobs:
                     self.engine,
                     sender,
                     review_window=self.plan.review_window,
-                    now=utcnow(),
+                    now=utc_now(),
                     should_stop=self.stopping.is_set,
                 )
 
@@ -80,7 +76,7 @@ class Jobs:
 
     def ingest(self) -> None:
         def work() -> None:
-            now = utcnow()
+            now = utc_now()
             sources = self.parts.sources(now=now)
             # ingest_recorded records the run itself.
             reports = ingest_recorded(self.engine, sources, self.parts.renderer, now=now)
@@ -107,7 +103,7 @@ class Jobs:
 
     def recorded(self, name: str, work: Callable[[], SendDue]) -> None:
         """Run ``work`` and record the run: ``ok``, ``interrupted`` by a stop, or ``failed`` if it raised."""
-        with runs.recorded(self.engine, name, clock=utcnow) as note:
+        with runs.recorded(self.engine, name, clock=utc_now) as note:
             result = work()
             note.detail = result.summary
             note.outcome = "interrupted" if result.stopped else "ok"

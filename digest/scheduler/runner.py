@@ -39,9 +39,10 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
+from digest.core.clock import utc_now
 from digest.core.schedule import cron_trigger, latest_fire
 from digest.db.engine import unit_of_work
-from digest.scheduler.jobs import Jobs, utcnow
+from digest.scheduler.jobs import Jobs
 from digest.scheduler.leader import Leadership, first_line
 from digest.services import runs
 from digest.services.compose import ComposeRules
@@ -67,7 +68,7 @@ class SchedulerProcess:
         rules = ComposeRules(max_items=settings.max_items, first_issue_lookback=settings.first_issue_lookback)
         self.plan = CyclePlan(self.trigger, settings.review_window, rules)
         self.every = settings.heartbeat_every
-        self.started_at = utcnow()
+        self.started_at = utc_now()
         self.stopping = threading.Event()
         self.lost = False  # the lead was lost while leading: exit non-zero so that systemd restarts us
         self.scheduler: BlockingScheduler | None = None
@@ -153,14 +154,14 @@ class SchedulerProcess:
             executor=HEARTBEAT,
             misfire_grace_time=None,
             coalesce=True,
-            next_run_time=utcnow(),
+            next_run_time=utc_now(),
         )
         return scheduler
 
     def missed_fire(self) -> datetime | None:
         """The latest scheduled time if no compose-and-send has succeeded since it (a scheduler that was
         down, or stopped in the middle of it)."""
-        fire = latest_fire(self.trigger, utcnow())
+        fire = latest_fire(self.trigger, utc_now())
         if fire is None:
             return None
         with unit_of_work(self.engine) as session:
@@ -193,7 +194,7 @@ class SchedulerProcess:
             return
         try:
             with unit_of_work(self.engine) as session:
-                due = next_send_at(session, review_window=self.plan.review_window, now=utcnow())
+                due = next_send_at(session, review_window=self.plan.review_window, now=utc_now())
         except SQLAlchemyError as exc:
             log.warning("could not look for sends due: %s", first_line(exc))
             return
@@ -211,7 +212,7 @@ class SchedulerProcess:
         )
 
     def on_missed(self, event: JobExecutionEvent) -> None:
-        late = utcnow() - event.scheduled_run_time
+        late = utc_now() - event.scheduled_run_time
         if event.job_id == runs.CYCLE:
             log.warning(
                 "skipped the compose-and-send of %s: it is %s late, more than DIGEST_MISFIRE_GRACE (%s), so "
@@ -236,7 +237,7 @@ class SchedulerProcess:
                     role=role,
                     every=self.every,
                     started_at=self.started_at,
-                    now=utcnow(),
+                    now=utc_now(),
                     next_runs=self.next_runs() if role == "leader" else {},
                 )
             except SQLAlchemyError as exc:

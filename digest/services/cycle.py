@@ -8,12 +8,13 @@ Idempotent per period: the issue composed for a scheduled time carries that time
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
+from digest.core.clock import utc_now
 from digest.core.schedule import latest_fire, period_key
 from digest.db.engine import unit_of_work
 from digest.db.models import Delivery, DeliveryStatus, Issue, IssueStatus
@@ -24,10 +25,6 @@ from digest.services.ingest import SourceReport, ingest
 from digest.services.issues import decide
 from digest.services.send import IssueSender, SendReport, next_issue_to_send
 from digest.sources import Source
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def never() -> bool:
@@ -101,7 +98,7 @@ def ingest_recorded(
     engine: Engine, sources: list[Source], renderer: Renderer, *, now: datetime
 ) -> list[SourceReport]:
     """Ingest and record the run: ``ok`` only when every source could be read (rejected summaries aside)."""
-    with runs.recorded(engine, runs.INGEST, clock=utcnow) as note:
+    with runs.recorded(engine, runs.INGEST, clock=utc_now) as note:
         reports = ingest(engine, sources, renderer, now=now)
         failing = [report.line for report in reports if report.error]
         note.outcome = "failed" if failing else "ok"

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from time import monotonic, perf_counter
 from typing import Protocol
 
@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, func, select
 
 from digest.core.addresses import domain_of
+from digest.core.clock import utc_now
 from digest.core.headers import list_unsubscribe_headers, message_id, one_click_url
 from digest.core.personalize import Personalizer, RecipientLinks
 from digest.db.engine import one_snapshot, serialization_failure, unit_of_work
@@ -93,10 +94,6 @@ class SendProgress(Protocol):
     def advance(self, count: int) -> None: ...
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
 class IssueSender:
     """Sends issues through one mailer, batch by batch. ``stop()`` ends it after the batch in hand."""
 
@@ -111,7 +108,7 @@ class IssueSender:
         self._bodies: dict[int | None, SharedBody] = {}
         self._positions: dict[int | None, int] = {}  # variant id -> its number within the issue
         self.domain = domain_of(settings.from_)  # parsed once: it names every Message-ID of the send
-        self.clock: Callable[[], datetime] = now_utc
+        self.clock: Callable[[], datetime] = utc_now
         self.timings: defaultdict[str, float] = defaultdict(float)
         self._after = 0  # the last delivery id this sender claimed
         self._stopping = threading.Event()

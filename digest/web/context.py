@@ -2,13 +2,14 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from digest.core.clock import utc_now
 from digest.db.engine import unit_of_work
 from digest.db.models import Issue, IssueStatus
 from digest.rendering import Renderer
@@ -48,7 +49,7 @@ class Web:
     topics_lookback: timedelta = timedelta(days=90)
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return utc_now()
 
     def topics_on_offer(self, session: Session) -> list[str]:
         return topics.offered(

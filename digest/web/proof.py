@@ -8,7 +8,7 @@ solution works once. The solver is the small script in ``templates/pages/_proof.
 
 import base64
 import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from hashlib import sha256
 
 from altcha.v1 import AlgoType, ChallengeOptions, Payload, create_challenge, verify_solution
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 
+from digest.core.clock import utc_now
 from digest.db.engine import unit_of_work
 from digest.db.models import UsedChallenge
 
@@ -53,7 +54,7 @@ class ProofOfWork:
 
     def challenge(self) -> dict[str, object]:
         options = ChallengeOptions(
-            hmac_key=self._key, max_number=self._max_number, expires=datetime.now(UTC) + LIFETIME
+            hmac_key=self._key, max_number=self._max_number, expires=utc_now() + LIFETIME
         )
         made = create_challenge(options)
         return {
@@ -70,7 +71,7 @@ class ProofOfWork:
         if solution is None or not verify_solution(solution, self._key, check_expires=True)[0]:
             return False
         signature = solution.signature
-        now = datetime.now(UTC)
+        now = utc_now()
         try:
             with unit_of_work(self._engine) as session:
                 session.execute(delete(UsedChallenge).where(UsedChallenge.expires_at < now))  # type: ignore[arg-type]
