@@ -216,6 +216,8 @@ class Certificate:
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    # OpenSSL checks the dates against the machine's clock, which a moved Python clock does not move
+    # (the year-ahead run): valid for years either side of now.
     now = datetime.now(UTC)
     cert = (
         x509.CertificateBuilder()
@@ -223,8 +225,8 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
+        .not_valid_before(now - timedelta(days=3 * 365))
+        .not_valid_after(now + timedelta(days=3 * 365))
         .add_extension(
             x509.SubjectAlternativeName(
                 [x509.DNSName("localhost"), x509.IPAddress(IPv4Address("127.0.0.1"))]

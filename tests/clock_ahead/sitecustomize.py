@@ -1,4 +1,4 @@
-"""Moves this Python process's clock ahead when ``DIGEST_CLOCK_AHEAD_DAYS`` is set.
+"""Moves this Python process's clock ahead when ``TESTS_CLOCK_AHEAD_DAYS`` is set.
 
 ``.ci/run`` runs the suite a second time with this folder on ``PYTHONPATH`` and the clock a year ahead,
 so a date baked into a test turns CI red today rather than main red next month. Every Python process
@@ -8,7 +8,7 @@ the tests start inherits the variable and so the same shifted clock; the clock k
 import os
 from datetime import UTC, datetime, timedelta
 
-days = os.environ.get("DIGEST_CLOCK_AHEAD_DAYS")
+days = os.environ.get("TESTS_CLOCK_AHEAD_DAYS")
 if days:
     import time_machine
 
