@@ -23,8 +23,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from digest.bench import DEFAULT_SPEC, run_bench, run_topics_bench
-from digest.bench_smtp import run_smtp_bench
 from digest.core.clock import utc_now
 from digest.core.durations import format_duration
 from digest.core.schedule import cron_trigger
@@ -821,7 +819,13 @@ def bench_command(
     database: Annotated[
         str | None, typer.Option(help="An EMPTY database URL (default: a temporary SQLite file).")
     ] = None,
-    spec: Annotated[Path, typer.Option(help="SendGrid's OpenAPI spec (tsg_mail_v3.json).")] = DEFAULT_SPEC,
+    spec: Annotated[
+        Path | None,
+        typer.Option(
+            help="SendGrid's OpenAPI spec (tsg_mail_v3.json) the stand-in validates requests against "
+            "(default: ../shared/corpora/sendgrid/ beside the checkout when there; else no validation)."
+        ),
+    ] = None,
     validate_every: Annotated[int, typer.Option(help="The stand-in validates every Nth request.")] = 20,
     naive: Annotated[int, typer.Option(help="Recipients sent the naive way, for the ratio.")] = 500,
     concurrency: Annotated[
@@ -850,6 +854,10 @@ def bench_command(
     ] = 1,
 ) -> None:
     """Measure a send through SendGrid to a local stand-in (--smtp: through SMTP), against the naive way."""
+    # The bench and its stand-in server are developer tools: loaded here only, not by every command.
+    from digest.devtools.bench import find_spec, run_bench, run_topics_bench
+    from digest.devtools.bench_smtp import run_smtp_bench
+
     if smtp is not None:
         typer.echo(
             run_smtp_bench(
@@ -865,7 +873,7 @@ def bench_command(
     options: dict[str, Any] = {
         "subscribers": subscribers,
         "database": database,
-        "spec": spec,
+        "spec": spec or find_spec(),
         "validate_every": validate_every,
         "naive": naive,
         "concurrency": concurrency,

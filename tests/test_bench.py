@@ -1,6 +1,10 @@
 """``digest bench`` through SendGrid, small: the table it prints, ``--topics`` against one variant in one
 run, and ``--processes`` sharing one send on PostgreSQL. The figures themselves go in the README."""
 
+import subprocess
+import sys
+
+from digest.devtools.bench import run_bench
 from tests.conftest import Digest
 from tests.support import CORPORA
 
@@ -57,3 +61,35 @@ def test_a_negative_topic_count_is_refused(digest: Digest) -> None:
 
     assert result.exit_code == 1
     assert "--topics must be at least 1" in result.stderr
+
+
+def test_an_installed_digest_benches_without_the_spec(database_url: str) -> None:
+    # pip install . carries no SendGrid spec: the bench still runs, and says it validated nothing.
+    result = run_bench(
+        subscribers=50,
+        database=database_url,
+        spec=None,
+        validate_every=1,
+        naive=0,
+        concurrency=2,
+        batch_size=25,
+    )
+
+    table = result.table()
+    assert "stand-in accepted 50 recipients, 0 twice" in table
+    assert "requests not validated against SendGrid's spec" in table
+
+
+def test_a_spec_that_is_not_there_is_named(digest: Digest) -> None:
+    result = digest("bench", "--subscribers", "10", "--spec", "/nowhere/tsg_mail_v3.json", ok=False)
+
+    assert result.exit_code == 1
+    assert "SendGrid's spec is not at /nowhere/tsg_mail_v3.json" in result.stderr
+
+
+def test_the_bench_and_its_stand_in_load_only_for_digest_bench() -> None:
+    loaded = "sorted(m for m in sys.modules if 'devtools' in m or 'jsonschema' in m)"
+    script = f"import sys, digest.cli; print({loaded})"
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+
+    assert shown.stdout.strip() == "[]"

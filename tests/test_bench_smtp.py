@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from aiosmtpd.controller import Controller
 
-from digest import bench_smtp
+from digest.devtools import bench_smtp
 from tests.conftest import Digest
 from tests.test_smtp import Recorder, free_port
 

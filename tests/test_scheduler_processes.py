@@ -22,7 +22,7 @@ from sqlmodel import select
 
 from digest.db.engine import unit_of_work
 from digest.db.models import DeliveryStatus, Issue, IssueStatus, JobRun, SchedulerHeartbeat
-from digest.mail.sendgrid_standin import SendGridStandIn
+from digest.devtools.sendgrid_standin import SendGridStandIn
 from digest.services import runs
 from tests.support import summary, write_summaries
 from tests.test_scheduler import wait_until

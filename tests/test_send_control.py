@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 
 from digest.db.engine import unit_of_work
 from digest.db.models import DeliveryStatus, IssueStatus
+from digest.devtools.sendgrid_standin import SendGridStandIn
 from digest.errors import InvalidState, TransientMailError
 from digest.mail import MemoryMailer
-from digest.mail.sendgrid_standin import SendGridStandIn
 from digest.rendering import Renderer
 from digest.services import ledger as ledger_service
 from digest.services.send import IssueSender, SendSettings

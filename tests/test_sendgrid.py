@@ -26,10 +26,10 @@ from digest.core.headers import list_unsubscribe_headers
 from digest.core.personalize import MARKERS
 from digest.db.engine import unit_of_work
 from digest.db.models import DeliveryStatus, Issue, IssueStatus
+from digest.devtools.sendgrid_standin import SendGridStandIn, request_validator
 from digest.errors import MailerUnusable, PermanentMailError, TransientMailError
 from digest.mail import Envelope, OutgoingMessage, SharedBody
 from digest.mail.sendgrid import MAX_PERSONALIZATIONS, Retry, SendGridMailer, plan_requests
-from digest.mail.sendgrid_standin import SendGridStandIn, request_validator
 from tests.support import CORPORA
 from tests.test_send import approved_issue, audience, issue_status, ledger, make_sender, statuses
 

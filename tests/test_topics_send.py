@@ -15,8 +15,8 @@ from sqlmodel import col, select
 from digest.core.topics import EVERYTHING, Item, encode, label, plan
 from digest.db.engine import unit_of_work
 from digest.db.models import DeliveryStatus, IssueStatus, IssueVariant, Subscriber, Summary
+from digest.devtools.sendgrid_standin import SendGridStandIn
 from digest.mail import MemoryMailer
-from digest.mail.sendgrid_standin import SendGridStandIn
 from digest.rendering import Renderer
 from digest.services import subscribers, variants
 from digest.services.compose import compose

@@ -31,10 +31,10 @@ from time import perf_counter
 
 from sqlmodel import col, select
 
-from digest.bench import add_subscribers, bench_settings, compose_issue, peak_rss_mb, require_empty
 from digest.core.personalize import Personalizer
 from digest.db.engine import unit_of_work, upgrade
 from digest.db.models import Subscriber, SubscriberState
+from digest.devtools.bench import add_subscribers, bench_settings, compose_issue, peak_rss_mb, require_empty
 from digest.errors import ConfigError, DigestError, InvalidInput, MailError
 from digest.mail import OutgoingMessage
 from digest.mail.mime import to_bytes

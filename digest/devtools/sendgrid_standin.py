@@ -12,7 +12,8 @@ address stays bad), or to be slow.
 ``delay`` slows every request, half before the acceptance and half after (the answer's way back): a
 client that gives up or dies meanwhile does not undo what was accepted, just as at SendGrid.
 
-Needs ``jsonschema``. Imports nothing of digest.
+Validating needs ``jsonschema`` (the ``bench`` extra, part of ``test``); without a spec nothing is validated
+and the rest holds. Loaded only by the tests and ``digest bench``; imports nothing of digest.
 """
 
 import json
@@ -25,11 +26,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 MAX_RECIPIENTS = 1000
 MAX_BODY = 30 * 1024 * 1024
@@ -37,8 +37,12 @@ HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
 Answer = tuple[int, dict[str, str], dict[str, Any] | None]
 
 
-def request_validator(spec: Path) -> Draft202012Validator:
+def request_validator(spec: Path) -> "Draft202012Validator":
     """The validator of the Mail Send request body, its ``$ref``s resolved inside the spec document."""
+    from jsonschema import Draft202012Validator  # only a validating stand-in needs it
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
     document = json.loads(spec.read_text(encoding="utf-8"))
     uri = spec.resolve().as_uri()
     registry: Registry[Any] = Registry().with_resource(
@@ -80,14 +84,15 @@ class Answered:
 
 
 class SendGridStandIn:
-    """``with SendGridStandIn(key, spec, record) as sendgrid:`` serves on ``sendgrid.url`` until the end."""
+    """``with SendGridStandIn(key, spec, record) as sendgrid:`` serves on ``sendgrid.url`` until the end;
+    ``spec=None`` validates no request against the schema (SendGrid's other rules still hold)."""
 
     def __init__(
-        self, api_key: str, spec: Path, record: Path, *, validate_every: int = 1, keep_bodies: int = 20
+        self, api_key: str, spec: Path | None, record: Path, *, validate_every: int = 1, keep_bodies: int = 20
     ) -> None:
         self.api_key = api_key
         self.record_path = record
-        self.validator = request_validator(spec)
+        self.validator = request_validator(spec) if spec is not None else None
         self.validate_every = max(1, validate_every)
         self.delay = 0.0  # seconds every request takes, half before accepting and half after
         self.bodies: deque[dict[str, Any]] = deque(maxlen=keep_bodies)  # the last accepted request bodies
@@ -214,7 +219,7 @@ class SendGridStandIn:
 
     def check(self, body: Any, *, validate: bool) -> dict[str, Any] | None:
         """SendGrid's 400 for this body, or None when it would be accepted."""
-        if validate:
+        if validate and self.validator is not None:
             found = sorted(self.validator.iter_errors(body), key=lambda e: list(e.absolute_path))
             if found:
                 return errors(*[(e.message, ".".join(map(str, e.absolute_path)) or None) for e in found[:20]])

@@ -12,6 +12,7 @@ everything (one variant), once with the issue's summaries tagged with K topics a
 choosing one to three of them (many variants), and prints both rates and how far apart they are.
 """
 
+import importlib.util
 import multiprocessing
 import random
 import resource
@@ -36,9 +37,9 @@ from digest.core.personalize import Personalizer
 from digest.core.topics import encode
 from digest.db.engine import drop_everything, unit_of_work, upgrade
 from digest.db.models import IssueStatus, Subscriber, Summary
+from digest.devtools.sendgrid_standin import read_record
 from digest.errors import InvalidInput
 from digest.mail import OutgoingMessage
-from digest.mail.sendgrid_standin import read_record
 from digest.services.compose import ComposeRules, compose, issue_view
 from digest.services.ingest import ingest
 from digest.services.issues import decide
@@ -50,16 +51,25 @@ API_KEY = "SG.bench-key"
 SPEC_IN_SHARED = Path("corpora/sendgrid/tsg_mail_v3.json")
 
 
-def find_spec() -> Path:
-    """SendGrid's spec in the ``shared`` folder beside the checkout (or beside the working directory)."""
-    places = [Path(__file__).resolve().parent.parent.parent / "shared", Path.cwd().parent / "shared"]
-    for shared in places:
+def find_spec() -> Path | None:
+    """SendGrid's spec in the ``shared`` folder beside a checkout or beside the working directory, if
+    either holds it. An installed digest has neither, and the bench then runs without validating."""
+    root = Path(__file__).resolve().parents[3]
+    for shared in (root / "shared", Path.cwd().parent / "shared"):
         if (shared / SPEC_IN_SHARED).is_file():
             return shared / SPEC_IN_SHARED
-    return places[0] / SPEC_IN_SHARED
+    return None
 
 
-DEFAULT_SPEC = find_spec()
+def validation_note(spec: Path | None, validate_every: int) -> str:
+    """What the stand-in checks, refusing a spec that cannot be used (missing file, no jsonschema)."""
+    if spec is None:
+        return "requests not validated against SendGrid's spec (not found; --spec PATH to validate)"
+    if not spec.is_file():
+        raise InvalidInput(f"SendGrid's spec is not at {spec}: pass --spec PATH to tsg_mail_v3.json")
+    if importlib.util.find_spec("jsonschema") is None:
+        raise InvalidInput("validating against SendGrid's spec needs jsonschema: pip install 'digest[bench]'")
+    return f"every {validate_every}th request validated against {spec.name}"
 
 
 @dataclass
@@ -78,6 +88,7 @@ class BenchResult:
     variants: int = 0
     unmatched: int = 0
     processes: int = 1
+    validation: str = ""
 
     @property
     def rate(self) -> float:
@@ -102,7 +113,7 @@ class BenchResult:
             f"where the send's time went (seconds, summed over batches{self.of_helpers}): "
             + ", ".join(f"{phase} {seconds:.1f}" for phase, seconds in self.phases.items()),
             f"stand-in accepted {self.accepted:,} recipients, {self.duplicates} twice; setup took "
-            f"{self.setup_seconds:.1f} s (not counted)",
+            f"{self.setup_seconds:.1f} s (not counted); {self.validation}",
         ]
         if self.naive_recipients == 0:
             lines[2] = lines[2].rsplit("|", 3)[0] + "| not measured | |"
@@ -122,7 +133,7 @@ def run_bench(
     *,
     subscribers: int,
     database: str | None,
-    spec: Path,
+    spec: Path | None,
     validate_every: int,
     naive: int,
     concurrency: int,
@@ -130,8 +141,7 @@ def run_bench(
     topics: int = 0,
     processes: int = 1,
 ) -> BenchResult:
-    if not spec.is_file():
-        raise InvalidInput(f"SendGrid's spec is not at {spec}: pass --spec PATH to tsg_mail_v3.json")
+    validation = validation_note(spec, validate_every)
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as scratch:
         folder = Path(scratch)
         url = database or f"sqlite:///{folder / 'bench.db'}"
@@ -145,7 +155,9 @@ def run_bench(
             }
             parts = Parts(bench_settings(url, concurrency=concurrency, batch_size=batch_size, **backend))
             try:
-                return measure(parts, subscribers, naive, sendgrid, topics, processes)
+                result = measure(parts, subscribers, naive, sendgrid, topics, processes)
+                result.validation = validation
+                return result
             finally:
                 if database:  # the database was given empty: leave it so, ready for the next run
                     drop_everything(parts.engine)
@@ -398,7 +410,7 @@ class StandInProcess:
 
 
 @contextmanager
-def standin(spec: Path, record: Path, validate_every: int) -> Iterator[StandInProcess]:
+def standin(spec: Path | None, record: Path, validate_every: int) -> Iterator[StandInProcess]:
     """The SendGrid stand-in in a process of its own."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
@@ -415,8 +427,8 @@ def standin(spec: Path, record: Path, validate_every: int) -> Iterator[StandInPr
             process.kill()
 
 
-def serve_standin(connection: Connection, spec: Path, record: Path, validate_every: int) -> None:
-    from digest.mail.sendgrid_standin import SendGridStandIn
+def serve_standin(connection: Connection, spec: Path | None, record: Path, validate_every: int) -> None:
+    from digest.devtools.sendgrid_standin import SendGridStandIn
 
     with SendGridStandIn(API_KEY, spec, record, validate_every=validate_every) as server:
         connection.send(server.url)
