@@ -28,6 +28,10 @@ class IssueStatus(enum.StrEnum):
     cancelled = "cancelled"
 
 
+# Published: its send has started, so its audience is fixed and the archive shows it. The one definition.
+PUBLISHED = (IssueStatus.sending, IssueStatus.sent)
+
+
 class SubscriberState(enum.StrEnum):
     pending = "pending"
     active = "active"

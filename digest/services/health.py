@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, func, select
 
 from digest.db.engine import unit_of_work
-from digest.db.models import Delivery, DeliveryStatus, Issue, IssueStatus, JobRun
+from digest.db.models import PUBLISHED, Delivery, DeliveryStatus, Issue, JobRun
 from digest.services import runs
 from digest.services.ledger import VariantCounts, paused_issue, variant_counts
 from digest.services.rates import IssueRates, issue_rates
@@ -108,9 +108,7 @@ def send_check(session: Session) -> Check:
 
 def last_send(session: Session) -> Issue | None:
     return session.exec(
-        select(Issue)
-        .where(col(Issue.status).in_([IssueStatus.sending, IssueStatus.sent]))
-        .order_by(col(Issue.number).desc())
+        select(Issue).where(col(Issue.status).in_(PUBLISHED)).order_by(col(Issue.number).desc())
     ).first()
 
 

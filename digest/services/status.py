@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from digest.core.schedule import next_fires
 from digest.core.topics import VariantPlan
-from digest.db.models import DeliveryStatus, Issue, IssueStatus, JobRun, SourceState
+from digest.db.models import PUBLISHED, DeliveryStatus, Issue, IssueStatus, JobRun, SourceState
 from digest.services import runs
 from digest.services.ledger import VariantCounts, delivery_counts, paused_issue, variant_counts
 from digest.services.rates import IssueRates, issue_rates
@@ -44,9 +44,7 @@ def status(
     """``sources``: the configured sources' names, whose last reads are shown (all recorded when None)."""
     last_issue = session.exec(select(Issue).order_by(col(Issue.number).desc())).first()
     last_send = session.exec(
-        select(Issue)
-        .where(col(Issue.status).in_([IssueStatus.sending, IssueStatus.sent]))
-        .order_by(col(Issue.number).desc())
+        select(Issue).where(col(Issue.status).in_(PUBLISHED)).order_by(col(Issue.number).desc())
     ).first()
     report = Status(
         subscribers=counts_by_state(session),

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from digest.core.topics import label, parse_key
-from digest.db.models import DeliveryStatus, Issue, IssueStatus
+from digest.db.models import PUBLISHED, DeliveryStatus, Issue, IssueStatus
 from digest.errors import NotFound
 from digest.rendering import Renderer
 from digest.services.editing import items_of
 from digest.services.ledger import variant_counts
 from digest.services.variants import VariantEmail, email_for_key, plan_for, stored
 
-STARTED = (IssueStatus.sending, IssueStatus.sent)
 # The order deliveries are counted in, on the page and in the command's output.
 STATUSES = (
     DeliveryStatus.sent,
@@ -59,7 +58,7 @@ class VariantReport:
 
     @property
     def started(self) -> bool:
-        return self.status in STARTED
+        return self.status in PUBLISHED
 
     @property
     def cancelled(self) -> bool:
@@ -83,7 +82,7 @@ def report(session: Session, issue: Issue) -> VariantReport:
     if issue.status == IssueStatus.cancelled:
         return VariantReport(issue.number, issue.status, (), 0, ())
     titles = {item.summary_id: item.title for item in items_of(session, issue)}  # in issue order
-    if issue.status in STARTED:
+    if issue.status in PUBLISHED:
         return sent_report(session, issue, titles)
     rows: list[VariantRow] = []
     unmatched = 0
@@ -154,6 +153,6 @@ def why_not(session: Session, issue: Issue, key: str) -> str:
     outside = [summary_id for summary_id in summary_ids if summary_id not in held]
     if outside:
         return f"the issue does not hold summary {outside[0]}"
-    if issue.status in STARTED:
+    if issue.status in PUBLISHED:
         return "no subscriber got exactly those summaries"
     return "no subscriber's topics select exactly those summaries now"

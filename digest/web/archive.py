@@ -5,9 +5,9 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 
 from digest.db.engine import unit_of_work
-from digest.db.models import Issue
+from digest.db.models import PUBLISHED, Issue
 from digest.rendering import Personalizer, RecipientLinks
-from digest.web.context import PUBLISHED, WebDep
+from digest.web.context import WebDep
 from digest.web.pages import secure
 
 router = APIRouter()

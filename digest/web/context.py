@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from digest.core.clock import utc_now
 from digest.db.engine import unit_of_work
-from digest.db.models import Issue, IssueStatus
+from digest.db.models import PUBLISHED, Issue
 from digest.rendering import Renderer
 from digest.services import topics
 from digest.services.notices import NoticeSender, send_quietly
@@ -23,8 +23,6 @@ from digest.web.proof import ProofOfWork
 from digest.web.signatures import EventSignatures
 
 log = logging.getLogger("digest.web")
-
-PUBLISHED = (IssueStatus.sending, IssueStatus.sent)
 
 
 @dataclass
