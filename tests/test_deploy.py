@@ -1,7 +1,7 @@
 """The deployment files in deploy/ are checked, not just shown: systemd accepts the units and rates them
 hardened, every command they run exists, the settings file names real settings and reads the same to
-systemd and the shell, and Caddy accepts its configuration and never passes /metrics or /healthz from
-the public site to the app.
+systemd and the shell, and Caddy accepts its configuration, never passes /metrics or the health routes
+from the public site to the app, and checks the app's /readyz itself.
 
 systemd-analyze and caddy come from Debian (.ci/run installs them); without them these tests skip on a
 developer's machine and fail on CI."""
@@ -34,7 +34,7 @@ UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 DROP_IN = DEPLOY / "systemd" / "digest-.service.d" / "hardening.conf"
 INSTALLED = "/opt/digest/bin/digest"
 CADDYFILE = DEPLOY / "caddy" / "Caddyfile"
-PRIVATE = ("/metrics", "/healthz")
+PRIVATE = ("/metrics", "/healthz", "/livez", "/readyz")
 
 
 def tool(name: str) -> str:
@@ -187,18 +187,21 @@ def test_caddy_accepts_the_caddyfile(tmp_path: Path) -> None:
 
 
 class Upstream(http.server.ThreadingHTTPServer):
-    """Stands in for `digest serve`: answers every request and remembers each request target."""
+    """Stands in for `digest serve`: answers every request and remembers each request target, those
+    Caddy passed on from a site apart from its own health checks (which carry no X-Forwarded-For)."""
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), UpstreamHandler)
         self.targets: list[str] = []
+        self.health_checks: list[str] = []
 
 
 class UpstreamHandler(http.server.BaseHTTPRequestHandler):
     server: Upstream
 
     def do_GET(self) -> None:
-        self.server.targets.append(self.path)
+        passed_on = "X-Forwarded-For" in self.headers
+        (self.server.targets if passed_on else self.server.health_checks).append(self.path)
         self.send_response(200)
         self.send_header("Content-Length", "8")
         self.end_headers()
@@ -314,6 +317,9 @@ TRICKS = [
     "/healthz",
     "/%68ealthz",
     "/HEALTHZ/",
+    "/livez",
+    "/Readyz",
+    "/%72eadyz/",
 ]
 
 
@@ -336,5 +342,17 @@ def test_the_monitoring_site_passes_only_metrics_and_health(
     sites, upstream = proxy
     (monitoring,) = [site for address, site in sites.items() if address != ":443"]
     port, host = monitoring
-    assert [get(port, host, target) for target in ("/metrics", "/healthz", "/subscribe")] == [200, 200, 404]
-    assert upstream.targets == ["/metrics", "/healthz"]
+    targets = ("/metrics", "/healthz", "/livez", "/readyz", "/subscribe")
+    assert [get(port, host, target) for target in targets] == [200, 200, 200, 200, 404]
+    assert upstream.targets == ["/metrics", "/healthz", "/livez", "/readyz"]
+
+
+def test_caddy_checks_the_apps_readiness_not_the_whole_system(
+    proxy: tuple[dict[str, tuple[int, str]], Upstream],
+) -> None:
+    _, upstream = proxy
+    deadline = time.monotonic() + 15
+    while not upstream.health_checks:
+        assert time.monotonic() < deadline, "Caddy never checked the app's health"
+        time.sleep(0.1)
+    assert set(upstream.health_checks) == {"/readyz"}

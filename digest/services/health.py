@@ -12,8 +12,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, func, select
 
-from digest.db.engine import unit_of_work
+from digest.db.engine import require_current_schema, unit_of_work
 from digest.db.models import PUBLISHED, Delivery, DeliveryStatus, Issue, JobRun
+from digest.errors import DatabaseError
 from digest.services import runs
 from digest.services.ledger import VariantCounts, paused_issue, variant_counts
 from digest.services.rates import IssueRates, issue_rates
@@ -50,9 +51,26 @@ def check_health(engine: Engine, *, now: datetime) -> Health:
         with unit_of_work(engine) as session:
             return Health(Check(True, {}), scheduler_check(session, now), send_check(session))
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        reason = first_line(exc)
         unknown = Check(False, {"status": "unknown"})
         return Health(Check(False, {"error": reason}), unknown, unknown)
+
+
+def check_ready(engine: Engine) -> Check:
+    """Whether this web process can serve requests: the database answers and its schema is current.
+    Unlike ``check_health`` it ignores the scheduler and the sends, which no web process can mend, so a
+    load balancer never takes every web process out because the scheduler is down."""
+    try:
+        require_current_schema(engine)
+    except DatabaseError as exc:
+        return Check(False, {"error": str(exc)})
+    except SQLAlchemyError as exc:
+        return Check(False, {"error": first_line(exc)})
+    return Check(True, {})
+
+
+def first_line(exc: SQLAlchemyError) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
 
 
 def scheduler_check(session: Session, now: datetime) -> Check:

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from digest.tokens import FormTokens
 from digest.web import api, archive, editor, links, ops, subscribe, webhooks
 from digest.web.context import Web
+from digest.web.conventions import HeadAsGet, SlashRedirect, allowed_methods
 from digest.web.guard import Guard, TooManyRequests, parse_limits
 from digest.web.pages import Pages
 from digest.web.proof import ProofOfWork
@@ -18,7 +19,11 @@ from digest.wiring import Parts
 
 def create_app(parts: Parts) -> FastAPI:
     settings = parts.settings
-    app = FastAPI(title=settings.site_name, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title=settings.site_name, docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False
+    )
+    app.router.default = SlashRedirect(app.router.routes, settings.base_url)
+    app.add_middleware(HeadAsGet)
     app.state.web = Web(
         engine=parts.engine,
         tokens=parts.tokens,
@@ -79,6 +84,9 @@ def create_app(parts: Parts) -> FastAPI:
         page: HTMLResponse = app.state.web.pages.render(
             request, "message.html", exc.status_code, title=title, message=message
         )
+        page.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            page.headers["Allow"] = allowed_methods(app.router.routes, request.scope)
         return page
 
     @app.exception_handler(RequestValidationError)

@@ -1,6 +1,8 @@
-"""Routes for ops: ``GET /healthz`` (JSON, 503 when unhealthy) and ``GET /metrics`` (Prometheus text format).
+"""Routes for ops: ``GET /healthz`` (the whole system, JSON, 503 when unhealthy), ``GET /metrics``
+(Prometheus text format), and this web process's own answers for a load balancer: ``GET /livez`` (the
+process runs) and ``GET /readyz`` (the database answers and its schema is current).
 
-Both read the database at request time (``services/health.py``); neither keeps state in the process.
+They read the database at request time (``services/health.py``); none keeps state in the process.
 Serve them to the monitoring network only (the reverse proxy can keep them off the public site).
 """
 
@@ -15,7 +17,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import Engine
 
 from digest.db.engine import unit_of_work
-from digest.services.health import Readings, check_health, read_metrics
+from digest.services.health import Readings, check_health, check_ready, read_metrics
 from digest.web.context import WebDep
 
 router = APIRouter()
@@ -27,6 +29,20 @@ NO_STORE = {"Cache-Control": "no-store"}
 def healthz(web: WebDep) -> JSONResponse:
     health = check_health(web.engine, now=web.now())
     return JSONResponse(health.as_json(), status_code=200 if health.ok else 503, headers=NO_STORE)
+
+
+@router.get("/livez")
+async def livez() -> JSONResponse:
+    # On the event loop on purpose, touching nothing: it answers whenever the process can answer at all,
+    # even with every worker thread busy (busy is not dead, and a restart would not help).
+    return JSONResponse({"status": "live"}, headers=NO_STORE)
+
+
+@router.get("/readyz")
+def readyz(web: WebDep) -> JSONResponse:
+    ready = check_ready(web.engine)
+    body = {"status": "ready" if ready.ok else "not ready", **ready.detail}
+    return JSONResponse(body, status_code=200 if ready.ok else 503, headers=NO_STORE)
 
 
 @router.get("/metrics")
