@@ -35,15 +35,16 @@ from digest.logs import configure_logging
 from digest.rendering.checks import check_email
 from digest.scheduler.leader import leadership_for
 from digest.scheduler.runner import SchedulerProcess
+from digest.services import exports, runs, subscriptions, variant_report
 from digest.services import issues as issue_service
-from digest.services import runs, subscriptions, variant_report
 from digest.services import subscribers as subscriber_service
 from digest.services import topics as topic_service
 from digest.services.compose import ComposeRules, compose
 from digest.services.cycle import CyclePlan, ingest_recorded, run_cycle
 from digest.services.demo import run_demo
-from digest.services.imports import import_rows, rows_in
+from digest.services.imports import ImportPlan, import_rows
 from digest.services.ledger import awaiting_approval, paused_issue, sending_issue
+from digest.services.list_files import FORMATS, rows_in
 from digest.services.send import (
     IssueSender,
     SendReport,
@@ -719,10 +720,17 @@ def subscribers_import(
     file: Annotated[
         Path,
         typer.Argument(
-            help="CSV with an 'email' column and an optional 'topics' column (names separated by ';'), "
-            "or addresses in the first column."
+            help="Another service's export (Mailchimp, Substack, Buttondown, listmonk, Ghost), or a CSV with "
+            "an 'email' column and an optional 'topics' column (names separated by ';'), or addresses in "
+            "the first column. Comma, semicolon or tab; UTF-8 or UTF-16."
         ),
     ],
+    service: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help=f"The file's format: {', '.join(FORMATS)} (default: told by its header)."
+        ),
+    ] = None,
     confirmed: Annotated[
         bool, typer.Option("--confirmed", help="Add as active: consent was given elsewhere.")
     ] = False,
@@ -730,40 +738,65 @@ def subscribers_import(
         str | None,
         typer.Option("--consent-source", help="Where that consent was given (required with --confirmed)."),
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what each row would become; change and send nothing.")
+    ] = False,
 ) -> None:
-    """Import addresses: pending with a confirmation email, or active with --confirmed --consent-source."""
+    """Import a list: readers who left the old list stay out; the others pending with a confirmation
+    email, or active with --confirmed --consent-source."""
     if confirmed != bool(consent_source):
         raise InvalidInput("--confirmed and --consent-source go together: say where the consent was given")
     parts = ready_parts()
-    rows = rows_in(file)
+    kind, rows = rows_in(file, service)
+    plan = ImportPlan(
+        kind,
+        file.name,
+        consent_source,
+        now=now(),
+        resend_window=parts.settings.confirm_resend_window,
+        topics_on_offer=topics_on_offer(parts),
+        dry_run=dry_run,
+    )
     with BarProgress("importing") as bar:
-        report = import_rows(
-            parts.engine,
-            bar.over(rows),
-            file_name=file.name,
-            consent_source=consent_source,
-            now=now(),
-            resend_window=parts.settings.confirm_resend_window,
-            topics_on_offer=topics_on_offer(parts),
-        )
+        report = import_rows(parts.engine, bar.over(rows), plan)
     for problem in report.problems:
         typer.echo(f"skipped {problem}", err=True)
-    sender = parts.notice_sender()
-    with BarProgress("sending confirmations") as bar:
-        for notice in bar.over(report.notices):
-            sender.send(notice)
-    state = "active" if confirmed else "pending, confirmation sent"
-    typer.echo(f"imported {report.added} address(es) ({state}); {len(report.problems)} row(s) skipped")
+    if dry_run:
+        typer.echo("\n".join(report.lines))
+    else:
+        sender = parts.notice_sender()
+        with BarProgress("sending confirmations") as bar:
+            for notice in bar.over(report.notices):
+                sender.send(notice)
+    typer.echo(f"{kind} file: {report.summary(dry_run=dry_run)}")
 
 
 @subscribers_app.command("export")
 @reports_errors
-def subscribers_export(email: Annotated[str, typer.Argument(help="The subscriber's address.")]) -> None:
-    """Everything kept about a subscriber, as JSON (what the preferences page offers)."""
+def subscribers_export(
+    email: Annotated[str | None, typer.Argument(help="The subscriber's address.")] = None,
+    everyone: Annotated[bool, typer.Option("--all", help="Every subscriber, one per line or row.")] = False,
+    form: Annotated[str, typer.Option("--format", help="With --all: csv or jsonl.")] = "jsonl",
+) -> None:
+    """Everything kept about a subscriber, as JSON (what the preferences page offers); with --all, the
+    whole list (state, topics, consent record and dates), streamed."""
+    if everyone == (email is not None):
+        raise InvalidInput("give one address, or --all for the whole list")
     parts = ready_parts()
+    if email is None:
+        export_list(parts, form)
+        return
     with unit_of_work(parts.engine) as session:
         subscriber = subscriber_service.get(session, email)
         typer.echo(json.dumps(subscriptions.export(session, subscriber), indent=2, ensure_ascii=False))
+
+
+def export_list(parts: Parts, form: str) -> None:
+    writers = {"csv": exports.write_csv, "jsonl": exports.write_jsonl}
+    if form not in writers:
+        raise InvalidInput(f"unknown export format {form!r}: csv or jsonl")
+    with unit_of_work(parts.engine) as session:
+        writers[form](exports.every_subscriber(session), sys.stdout)
 
 
 @subscribers_app.command("erase")

@@ -72,7 +72,7 @@ def test_import_keeps_good_rows_pending_and_reports_bad_ones_by_line(
     )
     result = digest("subscribers", "import", str(people))
     assert result.exit_code == 0
-    assert "imported 3 address(es) (pending, confirmation sent); 2 row(s) skipped" in result.stdout
+    assert "imported 3 address(es) (3 pending, confirmation sent); 2 row(s) skipped" in result.stdout
     problems = result.stderr.strip().splitlines()
     assert len(problems) == 2
     assert problems[0].startswith("skipped line 3: ")
@@ -136,7 +136,7 @@ def test_import_shows_a_progress_bar_on_a_terminal(
     assert "importing" in shown
     assert "/300" in shown  # done of total, as a send's bar shows
     assert "sending confirmations" in shown
-    assert "imported 300 address(es) (pending, confirmation sent); 0 row(s) skipped" in shown
+    assert "imported 300 address(es) (300 pending, confirmation sent); 0 row(s) skipped" in shown
     assert len(notices(outbox)) == 300
 
 
@@ -166,7 +166,7 @@ def test_import_confirmed_with_consent_source_sends_nothing(
     result = digest(
         "subscribers", "import", str(people), "--confirmed", "--consent-source", "paper form, 3 May 2026"
     )
-    assert "imported 2 address(es) (active); 0 row(s) skipped" in result.stdout
+    assert "imported 2 address(es) (2 active); 0 row(s) skipped" in result.stdout
     assert listing(digest) == {"ada@example.org": "active", "bob@example.org": "active"}
     assert read_outbox(outbox) == []
     exported = json.loads(digest("subscribers", "export", "ada@example.org").stdout)

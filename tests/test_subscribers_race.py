@@ -21,7 +21,8 @@ from sqlmodel import select
 
 from digest.db.engine import unit_of_work
 from digest.db.models import Subscriber
-from digest.services.imports import Row, import_rows
+from digest.services.imports import ImportPlan, import_rows
+from digest.services.list_files import Row
 from digest.services.subscribers import Consent, add
 from digest.services.subscriptions import Notice, request_subscription
 from digest.web.app import create_app
@@ -75,15 +76,8 @@ def add_by_hand(engine: Engine) -> None:
 
 def import_list(engine: Engine) -> None:
     """What ``digest subscribers import`` does."""
-    report = import_rows(
-        engine,
-        [Row(2, ADDRESS)],
-        file_name="people.csv",
-        consent_source=None,
-        now=NOW,
-        resend_window=WINDOW,
-        topics_on_offer=[],
-    )
+    plan = ImportPlan("csv", "people.csv", None, now=NOW, resend_window=WINDOW, topics_on_offer=[])
+    report = import_rows(engine, [Row(2, ADDRESS)], plan)
     assert report.problems == []
 
 

@@ -24,6 +24,7 @@ class Consent:
     ip: str | None = None
     user_agent: str | None = None
     text_version: str | None = None
+    at: datetime | None = None  # when it was given, if before now (an imported opt-in time)
 
 
 def normalise_address(address: str) -> str:
@@ -122,7 +123,7 @@ def add(
 
 
 def record_consent(subscriber: Subscriber, consent: Consent, *, now: datetime) -> None:
-    subscriber.consent_at = now
+    subscriber.consent_at = consent.at or now
     subscriber.consent_form = consent.form
     subscriber.consent_ip = consent.ip
     subscriber.consent_user_agent = consent.user_agent[:500] if consent.user_agent else None
