@@ -423,7 +423,7 @@ def test_cli_import_reads_a_topics_column_and_reports_bad_rows_by_line(
         encoding="utf-8",
     )
     result = digest("subscribers", "import", str(people))
-    assert "imported 3 address(es) (pending, confirmation sent); 1 row(s) skipped" in result.stdout
+    assert "imported 3 address(es) (3 pending, confirmation sent); 1 row(s) skipped" in result.stdout
     (problem,) = result.stderr.strip().splitlines()
     assert problem.startswith("skipped line 4: unknown topic 'astrology'")
     assert listing(digest) == {
