@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from digest.rendering import Renderer
 from digest.services.push import MAX_ITEMS, push_summaries
 from digest.tokens import TokenInvalid
 from digest.web.context import Web, WebDep
@@ -72,6 +73,11 @@ async def push(request: Request, web: WebDep) -> JSONResponse:
         body = await read_body(request, MAX_BODY)
     except BodyTooLarge:
         return problem(413, f"the body is larger than {MAX_BODY:,} bytes; send fewer summaries at once")
+    # Parsing, validating, rendering and storing up to MAX_ITEMS summaries: in a worker thread.
+    return await run_in_threadpool(store, web, web.renderer, editor, body)
+
+
+def store(web: Web, renderer: Renderer, editor: str, body: bytes) -> JSONResponse:
     try:
         parsed: Any = json.loads(body)
     except (ValueError, RecursionError):
@@ -79,9 +85,7 @@ async def push(request: Request, web: WebDep) -> JSONResponse:
     items = parsed if isinstance(parsed, list) else [parsed]
     if not items or len(items) > MAX_ITEMS:
         return problem(400, f"send between 1 and {MAX_ITEMS} summaries at once, not {len(items)}")
-    results = await run_in_threadpool(
-        push_summaries, web.engine, items, web.renderer, editor=editor, now=web.now()
-    )
+    results = push_summaries(web.engine, items, renderer, editor=editor, now=web.now())
     accepted = sum(result.status != "rejected" for result in results)
     log.info("api: %s pushed %d summaries, %d rejected", editor, len(results), len(results) - accepted)
     return JSONResponse(

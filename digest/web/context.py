@@ -1,4 +1,10 @@
-"""What every route needs, built once per app from the wiring: engine, tokens, pages, guard, notices."""
+"""What every route needs, built once per app from the wiring: engine, tokens, pages, guard, notices;
+and the posted form, read before the route runs.
+
+Routes are plain ``def``s, which FastAPI runs in worker threads: the database, argon2, rendering and mail
+block, and on the event loop they would hold up every other request of the process. A route that needs
+the request's body gets it from ``FormDep``, read here on the event loop (reading only waits).
+"""
 
 import logging
 from dataclasses import dataclass
@@ -8,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
+from starlette.datastructures import FormData
 
 from digest.core.clock import utc_now
 from digest.db.engine import unit_of_work
@@ -78,3 +85,10 @@ def web_context(request: Request) -> Web:
 
 
 WebDep = Annotated[Web, Depends(web_context)]
+
+
+async def posted_form(request: Request) -> FormData:
+    return await request.form()
+
+
+FormDep = Annotated[FormData, Depends(posted_form)]

@@ -24,7 +24,7 @@ from digest.services.ledger import get_issue
 from digest.services.send import send_test_copy
 from digest.services.subscribers import normalise_address
 from digest.tokens import TokenInvalid
-from digest.web.context import WebDep
+from digest.web.context import FormDep, WebDep
 from digest.web.editor_auth import (
     LOGIN_FORM,
     AuthDep,
@@ -114,7 +114,7 @@ async def login(request: Request, web: WebDep, auth: AuthDep) -> Response:
     except TokenInvalid as exc:
         raise CrossSite(str(exc)) from exc
     auth.check_limits(request, name)
-    if not auth.verify_password(name, password):
+    if not await auth.password_matches(name, password):
         auth.failed(request, name)
         return page(
             request,
@@ -129,8 +129,7 @@ async def login(request: Request, web: WebDep, auth: AuthDep) -> Response:
 
 
 @router.post("/editor/logout")
-async def logout(request: Request, editor: EditorDep, auth: AuthDep) -> Response:
-    form = await request.form()
+def logout(request: Request, editor: EditorDep, auth: AuthDep, form: FormDep) -> Response:
     auth.check_form(request, editor, str(form.get("form_token", "")))
     response = RedirectResponse("/editor/login", status_code=303)
     auth.end_session(response)
@@ -298,10 +297,11 @@ def variant_email(request: Request, number: int, key: str, editor: EditorDep, we
 
 
 @router.post("/editor/issues/{number}", response_class=HTMLResponse)
-async def change_issue(
-    request: Request, number: int, editor: EditorDep, web: WebDep, auth: AuthDep
+def change_issue(
+    request: Request, number: int, editor: EditorDep, web: WebDep, auth: AuthDep, posted: FormDep
 ) -> Response:
-    form = {key: str(value) for key, value in (await request.form()).items()}
+    # A plain def: rendering the issue's email, the database and a test send run in a worker thread.
+    form = {key: str(value) for key, value in posted.items()}
     auth.check_form(request, editor, form.get("form_token", ""))
     action = form.get("action", "")
     try:

@@ -21,7 +21,7 @@ from digest.db.models import Subscriber, SubscriberState
 from digest.errors import InvalidInput
 from digest.services import subscriptions, topics
 from digest.tokens import Purpose, TokenInvalid
-from digest.web.context import Web, WebDep
+from digest.web.context import FormDep, Web, WebDep
 from digest.web.pages import secure
 from digest.web.subscribe import link_problem
 
@@ -113,9 +113,8 @@ def preferences(
 
 
 @router.post("/preferences/{token}", response_class=HTMLResponse)
-async def change_preferences(request: Request, token: str, web: WebDep) -> HTMLResponse:
+def change_preferences(request: Request, token: str, web: WebDep, form: FormDep) -> HTMLResponse:
     web.guard.check_ip(request, "preferences")
-    form = await request.form()
     action = str(form.get("action", ""))
     picked = [str(value) for value in form.getlist("topics")]
     error = ""

@@ -6,12 +6,15 @@ optional and checked against those on offer before any subscriber is looked up, 
 topic and tells nothing about the address.
 """
 
+import json
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
+from starlette.datastructures import FormData
 
 from digest.core.topics import choice_of
 from digest.db.engine import unit_of_work
@@ -90,15 +93,32 @@ BAD_BODY = (
 NEEDS_PROOF = "The anti-robot check did not complete: please let the page finish it, then send again."
 
 
-@router.post("/subscribe", response_model=None)
-async def subscribe(request: Request, web: WebDep, tasks: BackgroundTasks) -> Response:
+@dataclass
+class Posted:
+    """A sign-up as sent: a JSON body, still raw, or a form."""
+
+    json: bytes | None = None
+    form: FormData | None = None
+
+
+async def posted(request: Request) -> Posted:
+    """Read on the event loop, so that ``subscribe`` can run in a worker thread (see ``web.context``)."""
     if request.headers.get("content-type", "").startswith("application/json"):
+        return Posted(json=await request.body())
+    return Posted(form=await request.form())
+
+
+@router.post("/subscribe", response_model=None)
+def subscribe(
+    request: Request, web: WebDep, tasks: BackgroundTasks, sent: Annotated[Posted, Depends(posted)]
+) -> Response:
+    if sent.form is None:
         try:
-            body = await request.json()
-        except ValueError:  # not JSON (or not UTF-8): answered as an invalid body, not a 500
+            body = json.loads(sent.json or b"")
+        except (ValueError, RecursionError):  # not JSON (or not UTF-8): an invalid body, not a 500
             body = None
         return subscribe_json(request, web, tasks, body)
-    form = await request.form()
+    form = sent.form
     fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
     picked = [value for value in form.getlist("topics") if isinstance(value, str)]
     return subscribe_html(request, web, tasks, fields, picked)

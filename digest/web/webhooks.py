@@ -14,6 +14,7 @@ hours, and every event is kept once whatever arrives (``services/events.py``).
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,6 +26,7 @@ from digest.db.engine import unit_of_work
 from digest.services.events import EventsReport, record_events
 from digest.web.api import BodyTooLarge, problem, read_body
 from digest.web.context import Web, WebDep
+from digest.web.signatures import EventSignatures
 
 router = APIRouter()
 log = logging.getLogger("digest.web.webhooks")
@@ -42,20 +44,33 @@ async def sendgrid_events(request: Request, web: WebDep) -> JSONResponse:
         body = await read_body(request, MAX_BODY)
     except BodyTooLarge:
         return problem(413, f"the body is larger than {MAX_BODY:,} bytes")
-    refusal = web.event_signatures.refusal(
-        body, request.headers.get(SIGNATURE, ""), request.headers.get(TIMESTAMP, ""), now=web.now()
-    )
+    # Checking the signature, parsing and storing thousands of events take seconds: in a worker thread.
+    signed = Signed(body, request.headers.get(SIGNATURE, ""), request.headers.get(TIMESTAMP, ""))
+    return await run_in_threadpool(receive, web, web.event_signatures, signed)
+
+
+@dataclass
+class Signed:
+    """A request's body and the two headers that sign it."""
+
+    body: bytes
+    signature: str
+    timestamp: str
+
+
+def receive(web: Web, signatures: EventSignatures, signed: Signed) -> JSONResponse:
+    refusal = signatures.refusal(signed.body, signed.signature, signed.timestamp, now=web.now())
     if refusal is not None:
         log.warning("webhook: refused a request: %s", refusal)
         return problem(403, f"refused: {refusal}")
     try:
-        events: Any = json.loads(body)
+        events: Any = json.loads(signed.body)
     except (ValueError, RecursionError):
         return problem(400, "the body is not JSON")
     if not isinstance(events, list):
         return problem(400, "the body must be a JSON array of events")
     try:
-        report = await run_in_threadpool(process, web, events)
+        report = process(web, events)
     except SQLAlchemyError:
         # The database is down or busy (subscribers are locked in one order: no deadlock); SendGrid retries.
         log.exception("webhook: could not store the events; SendGrid will send them again")
