@@ -39,7 +39,7 @@ from digest.services import exports, runs, subscriptions, variant_report
 from digest.services import issues as issue_service
 from digest.services import subscribers as subscriber_service
 from digest.services import topics as topic_service
-from digest.services.compose import ComposeRules, compose
+from digest.services.compose import compose, too_old_now
 from digest.services.cycle import CyclePlan, ingest_recorded, run_cycle
 from digest.services.demo import run_demo
 from digest.services.imports import ImportPlan, import_rows
@@ -135,12 +135,6 @@ def service_parts() -> Parts:
     return parts
 
 
-def compose_rules(parts: Parts) -> ComposeRules:
-    return ComposeRules(
-        max_items=parts.settings.max_items, first_issue_lookback=parts.settings.first_issue_lookback
-    )
-
-
 def sender_for(parts: Parts) -> IssueSender:
     return parts.sender()
 
@@ -213,7 +207,7 @@ def demo_command() -> None:
         parts.engine,
         parts.renderer,
         sender_for(parts),
-        compose_rules(parts),
+        parts.compose_rules(),
         outbox=settings.outbox_dir,
         base_url=settings.base_url,
         now=now(),
@@ -257,14 +251,18 @@ def ingest_command(
 @app.command("compose")
 @reports_errors
 def compose_command() -> None:
-    """Draft the next issue from summaries published since the previous one."""
+    """Draft the next issue from the summaries no issue holds yet; name those skipped for age."""
     parts = ready_parts()
+    moment, rules = now(), parts.compose_rules()
     with unit_of_work(parts.engine) as session:
-        issue = compose(session, parts.renderer, compose_rules(parts), now=now())
+        too_old = too_old_now(session, rules, now=moment)  # before compose: it asks "since the last"
+        issue = compose(session, parts.renderer, rules, now=moment)
         if issue is None:
-            typer.echo("nothing new: no summary published since the previous issue; no issue composed")
-            return
-        typer.echo(f"composed issue {issue.number} ({issue.status}): {issue.subject}")
+            typer.echo("nothing new: no summary is waiting for an issue; no issue composed")
+        else:
+            typer.echo(f"composed issue {issue.number} ({issue.status}): {issue.subject}")
+        for line in too_old.lines():
+            typer.echo(line)
 
 
 @app.command("preview")
@@ -500,7 +498,7 @@ def run_command() -> None:
     settings = parts.settings
     moment = now()
     plan = CyclePlan(
-        cron_trigger(settings.schedule, settings.timezone), settings.review_window, compose_rules(parts)
+        cron_trigger(settings.schedule, settings.timezone), settings.review_window, parts.compose_rules()
     )
     sender = sender_for(parts)
     stopping = threading.Event()
@@ -561,9 +559,8 @@ def status_command() -> None:
     moment = now()
     with unit_of_work(parts.engine) as session:
         names = [source.name for source in parts.sources(now=moment)]
-        report = status(
-            session, cron_trigger(settings.schedule, settings.timezone), now=moment, sources=names
-        )
+        trigger = cron_trigger(settings.schedule, settings.timezone)
+        report = status(session, trigger, now=moment, rules=parts.compose_rules(), sources=names)
     for line in describe_status(report, now=moment, schedule=settings.schedule, timezone=settings.timezone):
         typer.echo(line)
 

@@ -106,7 +106,12 @@ class Settings(BaseSettings):
     """Time between a scheduled compose and its send in which an editor can hold the issue; `0` sends at
     once."""
     first_issue_lookback: timedelta = timedelta(days=7)
-    """How far back the very first issue looks for summaries."""
+    """How far back the very first issue looks for summaries; nothing dated before the first issue's
+    start goes into a later one."""
+    max_age: timedelta = timedelta(days=30)
+    """The oldest a summary may be to go into an issue. Compose takes every summary that no live or sent
+    issue holds, however late it arrived, unless it is older than this; those it skips are named by
+    `digest compose`, `digest status` and the editor's issue page."""
     max_items: int = Field(default=10, ge=1, le=50)
     """Summaries shown in full in an issue; the rest are listed by title under "More this week"."""
     batch_size: int = Field(default=1000, ge=1, le=20_000)
@@ -171,6 +176,7 @@ class Settings(BaseSettings):
         "ingest_every",
         "review_window",
         "first_issue_lookback",
+        "max_age",
         "topics_lookback",
         "confirm_max_age",
         "confirm_resend_window",

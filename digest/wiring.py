@@ -15,6 +15,7 @@ from digest.errors import ConfigError
 from digest.mail import ConsoleMailer, Mailer, MemoryMailer, OutboxMailer
 from digest.mail.mime import is_valid_from
 from digest.rendering import Renderer, SiteView
+from digest.services.compose import ComposeRules
 from digest.services.notices import NoticeSender, NoticeSettings
 from digest.services.send import IssueSender, SendSettings
 from digest.sources import FetchRules, Source, open_sources
@@ -59,6 +60,15 @@ class Parts:
             base_url=settings.base_url, name=settings.site_name, postal_address=settings.postal_address
         )
         return Renderer(site)
+
+    def compose_rules(self) -> ComposeRules:
+        """What compose takes: ``DIGEST_MAX_ITEMS``, ``DIGEST_MAX_AGE``, ``DIGEST_FIRST_ISSUE_LOOKBACK``."""
+        settings = self.settings
+        return ComposeRules(
+            max_items=settings.max_items,
+            first_issue_lookback=settings.first_issue_lookback,
+            max_age=settings.max_age,
+        )
 
     def notice_sender(self) -> NoticeSender:
         settings = self.settings

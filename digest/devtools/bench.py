@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -40,7 +40,7 @@ from digest.db.models import IssueStatus, Subscriber, Summary
 from digest.devtools.sendgrid_standin import read_record
 from digest.errors import InvalidInput
 from digest.mail import OutgoingMessage
-from digest.services.compose import ComposeRules, compose, issue_view
+from digest.services.compose import compose, issue_view
 from digest.services.ingest import ingest
 from digest.services.issues import decide
 from digest.services.ledger import Recipient, get_issue
@@ -302,7 +302,7 @@ def compose_issue(parts: Parts, *, topics: int = 0) -> int:
                 row.topics = [names[n % topics]] + ([names[(n + 1) % topics]] if n % 3 == 0 else [])
                 session.add(row)
     with unit_of_work(parts.engine) as session:
-        rules = ComposeRules(max_items=10, first_issue_lookback=parts.settings.first_issue_lookback)
+        rules = replace(parts.compose_rules(), max_items=10)
         issue = compose(session, parts.renderer, rules, now=now)
         assert issue is not None
         decide(session, issue.number, IssueStatus.approved, by="bench", now=now)

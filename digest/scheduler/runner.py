@@ -45,7 +45,6 @@ from digest.db.engine import unit_of_work
 from digest.scheduler.jobs import Jobs
 from digest.scheduler.leader import Leadership, first_line
 from digest.services import runs
-from digest.services.compose import ComposeRules
 from digest.services.cycle import CyclePlan, next_send_at
 from digest.wiring import Parts
 
@@ -65,8 +64,7 @@ class SchedulerProcess:
         self.leadership = leadership
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
         self.trigger = cron_trigger(settings.schedule, settings.timezone)
-        rules = ComposeRules(max_items=settings.max_items, first_issue_lookback=settings.first_issue_lookback)
-        self.plan = CyclePlan(self.trigger, settings.review_window, rules)
+        self.plan = CyclePlan(self.trigger, settings.review_window, parts.compose_rules())
         self.every = settings.heartbeat_every
         self.started_at = utc_now()
         self.stopping = threading.Event()

@@ -1,4 +1,8 @@
-"""Compose: draft the next issue from summaries published since the previous one, and render it once.
+"""Compose: draft the next issue from the summaries no issue holds yet, and render it once.
+
+Every summary goes into one live or sent issue, however late it arrives, unless it is older than
+``DIGEST_MAX_AGE``; those skipped for age are named (``too_old_now``, ``too_old_for``), never dropped
+without a word.
 
 The rendered HTML and text are stored with the issue (per-recipient links still as markers), so the
 archive and any resumed send show exactly what was approved.
@@ -10,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from digest.core.compose import Candidate, Selection, preheader_for, select_items, subject_for
 from digest.db.models import EditorialAction, Issue, IssueItem, IssueStatus, Summary
@@ -22,14 +27,42 @@ EDITABLE = (IssueStatus.draft, IssueStatus.held)
 class ComposeRules:
     max_items: int
     first_issue_lookback: timedelta
+    max_age: timedelta = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class TooOld:
+    """The summaries a compose skipped because they were dated at or before its age limit."""
+
+    oldest: datetime
+    summaries: list[Summary]
+
+    def lines(self, *, heading: str = "skipped for age", shown: int = 10) -> list[str]:
+        """For the terminal: how many, the limit, and each by title, id and date (the first ``shown``)."""
+        if not self.summaries:
+            return []
+        count = len(self.summaries)
+        noun = "summary" if count == 1 else "summaries"
+        limit = f"{self.oldest:%Y-%m-%d %H:%M %Z}"
+        lines = [f"{heading}: {count} {noun} dated on or before {limit}; no issue will hold them:"]
+        lines += [
+            f"  {row.display_title} ({row.source_id}, published {row.published_at:%Y-%m-%d})"
+            for row in self.summaries[:shown]
+        ]
+        if count > shown:
+            lines.append(f"  and {count - shown} more")
+        return lines
 
 
 def compose(
     session: Session, renderer: Renderer, rules: ComposeRules, *, now: datetime, period: str | None = None
 ) -> Issue | None:
-    """Draft the next issue, or return ``None`` when nothing new was published."""
-    window_start = previous_window_end(session) or now - rules.first_issue_lookback
-    rows = candidates(session, window_start=window_start, now=now)
+    """Draft the next issue, or return ``None`` when no summary is waiting for one.
+
+    The issue keeps its age limit as ``window_start``, so its page can name what was too old for it.
+    """
+    oldest = age_limit(session, rules, now=now)
+    rows = candidates(session, after=oldest, now=now)
     selection = select_items(
         [Candidate(row.id or 0, row.published_at, row.display_title, row.key_takeaway) for row in rows],
         max_items=rules.max_items,
@@ -40,7 +73,7 @@ def compose(
     issue = Issue(
         number=number,
         period=period,
-        window_start=window_start,
+        window_start=oldest,
         window_end=now,
         subject=subject_for(len(selection.ordered), selection.ordered[0].display_title),
         preheader=preheader_for(selection),
@@ -58,25 +91,64 @@ def compose(
     return issue
 
 
-def previous_window_end(session: Session) -> datetime | None:
-    query = select(func.max(Issue.window_end)).where(col(Issue.status) != IssueStatus.cancelled)
-    end: datetime | None = session.exec(query).one()
-    return end
+def age_limit(session: Session, rules: ComposeRules, *, now: datetime) -> datetime:
+    """An issue composed at ``now`` takes summaries dated after this: within ``DIGEST_MAX_AGE``, and never
+    from before the digest began (the first issue's own limit, ``DIGEST_FIRST_ISSUE_LOOKBACK``), so an
+    archive a new feed brings along is not sent bit by bit."""
+    began: datetime | None = session.exec(select(func.min(Issue.window_start))).one()
+    return max(now - rules.max_age, began or now - rules.first_issue_lookback)
 
 
-def candidates(session: Session, *, window_start: datetime, now: datetime) -> list[Summary]:
-    """Summaries published in (window_start, now] that no live issue holds; never one dated after now."""
-    taken = (
+def held_summary_ids() -> SelectOfScalar[int]:
+    """The summaries a live or sent issue holds; a cancelled issue gives its summaries back."""
+    return (
         select(IssueItem.summary_id)
         .join(Issue, col(Issue.id) == col(IssueItem.issue_id))
         .where(col(Issue.status) != IssueStatus.cancelled)
     )
+
+
+def candidates(session: Session, *, after: datetime, now: datetime) -> list[Summary]:
+    """Every summary no live or sent issue holds, dated in (after, now]: the durable marker is "in an
+    issue", not a date, so one that arrives late still goes in; and never one dated after now."""
     query = select(Summary).where(
-        col(Summary.published_at) > window_start,
+        col(Summary.published_at) > after,
         col(Summary.published_at) <= now,
-        col(Summary.id).not_in(taken),
+        col(Summary.id).not_in(held_summary_ids()),
     )
     return list(session.exec(query))
+
+
+def too_old_now(session: Session, rules: ComposeRules, *, now: datetime) -> TooOld:
+    """What a compose at ``now`` skips for age: summaries come since the previous compose (any issue's,
+    cancelled ones too) that no issue holds and are dated at or before its age limit."""
+    previous: datetime | None = session.exec(select(func.max(Issue.created_at))).one()
+    oldest = age_limit(session, rules, now=now)
+    return TooOld(oldest, skipped_for_age(session, oldest=oldest, since=previous, until=now))
+
+
+def too_old_for(session: Session, issue: Issue) -> TooOld:
+    """What the compose of ``issue`` skipped for age (its age limit is its ``window_start``)."""
+    previous: datetime | None = session.exec(
+        select(func.max(Issue.created_at)).where(col(Issue.created_at) < issue.created_at)
+    ).one()
+    summaries = skipped_for_age(session, oldest=issue.window_start, since=previous, until=issue.created_at)
+    return TooOld(issue.window_start, summaries)
+
+
+def skipped_for_age(
+    session: Session, *, oldest: datetime, since: datetime | None, until: datetime
+) -> list[Summary]:
+    """Summaries ingested in (since, until] that no live or sent issue holds, dated at or before
+    ``oldest``: each is named by the first compose after it came, not by every compose after."""
+    query = select(Summary).where(
+        col(Summary.published_at) <= oldest,
+        col(Summary.ingested_at) <= until,
+        col(Summary.id).not_in(held_summary_ids()),
+    )
+    if since is not None:
+        query = query.where(col(Summary.ingested_at) > since)
+    return list(session.exec(query.order_by(col(Summary.published_at).desc(), col(Summary.id))))
 
 
 def issue_view(session: Session, issue: Issue, only: Collection[int] | None = None) -> IssueView:

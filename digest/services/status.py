@@ -1,5 +1,5 @@
 """What ``digest status`` reports: subscribers by state, the last issue and send (with its bounce and
-complaint rates), the scheduler, next runs, and each source's last read."""
+complaint rates), the summaries skipped for age, the scheduler, next runs, and each source's last read."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +11,7 @@ from digest.core.schedule import next_fires
 from digest.core.topics import VariantPlan
 from digest.db.models import PUBLISHED, DeliveryStatus, Issue, IssueStatus, JobRun, SourceState
 from digest.services import runs
+from digest.services.compose import ComposeRules, TooOld, too_old_for, too_old_now
 from digest.services.ledger import VariantCounts, delivery_counts, paused_issue, variant_counts
 from digest.services.rates import IssueRates, issue_rates
 from digest.services.source_states import source_states
@@ -36,10 +37,18 @@ class Status:
     # The next issue to go (draft, held or approved) and the variants a send started now would make.
     coming: Issue | None = None
     coming_variants: list[VariantPlan] = field(default_factory=list)
+    # What the last issue's compose skipped for age, and what the next compose would skip.
+    too_old_last: TooOld | None = None
+    too_old_next: TooOld | None = None
 
 
 def status(
-    session: Session, trigger: CronTrigger, *, now: datetime, sources: list[str] | None = None
+    session: Session,
+    trigger: CronTrigger,
+    *,
+    now: datetime,
+    rules: ComposeRules,
+    sources: list[str] | None = None,
 ) -> Status:
     """``sources``: the configured sources' names, whose last reads are shown (all recorded when None)."""
     last_issue = session.exec(select(Issue).order_by(col(Issue.number).desc())).first()
@@ -67,6 +76,9 @@ def status(
     if report.coming is not None:
         report.coming_variants = plan_for(session, report.coming)
     report.sources = source_states(session, sources)
+    if last_issue is not None:
+        report.too_old_last = too_old_for(session, last_issue)
+    report.too_old_next = too_old_now(session, rules, now=now)
     return report
 
 
@@ -111,6 +123,7 @@ def describe(report: Status, *, now: datetime, schedule: str, timezone: str) -> 
         counts = ", ".join(f"{state} {count}" for state, count in report.last_send_counts.items())
         lines.append(f"last send: issue {report.last_send.number} ({report.last_send.status}): {counts}")
     lines.extend(describe_variants(report))
+    lines.extend(describe_too_old(report))
     if report.rates is not None:
         lines.append(f"bounces and complaints: {report.rates.line}")
     if report.paused is not None:
@@ -125,6 +138,16 @@ def describe(report: Status, *, now: datetime, schedule: str, timezone: str) -> 
     lines.extend(describe_source(state) for state in report.sources)
     runs_text = ", ".join(f"{fire:%a %Y-%m-%d %H:%M %Z}" for fire in report.next_runs)
     lines.append(f"next scheduled compose+send ({schedule}, {timezone}): {runs_text or 'none'}")
+    return lines
+
+
+def describe_too_old(report: Status) -> list[str]:
+    """Summaries that no issue will hold because they came too old: ops should hear of a late source."""
+    lines = []
+    if report.too_old_last is not None and report.last_issue is not None:
+        lines += report.too_old_last.lines(heading=f"issue {report.last_issue.number} skipped for age")
+    if report.too_old_next is not None:
+        lines += report.too_old_next.lines(heading="the next compose skips for age")
     return lines
 
 

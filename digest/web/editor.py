@@ -19,7 +19,7 @@ from digest.db.models import EditorialAction, Issue, IssueStatus
 from digest.errors import ConfigError, DigestError, InvalidInput, NotFound
 from digest.rendering.checks import check_email
 from digest.services import editing, issues, variant_report
-from digest.services.compose import EDITABLE
+from digest.services.compose import EDITABLE, too_old_for
 from digest.services.ledger import get_issue
 from digest.services.send import send_test_copy
 from digest.services.subscribers import normalise_address
@@ -193,6 +193,7 @@ def show_issue(
         html = issues.preview(issue, base_url=parts.settings.base_url)
         text = issues.preview(issue, base_url=parts.settings.base_url, text=True)
         variants = variant_report.report(session, issue)
+        too_old = too_old_for(session, issue)
         summary = {
             "number": issue.number,
             "status": str(issue.status),
@@ -210,6 +211,7 @@ def show_issue(
         items=items,
         trail=trail,
         variants=variants,
+        too_old=too_old,
         text=text,
         size_kb=f"{len(html.encode()) / 1024:.1f}",
         warnings=check_email(html, postal_address=parts.settings.postal_address),
