@@ -521,6 +521,8 @@ def run_command() -> None:
         typer.echo(f"compose: issue {report.composed} for the period of {report.period}")
     else:
         typer.echo(f"compose: nothing to compose for the period of {report.period}")
+    for line in report.too_old.lines() if report.too_old else []:
+        typer.echo(line)
     for number in report.approved:
         typer.echo(f"approved issue {number} (review window over)")
     for sent in report.sent:

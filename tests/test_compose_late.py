@@ -163,3 +163,20 @@ def test_the_editors_issue_page_names_what_was_too_old_for_it(
     assert "Plain headline number 2" in page  # not one of its items: named only as skipped
     assert f"published {NOW + DAY:%Y-%m-%d}" in page
     assert "Skipped for age" not in client.get("/editor/issues/1").text
+
+
+def test_the_scheduled_cycle_names_what_it_skipped_for_age(
+    digest: Digest, env: dict[str, str], clock_at_now: time_machine.Traveller
+) -> None:
+    env["DIGEST_SCHEDULE"] = "* * * * *"
+    digest("db", "upgrade")
+    arrive(env, "first", summary(1, published_at=NOW - HOUR))
+    assert "compose: issue 1 for the period of" in digest("run").stdout
+    clock_at_now.move_to(NOW + 40 * DAY)
+    arrive(env, "late", summary(2, published_at=NOW + DAY), summary(3, published_at=NOW + 39 * DAY))
+
+    cycle = digest("run").stdout
+    assert "compose: issue 2 for the period of" in cycle
+    assert "skipped for age: 1 summary dated on or before" in cycle
+    assert "  Plain headline number 2 (test-002, published" in cycle
+    assert "skipped for age: 1 (test-002)" in digest("status").stdout  # the cycle's record

@@ -20,7 +20,7 @@ from digest.db.engine import unit_of_work
 from digest.db.models import Delivery, DeliveryStatus, Issue, IssueStatus
 from digest.rendering import Renderer
 from digest.services import runs
-from digest.services.compose import ComposeRules, compose
+from digest.services.compose import ComposeRules, TooOld, compose, too_old_now
 from digest.services.ingest import SourceReport, ingest
 from digest.services.issues import decide
 from digest.services.send import IssueSender, SendReport, next_issue_to_send
@@ -62,6 +62,7 @@ class CycleReport(SendDue):
     ingested: list[SourceReport] = field(default_factory=list)
     period: str | None = None
     composed: int | None = None
+    too_old: TooOld | None = None  # what this period's compose skipped for age
 
     @property
     def summary(self) -> str:
@@ -71,6 +72,9 @@ class CycleReport(SendDue):
             compose_line = f"composed issue {self.composed} for the period of {self.period}"
         else:
             compose_line = f"nothing to compose for the period of {self.period}"
+        if self.too_old is not None and self.too_old.summaries:
+            ids = ", ".join(row.source_id for row in self.too_old.summaries)
+            compose_line += f"; skipped for age: {len(self.too_old.summaries)} ({ids})"
         return f"{compose_line}; {super().summary}"
 
 
@@ -88,7 +92,9 @@ def run_cycle(
     fire = latest_fire(plan.trigger, now)
     if fire is not None:
         report.period = period_key(fire)
-        report.composed = compose_for_period(engine, renderer, plan.rules, period=report.period, now=now)
+        report.composed, report.too_old = compose_for_period(
+            engine, renderer, plan.rules, period=report.period, now=now
+        )
     due = send_due(engine, sender, review_window=plan.review_window, now=now, should_stop=should_stop)
     report.approved, report.sent, report.stopped = due.approved, due.sent, due.stopped
     return report
@@ -108,12 +114,15 @@ def ingest_recorded(
 
 def compose_for_period(
     engine: Engine, renderer: Renderer, rules: ComposeRules, *, period: str, now: datetime
-) -> int | None:
+) -> tuple[int | None, TooOld | None]:
+    """The number of the issue composed for ``period`` (None when there is nothing, or it was composed
+    before), and what that compose skipped for age."""
     with unit_of_work(engine) as session:
         if session.exec(select(Issue).where(Issue.period == period)).first() is not None:
-            return None
+            return None, None
+        too_old = too_old_now(session, rules, now=now)  # before compose: it asks "since the last"
         issue = compose(session, renderer, rules, now=now, period=period)
-        return issue.number if issue else None
+        return (issue.number if issue else None), too_old
 
 
 def send_due(
