@@ -3,6 +3,8 @@ goes into the first issue composed after it arrives, however late it comes, unle
 DIGEST_MAX_AGE, and then it is named; no summary is in two live or sent issues, none before its date;
 a cancelled issue gives its summaries back."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,10 +13,14 @@ import pytest
 import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from digest.core.clock import utc_now
 from digest.db.engine import unit_of_work
 from digest.db.models import Issue, IssueItem, Summary
+from digest.services.compose import compose
+from digest.wiring import Parts
 from tests.conftest import Digest
 from tests.editor_support import EDITORS, sign_in
 from tests.support import NOW, summary, write_summaries
@@ -180,3 +186,26 @@ def test_the_scheduled_cycle_names_what_it_skipped_for_age(
     assert "skipped for age: 1 summary dated on or before" in cycle
     assert "  Plain headline number 2 (test-002, published" in cycle
     assert "skipped for age: 1 (test-002)" in digest("status").stdout  # the cycle's record
+
+
+def test_two_composes_at_once_take_no_summary_twice(
+    digest: Digest, env: dict[str, str], engine: Engine, parts: Parts, clock_at_now: time_machine.Traveller
+) -> None:
+    arrive(env, "week", summary(1, published_at=NOW - HOUR), summary(2, published_at=NOW - 2 * HOUR))
+    digest("ingest")
+    rules = parts.compose_rules()
+
+    def compose_alongside() -> BaseException | None:
+        try:
+            with unit_of_work(engine) as session:
+                compose(session, parts.renderer, rules, now=utc_now())
+        except Exception as exc:  # the one that lost the race
+            return exc
+        return None
+
+    with ThreadPoolExecutor(1) as pool, unit_of_work(engine) as session:
+        assert compose(session, parts.renderer, rules, now=utc_now()) is not None  # flushed, not committed
+        other = pool.submit(compose_alongside)
+        time.sleep(0.5)  # the other compose reads and tries to write while this one is open
+    assert isinstance(other.result(timeout=60), IntegrityError)  # the number both chose is taken
+    assert holdings(engine) == {1: ("draft", {"test-001", "test-002"})}

@@ -69,6 +69,8 @@ def compose(
     )
     if selection.is_empty:
         return None
+    # Two composes at once read the same last number: the unique number lets only one of them commit,
+    # so no summary is taken twice even then.
     number = (session.exec(select(func.max(Issue.number))).one() or 0) + 1
     issue = Issue(
         number=number,
