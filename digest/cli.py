@@ -31,31 +31,32 @@ from digest.db import engine as db
 from digest.db.engine import unit_of_work
 from digest.db.models import Issue, IssueStatus, SubscriberState
 from digest.errors import DigestError, InvalidInput, InvalidState, NotFound
+from digest.issues import decisions as issue_service
+from digest.issues.compose import compose, too_old_now
+from digest.issues.queries import (
+    awaiting_approval,
+    get_issue,
+    next_issue_to_send,
+    paused_issue,
+    sending_issue,
+)
 from digest.logs import configure_logging
+from digest.ops import runs
+from digest.ops.cycle import CyclePlan, ingest_recorded, run_cycle
+from digest.ops.demo import run_demo
+from digest.ops.status import describe as describe_status
+from digest.ops.status import status
 from digest.rendering.checks import check_email
 from digest.scheduler.leader import leadership_for
 from digest.scheduler.runner import SchedulerProcess
-from digest.services import exports, runs, subscriptions, variant_report
-from digest.services import issues as issue_service
-from digest.services import subscribers as subscriber_service
-from digest.services import topics as topic_service
-from digest.services.compose import compose, too_old_now
-from digest.services.cycle import CyclePlan, ingest_recorded, run_cycle
-from digest.services.demo import run_demo
-from digest.services.imports import ImportPlan, import_rows
-from digest.services.ledger import awaiting_approval, paused_issue, sending_issue
-from digest.services.list_files import FORMATS, rows_in
-from digest.services.send import (
-    IssueSender,
-    SendReport,
-    dry_run,
-    get_issue,
-    next_issue_to_send,
-    send_test_copy,
-)
-from digest.services.status import describe as describe_status
-from digest.services.status import status
+from digest.sending import report as variant_report
+from digest.sending.sender import IssueSender, SendReport, dry_run, send_test_copy
 from digest.sources import ReadInFull
+from digest.subscribers import exports, subscriptions
+from digest.subscribers import records as subscriber_service
+from digest.subscribers import topics as topic_service
+from digest.subscribers.imports import ImportPlan, import_rows
+from digest.subscribers.list_files import FORMATS, rows_in
 from digest.wiring import Parts
 
 log = logging.getLogger("digest")

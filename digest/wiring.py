@@ -12,13 +12,13 @@ from sqlalchemy import Engine
 from digest.config import Settings, load_settings
 from digest.db.engine import make_engine
 from digest.errors import ConfigError
+from digest.issues.compose import ComposeRules
 from digest.mail import ConsoleMailer, Mailer, MemoryMailer, OutboxMailer
 from digest.mail.mime import is_valid_from
 from digest.rendering import Renderer, SiteView
-from digest.services.compose import ComposeRules
-from digest.services.notices import NoticeSender, NoticeSettings
-from digest.services.send import IssueSender, SendSettings
+from digest.sending.sender import IssueSender, SendSettings
 from digest.sources import FetchRules, Source, open_sources
+from digest.subscribers.notices import NoticeSender, NoticeSettings
 from digest.tokens import ApiTokens, Purpose, Tokens
 
 

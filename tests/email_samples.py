@@ -6,8 +6,8 @@ import time_machine
 
 from digest.mail import MemoryMailer
 from digest.rendering import Personalizer, RecipientLinks, Renderer, SiteView
-from digest.services.notices import NoticeSender, NoticeSettings
-from digest.services.subscriptions import Notice, NoticeKind
+from digest.subscribers.notices import NoticeSender, NoticeSettings
+from digest.subscribers.subscriptions import Notice, NoticeKind
 from digest.tokens import Tokens
 from tests.test_rendering import ISSUE
 

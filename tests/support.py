@@ -15,7 +15,7 @@ from unittest import mock
 
 from digest.core.topics import encode
 from digest.db.models import DeliveryStatus
-from digest.services.ledger import Audience
+from digest.sending.ledger import Audience
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,8 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from digest.db.engine import unit_of_work
-from digest.services import subscribers, topics
+from digest.subscribers import records as subscribers
+from digest.subscribers import topics
 from digest.web.app import create_app
 from digest.wiring import Parts
 from tests.browser import free_port, link_in, live_server

@@ -16,8 +16,9 @@ from sqlmodel import select
 from digest.core.topics import encode
 from digest.db.engine import unit_of_work
 from digest.db.models import Summary
-from digest.services import subscribers
-from digest.services.ledger import begin, get_issue
+from digest.issues.queries import get_issue
+from digest.sending.ledger import begin
+from digest.subscribers import records as subscribers
 from digest.web.app import create_app
 from digest.wiring import Parts
 from tests.browser import free_port, live_server

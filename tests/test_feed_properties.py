@@ -18,8 +18,8 @@ from sqlalchemy import Engine
 
 from digest.core.summary import SummaryIn
 from digest.db.engine import unit_of_work
-from digest.services.compose import compose
-from digest.services.ingest import ingest
+from digest.ingest.summaries import ingest
+from digest.issues.compose import compose
 from digest.sources import SourceBatch, Validators
 from digest.sources.feeds import parse_feed
 from tests.feed_support import FORMATS, NAMESPACE

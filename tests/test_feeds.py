@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from digest.db.engine import unit_of_work
 from digest.db.models import IssueStatus
-from digest.services.compose import compose
+from digest.issues.compose import compose
 from digest.sources.feeds import FeedSource, display_name, parse_feed
 from digest.sources.fetch import FetchRules
 from digest.sources.folder import FolderSource

@@ -21,12 +21,14 @@ from digest.config import Settings
 from digest.db.engine import unit_of_work
 from digest.db.models import JobRun
 from digest.errors import TransientMailError
+from digest.issues import queries as issue_queries
 from digest.logs import configure_logging
+from digest.ops import runs
+from digest.ops.cycle import ingest_recorded
 from digest.rendering import Renderer
-from digest.services import ledger, runs
-from digest.services.cycle import ingest_recorded
-from digest.services.events import record_events
+from digest.sending import ledger
 from digest.sources.folder import FolderSource
+from digest.subscribers.events import record_events
 from digest.web.app import create_app
 from digest.wiring import Parts
 from tests.conftest import Digest
@@ -120,7 +122,7 @@ def test_healthz_reports_a_stale_heartbeat_and_a_paused_send(
     number = approved_issue(engine, tmp_path)
     audience(engine, 2)
     with unit_of_work(engine) as session:
-        issue = ledger.get_issue(session, number)
+        issue = issue_queries.get_issue(session, number)
         ledger.begin(session, issue, now=T0, variants=whole_issue)
     ledger.pause(engine, issue.id or 0, "the mail backend refuses to send: 401", now=T0)
     beats(engine, age=timedelta(minutes=2))
@@ -189,7 +191,7 @@ def test_metrics_in_prometheus_text_format(client: TestClient, engine: Engine, t
     assert ingest.error is None
     beat_at = beats(engine)
     with unit_of_work(engine) as session:
-        issue = ledger.get_issue(session, 1)
+        issue = issue_queries.get_issue(session, 1)
         run = session.get(JobRun, runs.INGEST)
     assert issue.send_started_at is not None
     assert issue.sent_at is not None

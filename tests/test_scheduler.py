@@ -24,10 +24,10 @@ from digest.config import Settings
 from digest.core.schedule import cron_trigger, fire_after, latest_fire, period_key
 from digest.db.engine import unit_of_work
 from digest.db.models import Issue, IssueItem, IssueStatus, JobRun, Summary
+from digest.issues.decisions import decide
+from digest.ops import runs
 from digest.scheduler.leader import leadership_for
 from digest.scheduler.runner import SchedulerProcess
-from digest.services import runs
-from digest.services.issues import decide
 from digest.wiring import Parts
 from tests.support import read_outbox, summary, write_summaries
 from tests.test_send import add_subscriber

@@ -23,7 +23,7 @@ from sqlmodel import select
 from digest.db.engine import unit_of_work
 from digest.db.models import DeliveryStatus, Issue, IssueStatus, JobRun, SchedulerHeartbeat
 from digest.devtools.sendgrid_standin import SendGridStandIn
-from digest.services import runs
+from digest.ops import runs
 from tests.support import summary, write_summaries
 from tests.test_scheduler import wait_until
 from tests.test_send import audience, statuses

@@ -1,4 +1,4 @@
-"""The delivery ledger (digest/services/send.py): each active subscriber exactly once, SQLite and PostgreSQL.
+"""The delivery ledger (digest/sending/sender.py): each active subscriber exactly once, SQLite and PostgreSQL.
 
 Issues are ingested, composed and approved through the services, then sent with ``IssueSender`` into a real
 ``OutboxMailer`` in ``tmp_path``; ``MemoryMailer`` (the shipped test double) stands in where a failure
@@ -20,23 +20,16 @@ from sqlmodel import Session, col, select
 from digest.db.engine import unit_of_work
 from digest.db.models import Delivery, DeliveryStatus, Issue, IssueStatus, Subscriber, SubscriberState
 from digest.errors import InvalidState, MailError, PermanentMailError, TransientMailError
+from digest.ingest.summaries import ingest
+from digest.issues.compose import ComposeRules, compose
+from digest.issues.decisions import decide
+from digest.issues.queries import get_issue, next_issue_to_send
 from digest.mail import Envelope, Mailer, MemoryMailer, OutboxMailer, Outcome, OutgoingMessage, SharedBody
 from digest.rendering import Renderer, SiteView
-from digest.services import send as send_module
-from digest.services import subscribers
-from digest.services.compose import ComposeRules, compose
-from digest.services.ingest import ingest
-from digest.services.issues import decide
-from digest.services.send import (
-    MAX_ATTEMPTS,
-    IssueSender,
-    SendReport,
-    SendSettings,
-    dry_run,
-    get_issue,
-    next_issue_to_send,
-)
+from digest.sending import sender as send_module
+from digest.sending.sender import MAX_ATTEMPTS, IssueSender, SendReport, SendSettings, dry_run
 from digest.sources.folder import FolderSource
+from digest.subscribers import records as subscribers
 from digest.tokens import Purpose, TokenInvalid, Tokens
 from tests.support import NOW, parts_of, read_outbox, summary, write_summaries
 

@@ -14,10 +14,11 @@ from digest.db.engine import unit_of_work
 from digest.db.models import DeliveryStatus, IssueStatus
 from digest.devtools.sendgrid_standin import SendGridStandIn
 from digest.errors import InvalidState, TransientMailError
+from digest.issues import queries as issue_queries
 from digest.mail import MemoryMailer
 from digest.rendering import Renderer
-from digest.services import ledger as ledger_service
-from digest.services.send import IssueSender, SendSettings
+from digest.sending import ledger as ledger_service
+from digest.sending.sender import IssueSender, SendSettings
 from tests.support import whole_issue
 from tests.test_send import BASE_URL, FROM, SITE, T0, TOKENS, approved_issue, audience, issue_status, statuses
 from tests.test_sendgrid import KEY, SPEC, send_env
@@ -26,7 +27,7 @@ from tests.test_sendgrid import KEY, SPEC, send_env
 def start_send(engine: Engine, number: int) -> None:
     """Move the issue to ``sending`` with its ledger written, as `digest send` does first."""
     with unit_of_work(engine) as session:
-        issue = ledger_service.get_issue(session, number)
+        issue = issue_queries.get_issue(session, number)
         ledger_service.begin(session, issue, now=T0, variants=whole_issue)
 
 
@@ -92,10 +93,10 @@ def test_an_error_storm_pauses_the_send_until_resumed(engine: Engine, tmp_path: 
     assert "10 messages in a row failed" in report.paused
     assert "421 4.3.2 service not available" in report.paused
     with unit_of_work(engine) as session:
-        paused = ledger_service.paused_issue(session)
+        paused = issue_queries.paused_issue(session)
         assert paused is not None
         assert paused.number == number
-        assert ledger_service.next_issue_to_send(session) is None  # a paused send waits for --resume
+        assert issue_queries.next_issue_to_send(session) is None  # a paused send waits for --resume
 
     with pytest.raises(InvalidState, match="digest send --resume"):
         sender(engine, MemoryMailer()).send(number)

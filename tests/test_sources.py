@@ -13,17 +13,17 @@ from sqlmodel import col, select
 
 from digest.db.engine import unit_of_work
 from digest.db.models import Issue, IssueStatus, Summary
+from digest.ingest.summaries import SourceReport, ingest
+from digest.issues import decisions as issue_service
+from digest.issues.compose import ComposeRules, compose
+from digest.issues.editing import edit_words
 from digest.mail import MemoryMailer
 from digest.rendering import Renderer, SiteView
-from digest.services import issues as issue_service
-from digest.services import subscribers as subscriber_service
-from digest.services.compose import ComposeRules, compose
-from digest.services.editing import edit_words
-from digest.services.ingest import SourceReport, ingest
-from digest.services.send import IssueSender, SendSettings
+from digest.sending.sender import IssueSender, SendSettings
 from digest.sources import Source
 from digest.sources.folder import FolderSource
 from digest.sources.samples import SampleSource
+from digest.subscribers import records as subscriber_service
 from digest.tokens import Tokens
 from tests.conftest import Digest
 from tests.support import NOW, summary, write_summaries

@@ -21,10 +21,10 @@ from sqlmodel import select
 
 from digest.db.engine import unit_of_work
 from digest.db.models import Subscriber
-from digest.services.imports import ImportPlan, import_rows
-from digest.services.list_files import Row
-from digest.services.subscribers import Consent, add
-from digest.services.subscriptions import Notice, request_subscription
+from digest.subscribers.imports import ImportPlan, import_rows
+from digest.subscribers.list_files import Row
+from digest.subscribers.records import Consent, add
+from digest.subscribers.subscriptions import Notice, request_subscription
 from digest.web.app import create_app
 from digest.wiring import Parts
 from tests.support import NOW, read_outbox

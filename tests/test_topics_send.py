@@ -16,14 +16,15 @@ from digest.core.topics import EVERYTHING, Item, encode, label, plan
 from digest.db.engine import unit_of_work
 from digest.db.models import DeliveryStatus, IssueStatus, IssueVariant, Subscriber, Summary
 from digest.devtools.sendgrid_standin import SendGridStandIn
+from digest.ingest.summaries import ingest
+from digest.issues.compose import compose
+from digest.issues.decisions import decide
+from digest.issues.queries import get_issue
 from digest.mail import MemoryMailer
 from digest.rendering import Renderer
-from digest.services import subscribers, variants
-from digest.services.compose import compose
-from digest.services.ingest import ingest
-from digest.services.issues import decide
-from digest.services.ledger import get_issue
+from digest.sending import variants
 from digest.sources.folder import FolderSource
+from digest.subscribers import records as subscribers
 from tests.conftest import Digest
 from tests.support import NOW, summary, write_summaries
 from tests.test_ops import samples

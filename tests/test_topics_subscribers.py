@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from digest.db.engine import unit_of_work
-from digest.services import subscribers, topics
+from digest.subscribers import records as subscribers
+from digest.subscribers import topics
 from digest.wiring import Parts
 from tests.conftest import Digest
 from tests.support import summary, write_summaries

@@ -13,8 +13,8 @@ from sqlmodel import col, select
 from digest.db.engine import unit_of_work
 from digest.db.models import Delivery, EditorialAction, Issue, IssueItem, Summary
 from digest.errors import ConfigError
-from digest.services import issues
-from digest.services.ledger import get_issue
+from digest.issues import decisions as issues
+from digest.issues.queries import get_issue
 from digest.web.app import create_app
 from digest.wiring import Parts
 from tests.conftest import Digest

@@ -25,11 +25,13 @@ from sqlmodel import col, func, select
 from digest.db.engine import unit_of_work
 from digest.db.models import Delivery, DeliveryStatus, ProviderEvent, Subscriber
 from digest.errors import ConfigError
+from digest.issues import queries as issue_queries
 from digest.mail import MemoryMailer
-from digest.services import ledger, subscriptions
-from digest.services.events import DROPPED_FOR
-from digest.services.rates import IssueRates
-from digest.services.subscribers import find, suppression_hash
+from digest.ops.rates import IssueRates
+from digest.sending import ledger
+from digest.subscribers import subscriptions
+from digest.subscribers.events import DROPPED_FOR
+from digest.subscribers.records import find, suppression_hash
 from digest.web.context import Web
 from digest.web.signatures import EventSignatures
 from tests.conftest import Digest
@@ -438,7 +440,7 @@ def test_suppression_holds_at_send_time(client: TestClient, engine: Engine, tmp_
     for address in readers:
         add_subscriber(engine, address)
     with unit_of_work(engine) as session:
-        issue = ledger.get_issue(session, number)
+        issue = issue_queries.get_issue(session, number)
         ledger.begin(
             session, issue, now=NOW, variants=whole_issue
         )  # the send has started: five pending deliveries

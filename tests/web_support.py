@@ -21,7 +21,7 @@ from sqlmodel import col, select
 
 from digest.db.engine import unit_of_work
 from digest.db.models import Subscriber, Suppression
-from digest.services.subscribers import address_key, normalise_address, suppression_hash
+from digest.subscribers.records import address_key, normalise_address, suppression_hash
 from tests.conftest import Digest
 from tests.support import parts_of, read_outbox, summary, write_summaries
 

@@ -185,7 +185,7 @@ class Delivery(SQLModel, table=True):
 
     # No index mentions the columns a send changes (status, lease, ...): on PostgreSQL every change is
     # then a HOT update that writes no index, in pages kept half free for it (fillfactor, migration 0005).
-    # Senders find pending rows by walking the primary key from where they left off (services/ledger.py).
+    # Senders find pending rows by walking the primary key from where they left off (sending/ledger.py).
     # No foreign keys either: a send writes its whole audience in one INSERT ... SELECT, and PostgreSQL
     # checks a foreign key row by row (a key-share lock on every subscriber row): with two of them that
     # took as long as the insert itself (migration 0009). Rows come only from the issue and subscriber
@@ -201,7 +201,7 @@ class Delivery(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000)
     provider_message_id: str | None = Field(default=None, max_length=200)
-    # Who holds the row while it is `sending`, and until when (see services/ledger.py).
+    # Who holds the row while it is `sending`, and until when (see sending/ledger.py).
     claimed_by: str | None = Field(default=None, max_length=40)
     lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

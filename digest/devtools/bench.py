@@ -39,11 +39,12 @@ from digest.db.engine import drop_everything, unit_of_work, upgrade
 from digest.db.models import IssueStatus, Subscriber, Summary
 from digest.devtools.sendgrid_standin import read_record
 from digest.errors import InvalidInput
+from digest.ingest.summaries import ingest
+from digest.issues.compose import compose, issue_view
+from digest.issues.decisions import decide
+from digest.issues.queries import get_issue
 from digest.mail import OutgoingMessage
-from digest.services.compose import compose, issue_view
-from digest.services.ingest import ingest
-from digest.services.issues import decide
-from digest.services.ledger import Recipient, get_issue
+from digest.sending.ledger import Recipient
 from digest.sources.samples import SampleSource
 from digest.wiring import Parts
 

@@ -36,11 +36,12 @@ from digest.db.engine import unit_of_work, upgrade
 from digest.db.models import Subscriber, SubscriberState
 from digest.devtools.bench import add_subscribers, bench_settings, compose_issue, peak_rss_mb, require_empty
 from digest.errors import ConfigError, DigestError, InvalidInput, MailError
+from digest.issues.queries import get_issue
 from digest.mail import OutgoingMessage
 from digest.mail.mime import to_bytes
 from digest.mail.smtp import Connection, SmtpMailer
-from digest.services.ledger import Recipient, get_issue
-from digest.services.send import IssueSender
+from digest.sending.ledger import Recipient
+from digest.sending.sender import IssueSender
 from digest.wiring import Parts
 
 SINK = "sink"

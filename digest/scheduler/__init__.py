@@ -1,3 +1,3 @@
 """The ``digest scheduler`` process: who leads (``leader``), when jobs run (``runner``), what they do
-(``jobs``). Imports ``wiring`` and ``services``; only ``cli`` imports it.
+(``jobs``). Imports ``wiring`` and the use-case packages; only ``cli`` imports it.
 """

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from digest.core.clock import utc_now
-from digest.services import runs
-from digest.services.cycle import CyclePlan, SendDue, ingest_recorded, run_cycle, send_due
-from digest.services.send import IssueSender
+from digest.ops import runs
+from digest.ops.cycle import CyclePlan, SendDue, ingest_recorded, run_cycle, send_due
+from digest.sending.sender import IssueSender
 from digest.wiring import Parts
 
 log = logging.getLogger("digest.scheduler")

@@ -42,10 +42,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from digest.core.clock import utc_now
 from digest.core.schedule import cron_trigger, latest_fire
 from digest.db.engine import unit_of_work
+from digest.ops import runs
+from digest.ops.cycle import CyclePlan, next_send_at
 from digest.scheduler.jobs import Jobs
 from digest.scheduler.leader import Leadership, first_line
-from digest.services import runs
-from digest.services.cycle import CyclePlan, next_send_at
 from digest.wiring import Parts
 
 log = logging.getLogger("digest.scheduler")

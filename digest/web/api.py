@@ -14,8 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from digest.ingest.push import MAX_ITEMS, push_summaries
 from digest.rendering import Renderer
-from digest.services.push import MAX_ITEMS, push_summaries
 from digest.tokens import TokenInvalid
 from digest.web.context import Web, WebDep
 

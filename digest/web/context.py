@@ -20,9 +20,9 @@ from digest.core.clock import utc_now
 from digest.db.engine import unit_of_work
 from digest.db.models import PUBLISHED, Issue
 from digest.rendering import Renderer
-from digest.services import topics
-from digest.services.notices import NoticeSender, send_quietly
-from digest.services.subscriptions import Notice
+from digest.subscribers import topics
+from digest.subscribers.notices import NoticeSender, send_quietly
+from digest.subscribers.subscriptions import Notice
 from digest.tokens import ApiTokens, Tokens
 from digest.web.guard import Guard
 from digest.web.pages import Pages

@@ -3,7 +3,7 @@
 Every route but sign-in needs an editor session (``editor_auth.EditorDep``); every POST is checked for
 CSRF (same site, and a form token bound to the editor). The preview frames show the stored email filled
 exactly as ``issues.preview`` fills it, the path ``digest preview`` takes too, so they cannot drift from
-what is sent. Changes go through ``services.editing`` and ``services.issues``; each is in the audit trail.
+what is sent. Changes go through ``issues.editing`` and ``issues.decisions``; each is in the audit trail.
 """
 
 from typing import Any
@@ -17,12 +17,14 @@ from sqlmodel import col, select
 from digest.db.engine import unit_of_work
 from digest.db.models import EditorialAction, Issue, IssueStatus
 from digest.errors import ConfigError, DigestError, InvalidInput, NotFound
+from digest.issues import decisions as issues
+from digest.issues import editing
+from digest.issues.compose import EDITABLE, too_old_for
+from digest.issues.queries import get_issue
 from digest.rendering.checks import check_email
-from digest.services import editing, issues, variant_report
-from digest.services.compose import EDITABLE, too_old_for
-from digest.services.ledger import get_issue
-from digest.services.send import send_test_copy
-from digest.services.subscribers import normalise_address
+from digest.sending import report as variant_report
+from digest.sending.sender import send_test_copy
+from digest.subscribers.records import normalise_address
 from digest.tokens import TokenInvalid
 from digest.web.context import FormDep, WebDep
 from digest.web.editor_auth import (

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from digest.db.engine import unit_of_work
 from digest.db.models import Subscriber, SubscriberState
 from digest.errors import InvalidInput
-from digest.services import subscriptions, topics
+from digest.subscribers import subscriptions, topics
 from digest.tokens import Purpose, TokenInvalid
 from digest.web.context import FormDep, Web, WebDep
 from digest.web.pages import secure

@@ -2,7 +2,7 @@
 (Prometheus text format), and this web process's own answers for a load balancer: ``GET /livez`` (the
 process runs) and ``GET /readyz`` (the database answers and its schema is current).
 
-They read the database at request time (``services/health.py``); none keeps state in the process.
+They read the database at request time (``ops/health.py``); none keeps state in the process.
 Serve them to the monitoring network only (the reverse proxy can keep them off the public site).
 """
 
@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import Engine
 
 from digest.db.engine import unit_of_work
-from digest.services.health import Readings, check_health, check_ready, read_metrics
+from digest.ops.health import Readings, check_health, check_ready, read_metrics
 from digest.web.context import WebDep
 
 router = APIRouter()

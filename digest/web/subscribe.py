@@ -20,8 +20,8 @@ from digest.core.topics import choice_of
 from digest.db.engine import unit_of_work
 from digest.db.models import SubscriberState
 from digest.errors import InvalidInput
-from digest.services import subscriptions, topics
-from digest.services.subscribers import Consent, address_key, normalise_address
+from digest.subscribers import subscriptions, topics
+from digest.subscribers.records import Consent, address_key, normalise_address
 from digest.tokens import Purpose, TokenExpired, TokenInvalid
 from digest.web.context import Web, WebDep
 from digest.web.guard import client_ip

@@ -9,7 +9,7 @@ A request is processed only when all of this holds, and answered 403 otherwise:
   it, so a captured request cannot be replayed later. SendGrid's helper does not check this.
 
 A processed request is answered 200, duplicates included: a non-2xx answer makes SendGrid retry for 24
-hours, and every event is kept once whatever arrives (``services/events.py``).
+hours, and every event is kept once whatever arrives (``subscribers/events.py``).
 """
 
 import json
@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from digest.db.engine import unit_of_work
-from digest.services.events import EventsReport, record_events
+from digest.subscribers.events import EventsReport, record_events
 from digest.web.api import BodyTooLarge, problem, read_body
 from digest.web.context import Web, WebDep
 from digest.web.signatures import EventSignatures

@@ -13,7 +13,7 @@ from digest.core.topics import EVERYTHING
 from digest.db.engine import dialect_insert
 from digest.db.models import Subscriber, SubscriberState, Suppression
 from digest.errors import InvalidInput, NotFound
-from digest.services.topics import choose
+from digest.subscribers.topics import choose
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,13 @@ from digest.core.clock import utc_now
 from digest.core.schedule import latest_fire, period_key
 from digest.db.engine import unit_of_work
 from digest.db.models import Delivery, DeliveryStatus, Issue, IssueStatus
+from digest.ingest.summaries import SourceReport, ingest
+from digest.issues.compose import ComposeRules, TooOld, compose, too_old_now
+from digest.issues.decisions import decide
+from digest.issues.queries import next_issue_to_send
+from digest.ops import runs
 from digest.rendering import Renderer
-from digest.services import runs
-from digest.services.compose import ComposeRules, TooOld, compose, too_old_now
-from digest.services.ingest import SourceReport, ingest
-from digest.services.issues import decide
-from digest.services.send import IssueSender, SendReport, next_issue_to_send
+from digest.sending.sender import IssueSender, SendReport
 from digest.sources import Source
 
 

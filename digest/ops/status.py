@@ -10,13 +10,14 @@ from sqlmodel import Session, col, select
 from digest.core.schedule import next_fires
 from digest.core.topics import VariantPlan
 from digest.db.models import PUBLISHED, DeliveryStatus, Issue, IssueStatus, JobRun, SourceState
-from digest.services import runs
-from digest.services.compose import ComposeRules, TooOld, too_old_for, too_old_now
-from digest.services.ledger import VariantCounts, delivery_counts, paused_issue, variant_counts
-from digest.services.rates import IssueRates, issue_rates
-from digest.services.source_states import source_states
-from digest.services.subscribers import counts_by_state
-from digest.services.variants import plan_for
+from digest.ingest.source_states import source_states
+from digest.issues.compose import ComposeRules, TooOld, too_old_for, too_old_now
+from digest.issues.queries import paused_issue
+from digest.ops import runs
+from digest.ops.rates import IssueRates, issue_rates
+from digest.sending.ledger import VariantCounts, delivery_counts, variant_counts
+from digest.sending.variants import plan_for
+from digest.subscribers.records import counts_by_state
 
 VARIANTS_SHOWN = 5
 

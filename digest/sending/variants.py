@@ -13,11 +13,11 @@ from sqlmodel import Session, col, func, select
 from digest.core.topics import Item, VariantPlan, encode, parse_key, plan
 from digest.db.models import DeliveryStatus, Issue, IssueVariant
 from digest.errors import NotFound
+from digest.issues import editing
+from digest.issues.compose import issue_view
 from digest.rendering import RenderedEmail, Renderer
-from digest.services import editing
-from digest.services.compose import issue_view
-from digest.services.ledger import Audience
-from digest.services.topics import active_choices
+from digest.sending.ledger import Audience
+from digest.subscribers.topics import active_choices
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from sqlalchemy import Engine
 from digest.core.summary import validate_summary
 from digest.db.engine import unit_of_work
 from digest.errors import SummaryRejected
+from digest.ingest.summaries import store_batch
+from digest.issues.compose import rerender_issues_holding
 from digest.rendering import Renderer
-from digest.services.compose import rerender_issues_holding
-from digest.services.ingest import store_batch
 from digest.sources import SourceBatch
 
 PUSH_ORIGIN = "api"

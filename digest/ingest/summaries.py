@@ -22,9 +22,9 @@ from sqlmodel import Session, col, select
 from digest.core.summary import SummaryIn
 from digest.db.engine import unit_of_work
 from digest.db.models import Issue, IssueItem, IssueStatus, Summary
+from digest.ingest.source_states import known_validators, record_read
+from digest.issues.compose import rerender_issues_holding
 from digest.rendering import Renderer
-from digest.services.compose import rerender_issues_holding
-from digest.services.source_states import known_validators, record_read
 from digest.sources import Source, SourceBatch
 
 log = logging.getLogger("digest.ingest")

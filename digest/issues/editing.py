@@ -11,10 +11,10 @@ from sqlmodel import Session, col, select
 from digest.core.summary import no_control_characters
 from digest.db.models import Issue, IssueItem, Summary
 from digest.errors import InvalidInput, InvalidState
+from digest.issues.compose import EDITABLE, refresh_announcement, render_and_store
+from digest.issues.decisions import record
+from digest.issues.queries import get_issue
 from digest.rendering import Renderer
-from digest.services.compose import EDITABLE, refresh_announcement, render_and_store
-from digest.services.issues import record
-from digest.services.ledger import get_issue
 
 NOTE_LIMIT = 2000
 SUBJECT_LIMIT = 200

@@ -10,7 +10,7 @@ from digest.core.addresses import domain_of
 from digest.errors import MailError
 from digest.mail import Mailer, OutgoingMessage
 from digest.rendering import NoticeView, Renderer
-from digest.services.subscriptions import Notice, NoticeKind
+from digest.subscribers.subscriptions import Notice, NoticeKind
 from digest.tokens import Purpose, Tokens
 
 

@@ -15,11 +15,12 @@ from sqlmodel import Session, col, func, select
 from digest.db.engine import require_current_schema, unit_of_work
 from digest.db.models import PUBLISHED, Delivery, DeliveryStatus, Issue, JobRun
 from digest.errors import DatabaseError
-from digest.services import runs
-from digest.services.ledger import VariantCounts, paused_issue, variant_counts
-from digest.services.rates import IssueRates, issue_rates
-from digest.services.source_states import source_states
-from digest.services.subscribers import counts_by_state
+from digest.ingest.source_states import source_states
+from digest.issues.queries import paused_issue
+from digest.ops import runs
+from digest.ops.rates import IssueRates, issue_rates
+from digest.sending.ledger import VariantCounts, variant_counts
+from digest.subscribers.records import counts_by_state
 
 
 @dataclass

@@ -13,13 +13,14 @@ from sqlalchemy import Engine
 from digest.core.topics import label
 from digest.db.engine import unit_of_work, upgrade
 from digest.db.models import IssueStatus
+from digest.ingest.summaries import ingest
+from digest.issues.compose import ComposeRules, compose
+from digest.issues.decisions import decide
+from digest.issues.queries import next_issue_to_send
 from digest.rendering import Renderer
-from digest.services import subscribers
-from digest.services.compose import ComposeRules, compose
-from digest.services.ingest import ingest
-from digest.services.issues import decide
-from digest.services.send import IssueSender, next_issue_to_send
+from digest.sending.sender import IssueSender
 from digest.sources.samples import SampleSource
+from digest.subscribers import records as subscribers
 
 # Three readers, and three variants of the issue: one takes everything, two chose topics.
 SAMPLE_SUBSCRIBERS = {

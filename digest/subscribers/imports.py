@@ -1,6 +1,6 @@
 """``digest subscribers import``: a list moved in from a file, bad rows reported by line, good rows kept.
 
-``services/list_files.py`` reads the file (another service's export or a plain CSV) into rows. Here each
+``subscribers/list_files.py`` reads the file (another service's export or a plain CSV) into rows. Here each
 row changes the list, in a transaction of its own:
 - a reader who had left the old list (unsubscribed, cleaned, bounced, complained, emails disabled) is
   stored in that state, never active: moving services must not bring back anyone who left;
@@ -23,8 +23,8 @@ from digest.core.topics import choice_of, normalise
 from digest.db.engine import unit_of_work
 from digest.db.models import SubscriberState
 from digest.errors import InvalidInput
-from digest.services.list_files import Row
-from digest.services.subscribers import (
+from digest.subscribers.list_files import Row
+from digest.subscribers.records import (
     Consent,
     add,
     address_key,
@@ -33,8 +33,8 @@ from digest.services.subscribers import (
     normalise_address,
     record_consent,
 )
-from digest.services.subscriptions import Notice, request_subscription
-from digest.services.topics import checked
+from digest.subscribers.subscriptions import Notice, request_subscription
+from digest.subscribers.topics import checked
 
 DUPLICATE = "duplicate in the file"
 CONFIRMATION = "pending, confirmation sent"

@@ -1,8 +1,8 @@
 """Send: deliver an approved issue to every active subscriber exactly once, resumable after any crash.
 
-The guarantee rests on the delivery ledger (``services/ledger.py``):
+The guarantee rests on the delivery ledger (``sending/ledger.py``):
 1. Starting a send writes one ``pending`` delivery per active subscriber, with the variant of the issue
-   their topics select (``services/variants.py``: each rendered once, then), in the same transaction
+   their topics select (``sending/variants.py``: each rendered once, then), in the same transaction
    that moves the issue to ``sending``; someone who joins later waits for the next issue, and someone
    whose topics select none of its summaries gets an ``unmatched`` delivery and no email.
 2. A batch is claimed (``pending`` -> ``sending`` with a lease) and committed *before* any message is
@@ -36,13 +36,12 @@ from digest.core.personalize import Personalizer, RecipientLinks
 from digest.db.engine import one_snapshot, serialization_failure, unit_of_work
 from digest.db.models import DeliveryStatus, Issue, IssueStatus, IssueVariant, Subscriber, SubscriberState
 from digest.errors import InvalidState, MailerUnusable, TransientMailError
+from digest.issues.queries import get_issue
 from digest.mail import Envelope, Mailer, Outcome, SharedBody
 from digest.rendering import Renderer
-from digest.services import ledger, variants
-from digest.services.ledger import Recipient, VariantCounts, delivery_counts, get_issue, next_issue_to_send
+from digest.sending import ledger, variants
+from digest.sending.ledger import Recipient, VariantCounts, delivery_counts
 from digest.tokens import Purpose, Tokens
-
-__all__ = ["IssueSender", "SendReport", "SendSettings", "delivery_counts", "get_issue", "next_issue_to_send"]
 
 MAX_ATTEMPTS = 3
 RARE_COLLECTIONS = 50_000  # new objects between two runs of the garbage collector during a send

@@ -35,7 +35,7 @@ from digest.core.summary import printable
 from digest.db.engine import dialect_insert
 from digest.db.models import Delivery, Issue, ProviderEvent, Subscriber, SubscriberState
 from digest.errors import InvalidInput
-from digest.services.subscribers import address_key, normalise_address, suppression_hash
+from digest.subscribers.records import address_key, normalise_address, suppression_hash
 
 EVENTS: Table = ProviderEvent.__table__  # type: ignore[attr-defined]
 

@@ -3,7 +3,7 @@
 Each service names its columns and its statuses its own way. Here each becomes a :class:`Row` in the
 product's words: the address, whether the reader had left the old list (and how), whether they had ever
 confirmed, when and from where they opted in, and their tags. Nothing here touches the database;
-``services/imports.py`` decides what each row does to the list. The formats follow each service's
+``subscribers/imports.py`` decides what each row does to the list. The formats follow each service's
 documented export:
 
 - ``mailchimp``: "Email Address", OPTIN_TIME, OPTIN_IP, CONFIRM_TIME, CONFIRM_IP, TAGS; an export comes as

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from digest.core.topics import EVERYTHING
 from digest.db.models import Delivery, Issue, ProviderEvent, Subscriber, SubscriberState, Suppression
-from digest.services.subscribers import (
+from digest.subscribers.records import (
     Consent,
     existing_or_new,
     is_suppressed,
@@ -26,7 +26,7 @@ from digest.services.subscribers import (
     record_consent,
     suppression_hash,
 )
-from digest.services.topics import choose, chosen
+from digest.subscribers.topics import choose, chosen
 from digest.tokens import Purpose, TokenInvalid, Tokens
 
 

@@ -13,10 +13,10 @@ from sqlmodel import Session
 from digest.core.topics import label, parse_key
 from digest.db.models import PUBLISHED, DeliveryStatus, Issue, IssueStatus
 from digest.errors import NotFound
+from digest.issues.editing import items_of
 from digest.rendering import Renderer
-from digest.services.editing import items_of
-from digest.services.ledger import variant_counts
-from digest.services.variants import VariantEmail, email_for_key, plan_for, stored
+from digest.sending.ledger import variant_counts
+from digest.sending.variants import VariantEmail, email_for_key, plan_for, stored
 
 # The order deliveries are counted in, on the page and in the command's output.
 STATUSES = (

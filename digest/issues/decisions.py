@@ -6,8 +6,8 @@ from sqlmodel import Session, col, select
 
 from digest.db.models import EditorialAction, Issue, IssueStatus
 from digest.errors import InvalidState
+from digest.issues.queries import get_issue
 from digest.rendering import Personalizer, RecipientLinks
-from digest.services.ledger import get_issue
 
 # Which states each decision may start from.
 ALLOWED = {
