@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from digest.core.clock import utc_now
 from digest.db.engine import unit_of_work
 from digest.db.models import Issue, IssueItem, Summary
-from digest.services.compose import compose
+from digest.issues.compose import compose
 from digest.wiring import Parts
 from tests.conftest import Digest
 from tests.editor_support import EDITORS, sign_in
