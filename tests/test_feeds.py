@@ -368,8 +368,8 @@ def test_a_date_beyond_the_calendar_in_utc_is_rejected_alone(
     assert set(stored(engine)) == {"test-001"}
 
 
-def test_the_namespace_in_the_readme_is_the_one_read() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_feed_examples_in_the_docs_are_the_ones_read() -> None:
+    readme = (ROOT / "docs" / "sources-and-api.md").read_text(encoding="utf-8")
 
     assert f'xmlns:digest="{NAMESPACE}"' in readme
     example = re.search(r"```xml\n(.*?)```", readme, re.DOTALL)
