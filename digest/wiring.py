@@ -82,6 +82,12 @@ class Parts:
         )
         return NoticeSender(self.renderer, self.mailer(), self.tokens, notice_settings)
 
+    def __enter__(self) -> "Parts":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Return the database connections (a command may open several engines in one process)."""
         if "engine" in self.__dict__:

@@ -12,7 +12,7 @@ raised ``from`` the original error.
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Self
 
 from digest.core.personalize import Personalizer
 from digest.errors import MailError, MailerUnusable, TransientMailError
@@ -73,6 +73,12 @@ class Mailer(ABC):
     """A mail backend. ``send_batch`` may be overridden by backends that send many at once."""
 
     name: str = "mailer"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     @abstractmethod
     def send(self, message: OutgoingMessage) -> str:

@@ -112,6 +112,13 @@ class IssueSender:
         self._after = 0  # the last delivery id this sender claimed
         self._stopping = threading.Event()
 
+    def __enter__(self) -> "IssueSender":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """Close the mailer: its connections (SMTP, HTTP) go with the sender."""
+        self.mailer.close()
+
     def stop(self) -> None:
         self._stopping.set()
 

@@ -1,0 +1,161 @@
+"""``digest send``, ``test-send`` and ``worker``: sending an approved issue, resumable, from one process
+or several."""
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from digest.cli.base import (
+    BarProgress,
+    IssueArg,
+    app,
+    fail,
+    log,
+    now,
+    ready_parts,
+    reports_errors,
+    service_parts,
+)
+from digest.core.topics import label
+from digest.db.engine import unit_of_work
+from digest.db.models import Issue
+from digest.errors import InvalidInput, InvalidState, NotFound
+from digest.issues import decisions as issue_service
+from digest.issues.queries import (
+    awaiting_approval,
+    get_issue,
+    next_issue_to_send,
+    paused_issue,
+    sending_issue,
+)
+from digest.sending.sender import IssueSender, SendReport, dry_run, send_test_copy
+from digest.subscribers import records as subscriber_service
+
+
+def describe_send(report: SendReport) -> str:
+    if report.dry_run:
+        return f"issue {report.issue_number}: dry run, would send to {report.audience} active subscribers"
+    line = (
+        f"issue {report.issue_number}: {report.sent} sent, {report.failed} failed, {report.skipped} skipped "
+        f"of {report.audience} in {report.seconds:.1f}s ({report.rate:.0f}/s)"
+    )
+    if report.in_flight:
+        line += (
+            f"; {report.in_flight} still in flight "
+            "(another worker, or a crashed run: resumes when its lease expires)"
+        )
+    if report.unmatched:
+        line += f"; {report.unmatched} got no email (none of the issue's summaries is on their topics)"
+    variants = [v for v in report.variants if v.position is not None]
+    if len(variants) > 1:
+        line += f"\nby variant ({len(variants)}, each rendered once):"
+        for v in variants:
+            counts = ", ".join(f"{status} {count}" for status, count in sorted(v.counts.items()))
+            topics = "; ".join(label(choice) for choice in v.choices[:3]) + (
+                "; …" if len(v.choices) > 3 else ""
+            )
+            line += f"\n  #{v.position}: {v.summaries} summaries, {counts} ({topics})"
+    return line
+
+
+@app.command("send")
+@reports_errors
+def send_command(
+    issue: IssueArg = None,
+    dry: Annotated[bool, typer.Option("--dry-run", help="Count and render without sending.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Go on with a paused send once its cause is fixed.")
+    ] = False,
+) -> None:
+    """Send an approved issue, or resume an interrupted send. SIGTERM stops it after the batch in hand."""
+    parts = service_parts()
+    with unit_of_work(parts.engine) as session:
+        chosen: Issue | None = get_issue(session, issue) if issue is not None else None
+        if chosen is None:
+            chosen = paused_issue(session) if resume else next_issue_to_send(session)
+        waiting = awaiting_approval(session) if chosen is None and not resume else None
+    if waiting is not None:
+        raise InvalidState(
+            f"nothing to send: issue {waiting.number} is {waiting.status}, not approved; "
+            f"approve it first: `digest approve {waiting.number}`"
+        )
+    if chosen is None:
+        typer.echo("nothing to send: no approved issue" + (" and no paused send" if resume else ""))
+        return
+    with parts.sender() as sender:
+        if dry:
+            typer.echo(describe_send(dry_run(parts.engine, chosen.number, sender)))
+            return
+        with stop_on_sigterm(sender), BarProgress() as bar:
+            report = sender.send(chosen.number, progress=bar, resume=resume)
+    typer.echo(describe_send(report))
+    if report.paused:
+        raise fail(
+            f"the send of issue {report.issue_number} is paused: {report.paused}. "
+            "Fix the cause, then run `digest send --resume`"
+        )
+
+
+@app.command("test-send")
+@reports_errors
+def send_test_copy_command(
+    issue: IssueArg = None,
+    to: Annotated[str, typer.Option("--to", help="The address to send the test to.")] = "",
+) -> None:
+    """Send an issue to one address, marked as a test: not a delivery, not counted."""
+    if not to:
+        raise InvalidInput("say where to send the test: --to ADDRESS")
+    parts = ready_parts()
+    address = subscriber_service.normalise_address(to)
+    with unit_of_work(parts.engine) as session:
+        chosen = get_issue(session, issue) if issue is not None else issue_service.latest_issue(session)
+    if chosen is None:
+        raise NotFound("there is no issue yet: run `digest compose`")
+    with parts.mailer() as mailer:
+        where = send_test_copy(
+            chosen, address, mailer, from_=parts.settings.from_, base_url=parts.settings.base_url, now=now()
+        )
+    typer.echo(f"sent a test of issue {chosen.number} to {address} ({where})")
+
+
+@app.command("worker")
+@reports_errors
+def worker_command(
+    poll: Annotated[float, typer.Option(help="Seconds between looks for work when idle.")] = 5.0,
+    once: Annotated[bool, typer.Option("--once", help="Work until no send is open, then exit.")] = False,
+) -> None:
+    """A send worker: takes batches of any open send. Several may run against PostgreSQL; SQLite: one."""
+    parts = service_parts()
+    stopping = threading.Event()
+    with parts.sender() as sender, stop_on_sigterm(sender, stopping):
+        while not stopping.is_set():
+            with unit_of_work(parts.engine) as session:
+                open_send = sending_issue(session)
+            if open_send is not None:
+                line = describe_send(sender.send(open_send.number))
+                log.info("worker: %s", line)
+                typer.echo(line)
+            elif once:
+                break
+            else:
+                stopping.wait(poll)
+
+
+@contextmanager
+def stop_on_sigterm(sender: IssueSender, stopping: threading.Event | None = None) -> Iterator[None]:
+    """On SIGTERM, finish and record the batch in hand, then stop (systemd, Kubernetes, Procfile hosts)."""
+
+    def handle(_signum: int, _frame: object) -> None:
+        sender.stop()
+        if stopping is not None:
+            stopping.set()
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
