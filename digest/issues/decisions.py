@@ -57,3 +57,13 @@ def filled_for_preview(document: str, *, base_url: str) -> str:
         preferences=f"{base_url}/preferences/preview",
     )
     return Personalizer(document).fill(links)
+
+
+def trail(session: Session, issue: Issue) -> list[EditorialAction]:
+    """The editors' decisions and edits on ``issue``, latest first (the audit trail)."""
+    query = (
+        select(EditorialAction)
+        .where(EditorialAction.issue_number == issue.number)
+        .order_by(col(EditorialAction.id).desc())
+    )
+    return list(session.exec(query))

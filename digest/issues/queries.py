@@ -1,8 +1,11 @@
 """Issue lookups: which issue a command or a page means. Queries take a session and never commit."""
 
+from datetime import datetime
+
 from sqlmodel import Session, col, select
 
 from digest.db.models import (
+    PUBLISHED,
     Issue,
     IssueStatus,
 )
@@ -53,3 +56,30 @@ def sending_issue(session: Session) -> Issue | None:
 def paused_issue(session: Session) -> Issue | None:
     query = select(Issue).where(col(Issue.paused_reason).is_not(None)).order_by(col(Issue.number))
     return session.exec(query).first()
+
+
+def published(session: Session) -> list[Issue]:
+    """Every published issue, newest first (the public archive)."""
+    query = select(Issue).where(col(Issue.status).in_(PUBLISHED)).order_by(col(Issue.number).desc())
+    return list(session.exec(query))
+
+
+def published_issue(session: Session, number: int) -> Issue | None:
+    """Issue ``number`` if it is published; None for a draft, a held issue or no issue at all."""
+    if not 0 < number < 2**31:  # beyond the column's range there is no issue (and no database error)
+        return None
+    query = select(Issue).where(Issue.number == number, col(Issue.status).in_(PUBLISHED))
+    return session.exec(query).first()
+
+
+def latest_published_number(session: Session) -> int | None:
+    query = select(Issue.number).where(col(Issue.status).in_(PUBLISHED)).order_by(col(Issue.number).desc())
+    return session.exec(query).first()
+
+
+def listing(session: Session) -> list[tuple[int, str, str, datetime]]:
+    """Every issue's number, subject, status and creation time, newest first: the editor's list, which
+    needs four columns, not each issue's stored email."""
+    columns = select(Issue.number, Issue.subject, Issue.status, Issue.created_at)
+    rows = session.exec(columns.order_by(col(Issue.number).desc()))
+    return [(number, subject, str(status), created) for number, subject, status, created in rows]

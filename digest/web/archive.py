@@ -2,10 +2,9 @@
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import col, select
 
 from digest.db.engine import unit_of_work
-from digest.db.models import PUBLISHED, Issue
+from digest.issues import queries
 from digest.rendering import Personalizer, RecipientLinks
 from digest.web.context import WebDep
 from digest.web.pages import secure
@@ -16,24 +15,18 @@ router = APIRouter()
 @router.get("/issues", response_class=HTMLResponse)
 def archive(request: Request, web: WebDep) -> HTMLResponse:
     with unit_of_work(web.engine) as session:
-        issues = session.exec(
-            select(Issue).where(col(Issue.status).in_(PUBLISHED)).order_by(col(Issue.number).desc())
-        )
         listing = [
-            (issue.number, issue.subject, issue.send_started_at or issue.created_at) for issue in issues
+            (issue.number, issue.subject, issue.send_started_at or issue.created_at)
+            for issue in queries.published(session)
         ]
     return web.pages.render(request, "archive.html", issues=listing)
 
 
 @router.get("/issues/{number}", response_class=HTMLResponse)
 def archived_issue(request: Request, number: int, web: WebDep) -> HTMLResponse:
-    html = None
-    if 0 < number < 2**31:  # beyond the column's range there is no issue (and no database error)
-        with unit_of_work(web.engine) as session:
-            issue = session.exec(
-                select(Issue).where(Issue.number == number, col(Issue.status).in_(PUBLISHED))
-            ).first()
-            html = issue.html if issue else None
+    with unit_of_work(web.engine) as session:
+        issue = queries.published_issue(session, number)
+        html = issue.html if issue else None
     if html is None:
         return web.pages.render(
             request,

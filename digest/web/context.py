@@ -13,12 +13,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from digest.core.clock import utc_now
 from digest.db.engine import unit_of_work
-from digest.db.models import PUBLISHED, Issue
+from digest.issues.queries import latest_published_number
 from digest.rendering import Renderer
 from digest.subscribers import topics
 from digest.subscribers.notices import NoticeSender, send_quietly
@@ -71,12 +71,7 @@ class Web:
 
     def latest_issue(self) -> int | None:
         with unit_of_work(self.engine) as session:
-            query = (
-                select(Issue.number)
-                .where(col(Issue.status).in_(PUBLISHED))
-                .order_by(col(Issue.number).desc())
-            )
-            return session.exec(query).first()
+            return latest_published_number(session)
 
 
 def web_context(request: Request) -> Web:

@@ -12,13 +12,13 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from limits import RateLimitItem, parse_many
 from sqlalchemy import Engine
-from sqlmodel import col, select
 
 from digest.db.engine import unit_of_work
-from digest.db.models import EditorialAction, Issue, IssueStatus
+from digest.db.models import IssueStatus
 from digest.errors import ConfigError, DigestError, InvalidInput, NotFound
 from digest.issues import decisions as issues
 from digest.issues import editing
+from digest.issues import queries as issue_queries
 from digest.issues.compose import EDITABLE, too_old_for
 from digest.issues.queries import get_issue
 from digest.rendering.checks import check_email
@@ -144,10 +144,7 @@ def logout(request: Request, editor: EditorDep, auth: AuthDep, form: FormDep) ->
 @router.get("/editor", response_class=HTMLResponse)
 def issue_list(request: Request, editor: EditorDep, web: WebDep, auth: AuthDep) -> HTMLResponse:
     with unit_of_work(web.engine) as session:
-        # The listing needs four columns, not each issue's stored email.
-        columns = select(Issue.number, Issue.subject, Issue.status, Issue.created_at)
-        rows = session.exec(columns.order_by(col(Issue.number).desc()))
-        listing = [(number, subject, str(status), created) for number, subject, status, created in rows]
+        listing = issue_queries.listing(session)
     in_review = [row for row in listing if row[2] in (*EDITABLE, IssueStatus.approved)]
     past = [row for row in listing if row not in in_review]
     return page(
@@ -185,13 +182,7 @@ def show_issue(
     with unit_of_work(engine) as session:
         issue = get_issue(session, checked(number))
         items = editing.items_of(session, issue)
-        trail = list(
-            session.exec(
-                select(EditorialAction)
-                .where(EditorialAction.issue_number == issue.number)
-                .order_by(col(EditorialAction.id).desc())
-            )
-        )
+        trail = issues.trail(session, issue)
         html = issues.preview(issue, base_url=parts.settings.base_url)
         text = issues.preview(issue, base_url=parts.settings.base_url, text=True)
         variants = variant_report.report(session, issue)

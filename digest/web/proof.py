@@ -13,12 +13,10 @@ from hashlib import sha256
 
 from altcha.v1 import AlgoType, ChallengeOptions, Payload, create_challenge, verify_solution
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
 
 from digest.core.clock import utc_now
-from digest.db.engine import unit_of_work
-from digest.db.models import UsedChallenge
+from digest.subscribers import challenges
 
 LIFETIME = timedelta(minutes=20)
 
@@ -70,12 +68,4 @@ class ProofOfWork:
         solution = solution_in(payload)
         if solution is None or not verify_solution(solution, self._key, check_expires=True)[0]:
             return False
-        signature = solution.signature
-        now = utc_now()
-        try:
-            with unit_of_work(self._engine) as session:
-                session.execute(delete(UsedChallenge).where(UsedChallenge.expires_at < now))  # type: ignore[arg-type]
-                session.add(UsedChallenge(signature=signature[:128], expires_at=now + LIFETIME))
-        except IntegrityError:
-            return False
-        return True
+        return challenges.spend(self._engine, solution.signature, now=utc_now(), lifetime=LIFETIME)
