@@ -14,38 +14,31 @@ choosing one to three of them (many variants), and prints both rates and how far
 
 import importlib.util
 import multiprocessing
-import random
 import resource
-import secrets
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from sqlalchemy import Engine, insert
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from digest.config import Settings
 from digest.core.addresses import domain_of
 from digest.core.personalize import Personalizer
-from digest.core.topics import encode
 from digest.db.engine import drop_everything, unit_of_work, upgrade
-from digest.db.models import IssueStatus, Subscriber, Summary
+from digest.db.models import IssueStatus, Subscriber
+from digest.devtools.bench_data import add_subscribers, compose_issue, require_empty
 from digest.devtools.sendgrid_standin import read_record
 from digest.errors import InvalidInput
-from digest.ingest.summaries import ingest
-from digest.issues.compose import compose, issue_view
-from digest.issues.decisions import decide
+from digest.issues.compose import issue_view
 from digest.issues.queries import get_issue
 from digest.mail import OutgoingMessage
 from digest.sending.ledger import Recipient
-from digest.sources.samples import SampleSource
 from digest.wiring import Parts
 
 API_KEY = "SG.bench-key"
@@ -231,83 +224,6 @@ def measure(
         result.naive_seconds = perf_counter() - started
     sender.mailer.close()
     return result
-
-
-def require_empty(engine: Engine) -> None:
-    with unit_of_work(engine) as session:
-        if session.exec(select(func.count()).select_from(Subscriber)).one():
-            raise InvalidInput("the benchmark needs an empty database: it adds its own subscribers")
-
-
-def topic_names(count: int) -> list[str]:
-    return [f"topic {n}" for n in range(1, count + 1)]
-
-
-def choices(topics: int, seed: int = 20261126) -> Iterator[str]:
-    """Stored topic choices, endlessly: with ``topics``, a third take everything and the rest pick one
-    to three topics at random (so every small combination turns up); without, everyone everything."""
-    names = topic_names(topics)
-    pick = random.Random(seed)
-    while True:
-        if not topics or pick.random() < 1 / 3:
-            yield encode(())
-        else:
-            yield encode(pick.sample(names, pick.randint(1, min(3, topics))))
-
-
-def add_subscribers(engine: Engine, count: int, chunk: int = 20_000, *, topics: int = 0) -> None:
-    """N active subscribers, in chunks so memory stays flat (COPY on PostgreSQL)."""
-    now = datetime.now(UTC)
-    chosen = choices(topics)
-    for start in range(0, count, chunk):
-        rows = [
-            {
-                "topics": next(chosen),
-                "email": f"reader{n}@bench.example.org",
-                "email_key": f"reader{n}@bench.example.org",
-                "state": "active",
-                "token_nonce": secrets.token_hex(8),
-                "created_at": now,
-                "updated_at": now,
-                "confirmed_at": now,
-            }
-            for n in range(start, min(start + chunk, count))
-        ]
-        if engine.dialect.name == "postgresql":
-            copy_rows(engine, rows)
-        else:
-            with unit_of_work(engine) as session:
-                session.execute(insert(Subscriber), rows)
-
-
-def copy_rows(engine: Engine, rows: list[dict[str, object]]) -> None:
-    columns = list(rows[0])
-    connection = engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        with cursor.copy(f"COPY subscriber ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row[column] for column in columns])
-        connection.commit()
-    finally:
-        connection.close()
-
-
-def compose_issue(parts: Parts, *, topics: int = 0) -> int:
-    now = datetime.now(UTC)
-    ingest(parts.engine, [SampleSource(now=now)], parts.renderer, now=now)
-    with unit_of_work(parts.engine) as session:
-        if topics:  # the samples' own topics replaced: summary n carries topic n and, every third, n+1
-            names = topic_names(topics)
-            for n, row in enumerate(session.exec(select(Summary).order_by(col(Summary.id)))):
-                row.topics = [names[n % topics]] + ([names[(n + 1) % topics]] if n % 3 == 0 else [])
-                session.add(row)
-    with unit_of_work(parts.engine) as session:
-        rules = replace(parts.compose_rules(), max_items=10)
-        issue = compose(session, parts.renderer, rules, now=now)
-        assert issue is not None
-        decide(session, issue.number, IssueStatus.approved, by="bench", now=now)
-        return issue.number
 
 
 def send_naively(parts: Parts, number: int, count: int) -> None:

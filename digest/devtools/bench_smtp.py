@@ -34,7 +34,8 @@ from sqlmodel import col, select
 from digest.core.personalize import Personalizer
 from digest.db.engine import unit_of_work, upgrade
 from digest.db.models import Subscriber, SubscriberState
-from digest.devtools.bench import add_subscribers, bench_settings, compose_issue, peak_rss_mb, require_empty
+from digest.devtools.bench import bench_settings, peak_rss_mb
+from digest.devtools.bench_data import add_subscribers, compose_issue, require_empty
 from digest.errors import ConfigError, DigestError, InvalidInput, MailError
 from digest.issues.queries import get_issue
 from digest.mail import OutgoingMessage
