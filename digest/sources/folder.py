@@ -7,9 +7,9 @@ rest of the folder still goes in.
 import json
 from pathlib import Path
 
-from digest.core.summary import validate_summary
 from digest.errors import SummaryRejected
 from digest.sources.base import SourceBatch, Validators
+from digest.sources.items import take
 
 
 class FolderSource:
@@ -36,9 +36,4 @@ def read_file(path: Path, origin: str, batch: SourceBatch) -> None:
         batch.rejected.append(SummaryRejected(origin, None, [("(file)", f"not valid JSON: {exc}")]))
         return
     for item in raw if isinstance(raw, list) else [raw]:
-        try:
-            summary = validate_summary(item, origin=origin)
-        except SummaryRejected as rejection:
-            batch.rejected.append(rejection)
-            continue
-        batch.add(summary, origin)
+        take(batch, item, origin)
