@@ -21,6 +21,8 @@ from digest.errors import ConfigError, InvalidInput
 DEVELOPMENT_SECRET = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
 
 Environment = Literal["development", "test", "production"]
+# Stores of the `limits` package that count moving windows (memcached cannot): DIGEST_RATE_LIMIT_STORAGE.
+RATE_LIMIT_STORES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 EmailBackend = Literal["outbox", "console", "smtp", "sendgrid", "memory"]
 
 # DIGEST_EDITORS: ``name:argon2-hash`` pairs, comma-separated. A PHC argon2 hash holds commas itself
@@ -164,6 +166,14 @@ class Settings(BaseSettings):
     """Sign-ups allowed per client IP, on the form and the JSON API (`limits` notation)."""
     rate_limit_address: str = "5/hour"
     """Sign-ups allowed per target address."""
+    rate_limit_storage: str = "memory://"
+    """Where rate limits are counted: `memory://` (each web process on its own, so N processes allow N
+    times the limits) or a Redis shared by every process, `redis://127.0.0.1:6379` (also `rediss://`,
+    `redis+unix://`, `redis+sentinel://`, `redis+cluster://`; needs the `redis` extra,
+    `pip install 'digest[redis]'`)."""
+    rate_limit_prefix: str = Field(default="digest", min_length=1, max_length=100)
+    """The name rate-limit counters are kept under in a shared store, so two sites using one Redis count
+    apart."""
     min_fill_time: timedelta = timedelta(seconds=2)
     """A sign-up form sent back faster than this is taken for a bot: it gets the usual answer and
     nothing is done."""
@@ -223,6 +233,17 @@ class Settings(BaseSettings):
     def _editors(cls, value: str | None) -> str | None:
         if value is not None:
             parse_editors(value)
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _rate_limit_storage(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in RATE_LIMIT_STORES:
+            raise ValueError(
+                f"unknown rate-limit store {value!r}: use memory:// or a Redis URL such as "
+                "redis://127.0.0.1:6379 (schemes: " + ", ".join(RATE_LIMIT_STORES) + ")"
+            )
         return value
 
     @field_validator("base_url")

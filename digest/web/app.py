@@ -10,7 +10,7 @@ from digest.tokens import FormTokens
 from digest.web import api, archive, editor, links, ops, subscribe, webhooks
 from digest.web.context import Web
 from digest.web.conventions import HeadAsGet, SlashRedirect, allowed_methods
-from digest.web.guard import Guard, TooManyRequests, parse_limits
+from digest.web.guard import Counts, Guard, TooManyRequests, parse_limits
 from digest.web.pages import Pages
 from digest.web.proof import ProofOfWork
 from digest.web.signatures import EventSignatures
@@ -32,6 +32,7 @@ def create_app(parts: Parts) -> FastAPI:
             FormTokens(settings.signing_keys),
             parse_limits(settings.rate_limit_ip, settings.rate_limit_address),
             settings.min_fill_time,
+            Counts(settings.rate_limit_storage, settings.rate_limit_prefix),
         ),
         notices=parts.notice_sender(),
         base_url=settings.base_url,

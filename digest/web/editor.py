@@ -58,6 +58,7 @@ def install(app: FastAPI, parts: Parts) -> None:
         keys=settings.signing_keys,
         form_tokens=app.state.web.guard.form_tokens,
         login_limits=login_limits(settings.editor_login_limit),
+        counts=app.state.web.guard.counts,
         max_age=settings.editor_session_max_age,
         base_url=settings.base_url,
     )

@@ -7,9 +7,10 @@
   HttpOnly, ``SameSite=Strict``, ``Secure`` on an https site, path ``/editor``.
 - Every editor form carries a form token bound to the signed-in editor, and every editor POST whose
   ``Origin`` (or ``Sec-Fetch-Site``) says it comes from another site is refused before anything else.
-- Failed sign-ins are counted per IP and per name (``DIGEST_EDITOR_LOGIN_LIMIT``, moving windows in this
-  process's memory); past the limit, sign-in answers 429 without checking the password. An unknown name
-  costs the same argon2 verification as a known one, so timing does not tell names apart.
+- Failed sign-ins are counted per IP and per name (``DIGEST_EDITOR_LOGIN_LIMIT``, moving windows in the
+  store ``DIGEST_RATE_LIMIT_STORAGE`` names); past the limit, sign-in answers 429 without checking the
+  password. An unknown name costs the same argon2 verification as a known one, so timing does not tell
+  names apart.
 - The argon2 check (about 0.2 s of CPU) runs in a worker thread, never on the event loop, and only a few
   at once: a flood of sign-ins neither stalls other pages nor takes every worker thread from them.
 """
@@ -28,11 +29,9 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from limits import RateLimitItem
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 from digest.tokens import FormTokens, TokenInvalid, fingerprint
-from digest.web.guard import FORM_MAX_AGE, TooManyRequests, client_ip
+from digest.web.guard import FORM_MAX_AGE, Counts, TooManyRequests, client_ip
 
 COOKIE = "digest_editor"
 LOGIN_FORM = "editor-login"
@@ -57,6 +56,7 @@ class EditorAuth:
     keys: list[str]
     form_tokens: FormTokens
     login_limits: list[RateLimitItem]
+    counts: Counts  # shared with the sign-up guard: one store (``DIGEST_RATE_LIMIT_STORAGE``)
     max_age: timedelta
     base_url: str
 
@@ -65,7 +65,6 @@ class EditorAuth:
             self.keys, salt="digest.editor-session", signer_kwargs={"digest_method": hashlib.sha256}
         )
         self._hasher = PasswordHasher()
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._password_checks = anyio.CapacityLimiter(PASSWORD_CHECKS_AT_ONCE)
         self.secure = self.base_url.startswith("https://")
 
@@ -75,13 +74,13 @@ class EditorAuth:
         keys = (("ip", client_ip(request)), ("name", name.casefold()))
         for item in self.login_limits:
             for kind, value in keys:
-                if not self._limiter.test(item, "editor-login", kind, value):
+                if not self.counts.test(item, "editor-login", kind, value):
                     raise TooManyRequests("too many failed sign-ins; please wait a while and try again")
 
     def failed(self, request: Request, name: str) -> None:
         for item in self.login_limits:
-            self._limiter.hit(item, "editor-login", "ip", client_ip(request))
-            self._limiter.hit(item, "editor-login", "name", name.casefold())
+            self.counts.hit(item, "editor-login", "ip", client_ip(request))
+            self.counts.hit(item, "editor-login", "name", name.casefold())
 
     async def password_matches(self, name: str, password: str) -> bool:
         """``verify_password`` in a worker thread, a few at a time (see the module's notes)."""
