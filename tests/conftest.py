@@ -17,14 +17,13 @@ from playwright.sync_api import Browser
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
-from typer.testing import CliRunner
 
-from digest.cli import app
 from digest.db.engine import make_engine, upgrade
 from digest.web.app import create_app
 from digest.wiring import Parts
-from tests.browser import chromium
 from tests.support import NOW
+from tests.support.browser import chromium
+from tests.support.cli import Digest
 
 ADMIN_URL = os.environ.get(
     "DIGEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -92,28 +91,6 @@ def env(database_url: str, outbox: Path, tmp_path: Path) -> dict[str, str]:
         "DIGEST_FROM": "Research Digest <digest@news.example.org>",
         "DIGEST_POSTAL_ADDRESS": "Research Digest, 1 Example Street, Springfield",
     }
-
-
-class Digest:
-    """Runs ``digest`` commands in-process with a given environment."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, ok: bool = True) -> "Result":
-        result = self.runner.invoke(app, list(args), env=self.env, catch_exceptions=False)
-        outcome = Result(result.exit_code, result.stdout, result.stderr)
-        if ok and result.exit_code != 0:
-            raise AssertionError(f"digest {' '.join(args)} exited {result.exit_code}: {result.stderr}")
-        return outcome
-
-
-class Result:
-    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
-        self.exit_code = exit_code
-        self.stdout = stdout
-        self.stderr = stderr
 
 
 @pytest.fixture

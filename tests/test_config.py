@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from digest.config import DEVELOPMENT_SECRET, Settings, load_settings
 from digest.core.durations import parse_duration
 from digest.errors import ConfigError, InvalidInput
-from tests.conftest import Digest, Result
 from tests.support import summary, write_summaries
+from tests.support.cli import Digest, Result
 
 SECRET = "Zq3v6Yw0m1s8e2cM5hXkT9pLrA4uJb7N"
 POSTAL = "Research Digest, 1 Example Street, Springfield"

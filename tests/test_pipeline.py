@@ -3,8 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.conftest import Digest
 from tests.support import parts_of, read_outbox, summary, write_summaries
+from tests.support.cli import Digest
 
 
 def recent(hours: int) -> datetime:

@@ -1,7 +1,7 @@
 """The checks an editor sees before approving an issue: size, unsupported features, alt text, links, address.
 
 Feature support comes from caniemail (``caniemail.json`` beside this module, derived from caniemail's
-``_features`` front matter by ``tests/caniemail_data.py``, MIT): a feature counts as unsupported in Gmail
+``_features`` front matter by ``tests/support/caniemail.py``, MIT): a feature counts as unsupported in Gmail
 when any of its desktop webmail, iOS or Android apps says ``n``, and in Outlook on Windows when any
 version does. Partial support (``a``) is not a warning: the email is built to degrade there.
 

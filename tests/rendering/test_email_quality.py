@@ -1,0 +1,175 @@
+"""The email's quality bar, without a browser: caniemail support in Gmail and Outlook on Windows, layout
+tables, language, dark mode, preheader, no reliance on ``<style>``, contrast (issue 6).
+
+Browser checks (no horizontal scroll, screenshots against baselines) are in ``test_email_screenshots.py``.
+"""
+
+import json
+import os
+import re
+from collections.abc import Callable
+
+import pytest
+
+from digest.core.email_features import scan
+from digest.rendering.checks import SUPPORT_FILE, check_email, unsupported
+from digest.rendering.email import PREHEADER_PADDING, STYLE
+from tests.support.caniemail import CORPUS, support_table
+from tests.support.email_samples import EMAILS
+
+# Every feature the emails use that caniemail says Gmail (desktop webmail, iOS, Android) or Outlook on
+# Windows lacks, accepted on purpose. A new one fails the test until it is fixed or listed here.
+ACCEPTED = {
+    "css-max-width": "MJML caps the body at 600px with max-width; Outlook on Windows takes the same width "
+    "from MJML's Outlook-only table (width=600). The hidden preheader uses max-width:0 too (see below).",
+    "css-max-height": "hides the preheader in clients that ignore display:none; Outlook on Windows "
+    "honours display:none there (caniemail: partial), so nothing shows",
+    "css-opacity": "the same preheader hiding, a fallback behind display:none",
+    "css-overflow": "the same preheader hiding, a fallback behind display:none",
+    "css-word-spacing": "MJML puts word-spacing:normal on <body>: the default value, so ignoring it "
+    "changes nothing",
+    "css-outline": "MJML's image reset (img { outline: none }) in the head; the emails have no images",
+    "html-doctype": "the HTML5 doctype; Outlook on Windows renders with Word whatever the doctype, and "
+    "MJML's Outlook-only tables are made for that",
+    "html-meta-color-scheme": "progressive enhancement: tells Apple Mail and others the email works in "
+    "dark mode; clients that ignore it apply their own dark handling, and the colours keep their contrast "
+    "either way (test_colours_keep_their_contrast_in_light_and_dark)",
+    "css-border-radius": "the confirmation button's rounded corners; square in Outlook on Windows",
+    "css-cursor": "MJML's button sets cursor:auto, the default; nothing changes where it is ignored",
+    "html-target": "MJML's button opens its link in a new tab (target=_blank); Gmail opens links in a new "
+    "tab anyway",
+}
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(params=sorted(EMAILS))
+def email(request: pytest.FixtureRequest) -> str:
+    make: Callable[[], str] = EMAILS[request.param]
+    return make()
+
+
+def test_the_shipped_support_table_is_caniemails_data() -> None:
+    if not (CORPUS / "_features").is_dir():
+        message = f"caniemail's data is not at {CORPUS} (set DIGEST_CANIEMAIL_DIR)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    assert json.loads(SUPPORT_FILE.read_text(encoding="utf-8")) == support_table(), (
+        "refresh digest/rendering/caniemail.json: see tests/caniemail_data.py"
+    )
+
+
+def test_no_unsupported_feature_outside_the_accepted_exceptions(email: str) -> None:
+    found = {feature.slug: feature for feature in unsupported(scan(email))}
+    unexpected = {slug: found[slug].describe() for slug in set(found) - set(ACCEPTED)}
+    assert not unexpected, unexpected
+
+
+@pytest.mark.parametrize(
+    ("test_file", "slug"),
+    [
+        ("css-border-radius.html", "css-border-radius"),
+        ("css-direction.html", "css-direction"),
+        ("css-display.html", "css-display"),
+        ("css-important.html", "css-important"),
+        ("css-font-face.html", "css-at-font-face"),
+        ("css-flexbox.html", "css-display-flex"),
+    ],
+)
+def test_the_scanner_finds_features_in_caniemails_own_test_emails(test_file: str, slug: str) -> None:
+    path = CORPUS / "tests" / test_file
+    if not path.is_file():
+        pytest.skip(f"{path} is not there")
+    found = scan(path.read_text(encoding="utf-8"))
+    assert slug in found.features or slug in found.enhancements
+
+
+def test_outlook_only_markup_and_media_queries_are_not_held_against_the_email() -> None:
+    html = (
+        "<!--[if mso]><table style='max-width:600px'><tr><td>x</td></tr></table><![endif]-->"
+        "<style>@media (max-width:480px) { .a { display:flex } }</style><p style='color:red'>x</p>"
+    )
+    found = scan(html)
+    assert "css-max-width" not in found.features
+    assert "css-display-flex" in found.enhancements
+    assert "css-display-flex" not in found.features
+    assert "css-at-media" in found.enhancements
+
+
+def test_the_warnings_an_editor_sees() -> None:
+    html = (
+        '<img src="https://x.example/a.png"><img src="https://x.example/b.png" alt="A chart">'
+        '<a href="http://plain.example/">x</a><a href="https://ok.example/">y</a>'
+        '<div style="display:flex">z</div>' + "x" * (103 * 1024)
+    )
+    kinds = [(warning.kind, warning.message) for warning in check_email(html, postal_address=None)]
+    assert kinds[0][0] == "size"
+    assert ("alt", "an image has no alt text: https://x.example/a.png") in kinds
+    assert ("link", "a link is not https: http://plain.example/") in kinds
+    assert any(kind == "feature" and "display:flex" in message.replace(" ", "") for kind, message in kinds)
+    assert kinds[-1][0] == "address"
+    assert check_email("<p>fine</p>", postal_address="1 Example Street") == []
+
+
+def test_layout_tables_are_presentation(email: str) -> None:
+    tables = re.findall(r"<table\b[^>]*>", email)
+    assert tables
+    for table in tables:
+        assert 'role="presentation"' in table, table
+
+
+def test_language_and_dark_mode_meta(email: str) -> None:
+    assert re.match(r'<!doctype html><html lang="en"', email)
+    assert '<meta name="color-scheme" content="light dark"' in email
+    assert '<meta name="supported-color-schemes" content="light dark"' in email
+
+
+def test_the_preheader_is_padded(email: str) -> None:
+    hidden = re.search(r'<div style="display:none;[^"]*">(.*?)</div>', email, re.DOTALL)
+    assert hidden
+    assert hidden.group(1).endswith(PREHEADER_PADDING)
+
+
+def test_readable_with_images_off(email: str) -> None:
+    assert "<img" not in email  # nothing is said only in pictures
+
+
+def test_nothing_essential_depends_on_a_style_block(email: str) -> None:
+    """``<style>`` holds only MJML's resets and its responsive column widths; all else is inline."""
+    sheets = re.findall(r"<style[^>]*>(.*?)</style>", email, re.DOTALL)
+    selectors = set()
+    for sheet in sheets:
+        sheet = re.sub(r"@media[^{]*\{(.*)\}\s*$", r"\1", sheet.strip(), flags=re.DOTALL)
+        selectors |= {selector.strip() for selector in re.findall(r"([^{}]+)\{", sheet)}
+    allowed = {"#outlook a", "body", "table, td", "img", "p", ".mj-column-per-100", ".mj-outlook-group-fix"}
+    allowed |= {".moz-text-html .mj-column-per-100"}
+    assert selectors <= allowed, selectors - allowed
+    body = email[email.index("<body") :]
+    classes = set(" ".join(re.findall(r'class="([^"]*)"', body)).split())
+    assert classes <= {"mj-column-per-100", "mj-outlook-group-fix"}, classes
+
+
+def luminance(colour: str) -> float:
+    channels = [int(colour[index : index + 2], 16) / 255 for index in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(one: str, other: str) -> float:
+    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def inverted(colour: str) -> str:
+    """Roughly what mail apps that force dark mode do to a colour: full inversion."""
+    return "#" + "".join(f"{255 - int(colour[index : index + 2], 16):02x}" for index in (1, 3, 5))
+
+
+@pytest.mark.parametrize(
+    ("text", "background"),
+    [("ink", "paper"), ("muted", "paper"), ("link", "paper"), ("muted", "canvas"), ("ink", "note_bg")],
+)
+def test_colours_keep_their_contrast_in_light_and_dark(text: str, background: str) -> None:
+    """WCAG AA (4.5:1) for the palette as written, and as a forced dark mode inverts it."""
+    assert contrast(STYLE[text], STYLE[background]) >= 4.5
+    assert contrast(inverted(STYLE[text]), inverted(STYLE[background])) >= 4.5
