@@ -17,8 +17,8 @@ from digest.config import Settings, load_settings
 from digest.errors import ConfigError
 from digest.web.app import create_app
 from digest.wiring import Parts
-from tests.conftest import Digest
-from tests.web_support import subscribe_form, subscribe_json
+from tests.support.cli import Digest
+from tests.support.web import subscribe_form, subscribe_json
 
 REDIS = "redis://127.0.0.1:6379"
 
