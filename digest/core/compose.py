@@ -45,15 +45,22 @@ def shorten(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def subject_for(count: int, top_title: str) -> str:
-    """E.g. ``"5 new summaries: Walking after meals lowers blood sugar"``."""
-    noun = "summary" if count == 1 else "summaries"
-    prefix = f"{count} new research {noun}: "
-    return prefix + shorten(top_title, max(20, SUBJECT_LIMIT - len(prefix)))
+def subject_for(count: int, lead_headline: str) -> str:
+    """The news first, then how many more: ``"Hearing aids did not slow memory decline, and 13 more"``.
+
+    A phone shows the first 35 to 40 characters of a subject: they carry the lead summary's headline, not
+    a count. The count comes last and is never cut; the headline is shortened to leave it room.
+    """
+    more = f", and {count - 1} more" if count > 1 else ""
+    return shorten(lead_headline, max(20, SUBJECT_LIMIT - len(more))) + more
 
 
 def preheader_for(selection: Selection) -> str:
-    """The inbox preview line: the top item's takeaway."""
+    """The inbox preview line, continuing the subject rather than repeating it: the next headlines
+    ("Also: ..."), or the lead's takeaway when it is the only summary."""
     if selection.is_empty:
         return ""
-    return shorten(selection.ordered[0].key_takeaway, PREHEADER_LIMIT)
+    lead, *rest = selection.ordered
+    if not rest:
+        return shorten(lead.key_takeaway, PREHEADER_LIMIT)
+    return shorten("Also: " + "; ".join(item.display_title for item in rest), PREHEADER_LIMIT)

@@ -247,7 +247,7 @@ def refresh_announcement(session: Session, issue: Issue) -> None:
 
 
 def announcement(summaries: Sequence[Summary]) -> tuple[str, str] | None:
-    """The subject and preheader for these summaries, in this order: their count and the top one."""
+    """The subject and preheader for these summaries, in this order: the top one's headline first."""
     if not summaries:
         return None
     items = tuple(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.core.compose import PREHEADER_LIMIT, shorten, subject_for
+from digest.core.compose import PREHEADER_LIMIT, Candidate, Selection, preheader_for, shorten, subject_for
 from digest.core.summary import SummaryIn
 from digest.rendering import MARKERS, IssueView, ItemView, Personalizer, RecipientLinks, Renderer, SiteView
 from digest.sources.samples import SampleSource
@@ -290,3 +290,29 @@ def test_the_personalizer_on_its_own(document: str, expected: str) -> None:
     assert personalizer.fill(RecipientLinks(unsubscribe="u", preferences="p")) == expected.replace(
         "U", "u"
     ).replace("P", "p")
+
+
+def test_the_subject_leads_with_the_news_and_the_count_is_never_cut() -> None:
+    long = (
+        "Hearing aids fitted in mid-life did not slow the decline of memory over the following twelve years"
+    )
+
+    subject = subject_for(14, long)
+
+    assert subject.startswith("Hearing aids fitted in mid-life did not slow")
+    assert subject.endswith("…, and 13 more")
+    assert len(subject) <= 78
+    assert subject_for(1, "Coffee and heart rhythm") == "Coffee and heart rhythm"
+
+
+def test_the_preheader_continues_the_subject_rather_than_repeating_it() -> None:
+    def candidate(number: int) -> Candidate:
+        return Candidate(
+            number, datetime(2026, 1, number, tzinfo=UTC), f"Headline {number}", f"Takeaway {number}"
+        )
+
+    several = Selection(ordered=(candidate(1), candidate(2), candidate(3)), featured=3)
+    alone = Selection(ordered=(candidate(1),), featured=1)
+
+    assert preheader_for(several) == "Also: Headline 2; Headline 3"
+    assert preheader_for(alone) == "Takeaway 1"

@@ -95,7 +95,7 @@ def test_every_active_subscriber_gets_exactly_one_message(engine: Engine, tmp_pa
         assert Path(delivery.provider_message_id).is_file()
     assert issue_status(engine, number) == IssueStatus.sent
     for message in read_outbox(outbox):
-        assert message["Subject"].startswith("3 new research summaries: ")
+        assert message["Subject"] == "Plain headline number 1, and 2 more"
         assert message["From"] == FROM
         plain, _ = parts_of(message)
         assert "Plain headline number 1" in plain

@@ -143,9 +143,9 @@ def test_each_subscriber_gets_exactly_the_summaries_of_their_topics(engine: Engi
     assert texts == expected
     assert "sleep@example.org" not in got  # nothing on their topics this week: no email at all
     subjects = {message.to: message.subject for message in mailer.sent}
-    assert subjects["all@example.org"].startswith("5 new research summaries: Plain headline number 1")
-    assert subjects["mind@example.org"] == "1 new research summary: Plain headline number 2"
-    assert subjects["food@example.org"] == "1 new research summary: Plain headline number 3"
+    assert subjects["all@example.org"] == "Plain headline number 1, and 4 more"
+    assert subjects["mind@example.org"] == "Plain headline number 2"
+    assert subjects["food@example.org"] == "Plain headline number 3"
 
     assert (report.sent, report.failed, report.unmatched, report.audience) == (9, 0, 1, 9)
     assert issue_status(engine, number) == IssueStatus.sent

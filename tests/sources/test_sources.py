@@ -269,8 +269,9 @@ def test_an_editable_issue_holding_an_updated_summary_is_rendered_again(
 
     issue = issue_number(engine, 1)
     assert issue.status == status
-    assert issue.subject == "2 new research summaries: A corrected headline"
-    assert issue.preheader == "A corrected takeaway."
+    assert issue.subject == "A corrected headline, and 1 more"
+    assert issue.preheader == "Also: Plain headline number 2"
+    assert "A corrected takeaway." in issue.html
     assert "A corrected takeaway." in issue.html
     assert "A corrected takeaway." in issue.text
     assert "The key takeaway of study 1." not in issue.html

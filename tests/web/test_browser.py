@@ -67,7 +67,7 @@ def test_subscribe_confirm_receive_and_unsubscribe(
     for step in (("ingest",), ("compose",), ("approve", "1"), ("send",)):
         digest(*step)
 
-    unsubscribe = link_in(outbox, "new research summary", rf"{site}/unsubscribe/\S+")
+    unsubscribe = link_in(outbox, "Plain headline", rf"{site}/unsubscribe/\S+")
     page.goto(unsubscribe)
     expect(page.get_by_text("reader@example.org")).to_be_visible()
     assert state_of(parts, "reader@example.org") == "active", "opening the page must not unsubscribe"
