@@ -15,6 +15,7 @@ which took half the time of signing one. The tokens are the same bytes either wa
 import enum
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -120,10 +121,14 @@ class Tokens:
         return TokenClaims(subscriber_id=payload[0], nonce=str(payload[1]))
 
 
+FORM_EXPIRED = "this form has expired or was not served by this site; please reload it"
+
+
 class FormTokens:
     """Tokens hidden in web forms: proof that a form was served by us, and when (a minimum fill time).
 
-    Their own salt, so no link token can pass for one and no form token for a link.
+    Their own salt, so no link token can pass for one and no form token for a link. Each holds a random
+    nonce, so two forms served in the same second differ: a sign-up spends its form's token alone.
     """
 
     def __init__(self, keys: list[str]) -> None:
@@ -132,7 +137,7 @@ class FormTokens:
         )
 
     def issue(self, form: str) -> str:
-        return self._serializer.dumps(form)
+        return self._serializer.dumps([form, secrets.token_urlsafe(9)])
 
     def age(self, token: str, form: str, *, max_age: timedelta) -> float:
         """Seconds since the form was served; ``TokenInvalid`` if forged, for another form, or too old."""
@@ -141,10 +146,10 @@ class FormTokens:
                 token, max_age=int(max_age.total_seconds()), return_timestamp=True
             )
         except BadSignature as exc:
-            raise TokenInvalid(
-                "this form has expired or was not served by this site; please reload it"
-            ) from exc
-        if payload != form:
+            raise TokenInvalid(FORM_EXPIRED) from exc
+        # A bare name: a form served before forms carried a nonce (at most one form lifetime ago).
+        served_for = payload[0] if isinstance(payload, list) and payload else payload
+        if served_for != form:
             raise TokenInvalid("this form was not served by this site; please reload it")
         seconds: float = (utc_now() - signed_at).total_seconds()
         return seconds

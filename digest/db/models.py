@@ -221,6 +221,17 @@ class UsedChallenge(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
 
 
+class UsedFormToken(SQLModel, table=True):
+    """A sign-up form's token once a sign-up was made with it, kept until it expires: one form, one sign-up.
+
+    Only a SHA-256 of the token is kept: the token itself says nothing about anyone.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
 class JobRun(SQLModel, table=True):
     """The last run of one scheduled job (``ingest``, ``compose-and-send``, ``send``), by any process.
 

@@ -20,11 +20,11 @@ from digest.core.topics import choice_of
 from digest.db.engine import unit_of_work
 from digest.db.models import SubscriberState
 from digest.errors import InvalidInput
-from digest.subscribers import subscriptions, topics
+from digest.subscribers import challenges, subscriptions, topics
 from digest.subscribers.records import Consent, address_key, normalise_address
-from digest.tokens import Purpose, TokenExpired, TokenInvalid
+from digest.tokens import FORM_EXPIRED, Purpose, TokenExpired, TokenInvalid
 from digest.web.context import Web, WebDep
-from digest.web.guard import client_ip
+from digest.web.guard import FORM_MAX_AGE, client_ip
 
 router = APIRouter()
 FORM = "subscribe"
@@ -150,6 +150,11 @@ def subscribe_html(
     web.guard.check_address(key)
     if web.proof and not web.proof.accept(fields.get("altcha", "")):
         return refused(NEEDS_PROOF)
+    # One form, one sign-up: a served form's token replayed is answered as an expired form.
+    if not challenges.spend_form_token(
+        web.engine, fields.get("form_token", ""), now=web.now(), lifetime=FORM_MAX_AGE
+    ):
+        return refused(FORM_EXPIRED)
     if web.guard.is_human(FORM, fields.get("form_token", ""), fields.get("website", "")):
         register(request, web, tasks, email, choice, form="web form")
     return web.pages.render(request, "message.html", title="Check your inbox", message=CHECK_INBOX)

@@ -14,8 +14,15 @@ import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import Engine, func
+from sqlmodel import select
 
+from digest.core.clock import utc_now
+from digest.db.engine import unit_of_work
+from digest.db.models import UsedFormToken
+from digest.subscribers.challenges import spend_form_token
 from digest.tokens import Purpose
+from digest.web.app import create_app
 from digest.wiring import Parts
 from tests.support import parts_of
 from tests.support.cli import Digest
@@ -465,6 +472,52 @@ def test_form_post_without_a_valid_form_token_is_refused(
     assert subscriber_count(parts.engine) == count
     assert state_of(parts.engine, "victim@example.org") is None
     assert len(notices(outbox)) == sent
+
+
+def test_a_form_token_makes_one_sign_up(client: TestClient, parts: Parts, outbox: Path) -> None:
+    """One form served, then posted again and again with other addresses once past its fill time."""
+    token = form_token(client.get("/subscribe"))
+
+    def post(app: TestClient, email: str, token: str = token) -> httpx2.Response:
+        return app.post(
+            "/subscribe", data={"form_token": token, "email": email, "consent": "yes", "website": ""}
+        )
+
+    assert CHECK_INBOX in post(client, "one@example.org").text
+    replays = [post(client, email) for email in ("two@example.org", "three@example.org", "one@example.org")]
+    with TestClient(create_app(parts), base_url=BASE_URL) as other_process:
+        replays.append(post(other_process, "four@example.org"))
+
+    too_old = old_token(parts.settings.signing_keys, "form", "subscribe", timedelta(hours=13))
+    expired = post(client, "two@example.org", too_old)
+    assert expired.status_code == 400
+    assert [replay.status_code for replay in replays] == [400] * 4
+    assert masked(replays[0]) == masked(expired)  # a replay is told what an expired form is told
+    assert subscriber_count(parts.engine) == 1
+    assert len(notices(outbox)) == 1
+    # The refusal carries a fresh form, and that one works.
+    assert CHECK_INBOX in post(client, "two@example.org", form_token(replays[0])).text
+    assert state_of(parts.engine, "two@example.org") == "pending"
+
+
+def test_forms_served_in_the_same_second_each_make_their_own_sign_up(
+    client: TestClient, parts: Parts
+) -> None:
+    tokens = [form_token(client.get("/subscribe")) for _ in range(3)]
+    assert len(set(tokens)) == 3
+    for number, token in enumerate(tokens):
+        fields = {"form_token": token, "email": f"p{number}@example.org", "consent": "yes", "website": ""}
+        assert CHECK_INBOX in client.post("/subscribe", data=fields).text
+    assert subscriber_count(parts.engine) == 3
+
+
+def test_spent_form_tokens_are_kept_only_until_they_expire(engine: Engine) -> None:
+    now = utc_now()
+    assert spend_form_token(engine, "first", now=now, lifetime=timedelta(hours=12))
+    assert not spend_form_token(engine, "first", now=now + timedelta(hours=11), lifetime=timedelta(hours=12))
+    assert spend_form_token(engine, "second", now=now + timedelta(hours=13), lifetime=timedelta(hours=12))
+    with unit_of_work(engine) as session:
+        assert session.exec(select(func.count()).select_from(UsedFormToken)).one() == 1
 
 
 # --- abuse -------------------------------------------------------------------------------------------
