@@ -5,6 +5,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, func, select
@@ -123,11 +124,19 @@ def add(
 
 
 def record_consent(subscriber: Subscriber, consent: Consent, *, now: datetime) -> None:
-    subscriber.consent_at = consent.at or now
-    subscriber.consent_form = consent.form
-    subscriber.consent_ip = consent.ip
-    subscriber.consent_user_agent = consent.user_agent[:500] if consent.user_agent else None
-    subscriber.consent_text_version = consent.text_version
+    for column, value in consent_fields(consent, now=now).items():
+        setattr(subscriber, column, value)
+
+
+def consent_fields(consent: Consent, *, now: datetime) -> dict[str, Any]:
+    """The subscriber's columns that record ``consent``, by name."""
+    return {
+        "consent_at": consent.at or now,
+        "consent_form": consent.form,
+        "consent_ip": consent.ip,
+        "consent_user_agent": consent.user_agent[:500] if consent.user_agent else None,
+        "consent_text_version": consent.text_version,
+    }
 
 
 def listing(session: Session, *, state: str | None = None) -> list[Subscriber]:

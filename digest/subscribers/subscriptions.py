@@ -3,7 +3,8 @@
 No enumeration: ``request_subscription`` treats every address alike from the outside. What differs
 (a confirmation, a rate-limited "already subscribed" notice, or nothing) is returned as a ``Notice`` that
 the caller sends after the commit and after answering, so neither the answer nor its timing tells
-whether the address was known.
+whether the address was known. The database work is the same too: one insert-or-get, one look-up and
+one update of the same columns, whatever the address's state (``SIGN_UP_COLUMNS``).
 """
 
 import enum
@@ -20,13 +21,14 @@ from digest.core.topics import EVERYTHING
 from digest.db.models import Delivery, Issue, ProviderEvent, Subscriber, SubscriberState, Suppression
 from digest.subscribers.records import (
     Consent,
+    consent_fields,
     existing_or_new,
     is_suppressed,
     normalise_address,
     record_consent,
     suppression_hash,
 )
-from digest.subscribers.topics import choose, chosen
+from digest.subscribers.topics import choose, chosen, encoded
 from digest.tokens import Purpose, TokenInvalid, Tokens
 
 
@@ -50,6 +52,23 @@ def notice(kind: NoticeKind, subscriber: Subscriber) -> Notice:
     return Notice(kind, subscriber.id or 0, subscriber.email, subscriber.token_nonce)
 
 
+# The columns a sign-up may change. Every sign-up of a known address writes all of them, in one UPDATE of
+# the same shape whatever the address's state (an active subscriber's get their own values back), so the
+# database work before the answer does not tell an active address from a pending one.
+SIGN_UP_COLUMNS = (
+    "state",
+    "consent_at",
+    "consent_form",
+    "consent_ip",
+    "consent_user_agent",
+    "consent_text_version",
+    "topics",
+    "updated_at",
+    "confirmation_sent_at",
+    "notice_sent_at",
+)
+
+
 def request_subscription(
     session: Session,
     address: str,
@@ -65,24 +84,22 @@ def request_subscription(
     active subscriber keeps theirs: anyone can type an address, so only their preferences link changes it.
     """
     subscriber = existing_or_new(session, normalise_address(address), now=now)
+    row = {column: getattr(subscriber, column) for column in SIGN_UP_COLUMNS}
+    due: NoticeKind | None = None
     if subscriber.state == SubscriberState.complained:
-        return None  # they reported the digest as spam: never mailed again, not even a confirmation
-    if subscriber.state == SubscriberState.active:
+        pass  # they reported the digest as spam: never mailed again, not even a confirmation
+    elif subscriber.state == SubscriberState.active:
         # Never downgrade an active subscriber; tell them, at most once per window.
         if not recently(subscriber.notice_sent_at, now, resend_window):
-            subscriber.notice_sent_at = now
-            session.add(subscriber)
-            return notice(NoticeKind.already_subscribed, subscriber)
-        return None
-    if subscriber.state != SubscriberState.pending:
-        subscriber.state = SubscriberState.pending  # an unsubscribed address must confirm again
-        subscriber.confirmation_sent_at = None
-    record_consent(subscriber, consent, now=now)
-    choose(subscriber, topics)
-    subscriber.updated_at = now
-    session.add(subscriber)
-    session.flush()
-    return confirmation_due(subscriber, now=now, resend_window=resend_window)
+            row["notice_sent_at"], due = now, NoticeKind.already_subscribed
+    else:
+        if subscriber.state != SubscriberState.pending:  # an unsubscribed address must confirm again
+            row["state"], row["confirmation_sent_at"] = SubscriberState.pending, None
+        row.update(consent_fields(consent, now=now), topics=encoded(topics), updated_at=now)
+        if not recently(row["confirmation_sent_at"], now, resend_window):  # list bombing: one per window
+            row["confirmation_sent_at"], due = now, NoticeKind.confirm
+    session.execute(update(Subscriber).where(col(Subscriber.id) == subscriber.id).values(row))
+    return notice(due, subscriber) if due else None
 
 
 def confirmation_due(subscriber: Subscriber, *, now: datetime, resend_window: timedelta) -> Notice | None:

@@ -33,7 +33,12 @@ def choose(subscriber: Subscriber, names: Iterable[str], *, allowed: Sequence[st
 
     Names are normalised first, so ``"Bone  Health"`` picks ``"bone health"``.
     """
-    subscriber.topics = encode(checked(names, allowed=allowed))
+    subscriber.topics = encoded(names, allowed=allowed)
+
+
+def encoded(names: Iterable[str], *, allowed: Sequence[str] | None = None) -> str:
+    """``names`` checked (see ``checked``) and encoded as the subscriber's ``topics`` column holds them."""
+    return encode(checked(names, allowed=allowed))
 
 
 def checked(names: Iterable[str], *, allowed: Sequence[str] | None = None) -> tuple[str, ...]:
