@@ -183,6 +183,9 @@ def issue_view(session: Session, issue: Issue, only: Collection[int] | None = No
             study_type=summary.study_type,
             evidence_level=summary.evidence_level,
             topics=tuple(summary.topics),
+            journal=summary.source_journal,
+            doi=summary.source_doi,
+            year=year_of(summary.source_published),
         )
         shown_in_full = item.featured if only is None else len(featured) < in_full
         (featured if shown_in_full else more).append(view)
@@ -256,3 +259,10 @@ def announcement(summaries: Sequence[Summary]) -> tuple[str, str] | None:
     return subject_for(len(items), items[0].display_title), preheader_for(
         Selection(ordered=items, featured=len(items))
     )
+
+
+def year_of(published: str | None) -> int | None:
+    """The year a study was published, from the summary's ``source.published`` (``2024``, ``2024-03-01``)."""
+    if published and len(published) >= 4 and published[:4].isdigit():
+        return int(published[:4])
+    return None

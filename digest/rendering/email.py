@@ -7,6 +7,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from mjml import mjml2html
 
+from digest.core.evidence import LEGEND, Evidence, Tone, evidence
 from digest.core.personalize import MARKERS
 from digest.errors import DigestError
 from digest.rendering.note import note_html
@@ -25,6 +26,17 @@ STYLE = {
     "canvas": "#f3f5f7",
     "rule": "#d9e2ec",
     "note_bg": "#fff8e6",
+    "callout_bg": "#e8f4ef",
+    "callout_rule": "#1d7a5a",
+}
+
+# Evidence badges by tone (core/evidence.py): text and background, each pair above 4.5:1.
+BADGES = {
+    Tone.strongest: ("#0d4a2f", "#d3ecdf"),
+    Tone.strong: ("#0b3d6e", "#d7e7f7"),
+    Tone.weak: ("#6b4400", "#fbecc8"),
+    Tone.weakest: ("#7a1f1f", "#f8dcdc"),
+    Tone.neutral: ("#33404d", "#e4e9ee"),
 }
 
 
@@ -45,6 +57,32 @@ class ItemView:
     study_type: str | None = None
     evidence_level: str | None = None
     topics: tuple[str, ...] = ()
+    journal: str | None = None
+    doi: str | None = None
+    year: int | None = None
+
+    @property
+    def evidence(self) -> Evidence | None:
+        return evidence(self.evidence_level)
+
+    @property
+    def badge_colors(self) -> tuple[str, str]:
+        """Text and background of the evidence badge (AA contrast on each, light and dark)."""
+        found = self.evidence
+        return BADGES[found.tone if found else Tone.neutral]
+
+    @property
+    def doi_url(self) -> str | None:
+        """The DOI as a link at doi.org, whether the summary gave ``10.x/y`` or a doi.org address."""
+        if not self.doi:
+            return None
+        doi = self.doi.strip().removeprefix("https://doi.org/").removeprefix("http://doi.org/")
+        return f"https://doi.org/{doi.removeprefix('doi:')}"
+
+    @property
+    def citation(self) -> str:
+        """``"The Lancet, 2026"``: where the study was published, when the summary says."""
+        return ", ".join(part for part in (self.journal, str(self.year) if self.year else None) if part)
 
     @property
     def study_line(self) -> str:
@@ -144,6 +182,7 @@ class Renderer:
             "links": links,
             "style": STYLE,
             "preheader_padding": PREHEADER_PADDING,
+            "legend": LEGEND if any(item.evidence for item in issue.featured) else "",
         }
         return self._render("digest", issue.subject, context)
 

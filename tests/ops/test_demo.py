@@ -120,7 +120,7 @@ def test_html_shows_every_summary_of_the_issue(demo: tuple[Path, str]) -> None:
         for value in (study_type, evidence):
             if value:
                 assert str(escape(value)) in html
-    assert html.count("What this means for you:") == 10
+    assert html.count(">What this means for you<") == 10
     assert "More this week" in html
     assert "<script>" not in html
     assert "&lt;b&gt;placebo&lt;/b&gt;" in html

@@ -13,7 +13,7 @@ import pytest
 
 from digest.core.email_features import scan
 from digest.rendering.checks import SUPPORT_FILE, check_email, unsupported
-from digest.rendering.email import PREHEADER_PADDING, STYLE
+from digest.rendering.email import BADGES, PREHEADER_PADDING, STYLE
 from tests.support.caniemail import CORPUS, support_table
 from tests.support.email_samples import EMAILS
 
@@ -167,9 +167,26 @@ def inverted(colour: str) -> str:
 
 @pytest.mark.parametrize(
     ("text", "background"),
-    [("ink", "paper"), ("muted", "paper"), ("link", "paper"), ("muted", "canvas"), ("ink", "note_bg")],
+    [
+        ("ink", "paper"),
+        ("muted", "paper"),
+        ("link", "paper"),
+        ("muted", "canvas"),
+        ("ink", "note_bg"),
+        ("ink", "callout_bg"),
+        ("callout_rule", "callout_bg"),
+        ("ink", "rule"),  # the study-type badge
+    ],
 )
 def test_colours_keep_their_contrast_in_light_and_dark(text: str, background: str) -> None:
     """WCAG AA (4.5:1) for the palette as written, and as a forced dark mode inverts it."""
     assert contrast(STYLE[text], STYLE[background]) >= 4.5
     assert contrast(inverted(STYLE[text]), inverted(STYLE[background])) >= 4.5
+
+
+@pytest.mark.parametrize("tone", list(BADGES))
+def test_evidence_badges_keep_their_contrast_in_light_and_dark(tone: str) -> None:
+    ink, paper = BADGES[tone]  # type: ignore[index]
+
+    assert contrast(ink, paper) >= 4.5
+    assert contrast(inverted(ink), inverted(paper)) >= 4.5

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from digest.core.compose import PREHEADER_LIMIT, Candidate, Selection, preheader_for, shorten, subject_for
+from digest.core.evidence import Tone, evidence
 from digest.core.summary import SummaryIn
 from digest.rendering import MARKERS, IssueView, ItemView, Personalizer, RecipientLinks, Renderer, SiteView
 from digest.sources.samples import SampleSource
@@ -148,9 +149,15 @@ def test_every_featured_item_is_shown_in_full() -> None:
     for item in ISSUE.featured:
         assert (item.url, item.title) in page.links, item.title
         assert f"Key takeaway: {item.key_takeaway}" in page.text
-        assert f"What this means for you: {item.what_it_means}" in page.text
-    assert "Study type: Randomised crossover trial · Evidence level: Moderate" in page.text
-    assert "Study type: Prospective cohort study" in page.text
+        assert f"What this means for you {item.what_it_means}" in page.text
+    assert "Randomised crossover trial Evidence: Moderate" in page.text
+    assert "Prospective cohort study" in page.text
+    assert "Diabetes Care, 2026 · doi.org/10.5555/walking-after-meals" in page.text
+    assert (
+        "https://doi.org/10.5555/walking-after-meals",
+        "doi.org/10.5555/walking-after-meals",
+    ) in page.links
+    assert "Evidence levels: High or Level 1" in page.text  # the legend, since an item has a level
     assert "DIABETES" not in page.text  # topics are upper-cased by CSS only, not in the text
     assert "diabetes · exercise" in page.text
 
@@ -316,3 +323,30 @@ def test_the_preheader_continues_the_subject_rather_than_repeating_it() -> None:
 
     assert preheader_for(several) == "Also: Headline 2; Headline 3"
     assert preheader_for(alone) == "Takeaway 1"
+
+
+@pytest.mark.parametrize(
+    ("level", "tone"),
+    [
+        ("High", Tone.strongest),
+        ("moderate", Tone.strong),
+        ("Low", Tone.weak),
+        ("Very  low", Tone.weakest),
+        ("Level 1", Tone.strongest),
+        ("level 2b", Tone.strong),
+        ("3", Tone.weak),
+        ("Level 5", Tone.weakest),
+        ("Expert opinion", Tone.neutral),
+    ],
+)
+def test_evidence_levels_follow_one_ordered_scale(level: str, tone: Tone) -> None:
+    found = evidence(level)
+
+    assert found is not None
+    assert found.tone == tone
+    assert found.label == " ".join(level.split())  # the words are always shown, never colour alone
+
+
+def test_no_stated_level_has_no_badge() -> None:
+    assert evidence(None) is None
+    assert evidence("  ") is None

@@ -11,6 +11,9 @@ WALKING = ItemView(
     study_type="Randomised crossover trial",
     evidence_level="Moderate",
     topics=("diabetes", "exercise"),
+    journal="Diabetes Care",
+    doi="10.5555/walking-after-meals",
+    year=2026,
 )
 
 

@@ -1,0 +1,51 @@
+"""Evidence at a glance: where a summary's evidence level sits on an ordered scale, for its badge.
+
+Two scales are common in research summaries: GRADE's certainty of evidence (High, Moderate, Low, Very
+low) and numbered levels of evidence ("Level 1", strongest, to "Level 5"). Both map onto four tones, from
+strongest to weakest; anything else is shown as written, in a neutral tone. The badge always carries the
+words, so colour is never the only signal. Pure: no I/O.
+"""
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Tone(StrEnum):
+    strongest = "strongest"
+    strong = "strong"
+    weak = "weak"
+    weakest = "weakest"
+    neutral = "neutral"
+
+
+GRADE = {"high": Tone.strongest, "moderate": Tone.strong, "low": Tone.weak, "very low": Tone.weakest}
+NUMBERED = {1: Tone.strongest, 2: Tone.strong, 3: Tone.weak, 4: Tone.weakest, 5: Tone.weakest}
+LEVEL = re.compile(r"^(?:level|loe|oxford level)?\s*([1-5])\s*[a-c]?$")
+LEGEND = (
+    "Evidence levels: High or Level 1 means the findings are unlikely to change with more research; "
+    "Moderate or Level 2, probably close; Low or Level 3, may well change; Very low or Levels 4-5, "
+    "uncertain. They rate the research, not the advice."
+)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The badge of one evidence level: the words shown and the tone of its colour."""
+
+    label: str
+    tone: Tone
+
+
+def evidence(level: str | None) -> Evidence | None:
+    """The badge for ``level`` as a summary states it, or None when it states none."""
+    if level is None or not level.strip():
+        return None
+    label = " ".join(level.split())
+    key = label.casefold()
+    if key in GRADE:
+        return Evidence(label, GRADE[key])
+    numbered = LEVEL.match(key)
+    if numbered:
+        return Evidence(label, NUMBERED[int(numbered.group(1))])
+    return Evidence(label, Tone.neutral)
