@@ -62,7 +62,16 @@ class SourceError(DigestError):
 
 
 class MailError(DigestError):
-    """A message could not be handed to the mail backend."""
+    """A message could not be handed to the mail backend.
+
+    ``bounce`` says when the receiving server refused the recipient itself, in the words of SendGrid's
+    bounce events: ``"bounce"`` (for good: 550 5.1.1 user unknown) or ``"blocked"`` (for now, or by
+    policy); ``None`` when the failure is not about the recipient. The sender records it as that event.
+    """
+
+    def __init__(self, message: str = "", *, bounce: str | None = None) -> None:
+        super().__init__(message)
+        self.bounce = bounce
 
 
 class TransientMailError(MailError):

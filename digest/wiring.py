@@ -104,6 +104,7 @@ class Parts:
             unsubscribe_mailto=settings.unsubscribe_mailto,
             rate=settings.send_rate,
             pause_after_errors=settings.pause_after_errors,
+            blocked_in_a_row=settings.blocked_in_a_row,
         )
         return IssueSender(self.engine, self.mailer(), self.tokens, send_settings, self.renderer)
 

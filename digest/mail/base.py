@@ -73,6 +73,10 @@ class Mailer(ABC):
     """A mail backend. ``send_batch`` may be overridden by backends that send many at once."""
 
     name: str = "mailer"
+    # True when the server this backend hands messages to says itself whether it takes each recipient
+    # (SMTP): its refusals are bounces (``MailError.bounce``) and its acceptance of a retried message is a
+    # delivery, which ends a run of blocks as a provider's ``delivered`` event would.
+    server_answers_per_recipient: bool = False
 
     def __enter__(self) -> Self:
         return self

@@ -15,6 +15,9 @@ dropped since its last message is opened again, once. ``send_batch`` spreads a b
 
 * a 5xx reply to the recipient or the message: ``PermanentMailError`` (that message; the send goes on);
 * a 4xx reply, a refused or timed-out connection: ``TransientMailError`` (the ledger retries it later);
+* a refusal of the recipient (a reply to RCPT, or to DATA: each message has one recipient) also carries
+  its ``bounce``, which the sender records as SendGrid's webhook would: a 5xx is a hard ``bounce``, a
+  4xx or a policy refusal (5.7.x) a ``blocked`` one (see ``subscribers/events.py``);
 * AUTH refused, TLS or STARTTLS impossible, AUTH required: ``MailerUnusable`` (the send pauses), saying
   what to fix in ``DIGEST_SMTP_URL``.
 
@@ -169,6 +172,7 @@ def setup_error(exc: Exception, server: SmtpServer) -> MailError:
 def delivery_error(exc: Exception, to: str, server: SmtpServer) -> MailError:
     """What a failure to hand one message over means: for this message, or (530) for every one."""
     text: bytes | str
+    about_recipient = isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, text = exc.recipients.get(to, (0, b"no reply"))
     elif isinstance(exc, smtplib.SMTPResponseException):
@@ -183,7 +187,24 @@ def delivery_error(exc: Exception, to: str, server: SmtpServer) -> MailError:
             f"{server.where} takes no mail before authentication ({reply}): add user:password "
             "(and ?starttls=true) to DIGEST_SMTP_URL"
         )
-    return PermanentMailError(reply) if 500 <= code < 600 else TransientMailError(reply)
+    bounce = bounce_of(code, reply) if about_recipient else None
+    return (
+        PermanentMailError(reply, bounce=bounce)
+        if 500 <= code < 600
+        else TransientMailError(reply, bounce=bounce)
+    )
+
+
+def bounce_of(code: int, reply: str) -> str | None:
+    """SendGrid's bounce type for a server's refusal of one recipient (``MailError.bounce``).
+
+    421 closes the whole session: it says nothing about the recipient. A 5.7.x refusal is the server's
+    policy (spam, reputation, relaying), not a mailbox that does not exist: a block, as SendGrid counts it.
+    """
+    if code == 421 or not 400 <= code < 600:
+        return None
+    enhanced = (reply.split()[1:2] or [""])[0]  # "550 5.1.1 no such user" -> "5.1.1"
+    return "bounce" if code >= 500 and not enhanced.startswith("5.7.") else "blocked"
 
 
 class Connection(Mailer):
@@ -247,6 +268,7 @@ class SmtpMailer(Mailer):
     """Sends through the server of ``DIGEST_SMTP_URL`` over up to ``connections`` kept-open connections."""
 
     name = "smtp"
+    server_answers_per_recipient = True
 
     def __init__(self, url: str, *, connections: int = 1, timeout: float = 30.0) -> None:
         self.server = SmtpServer.from_url(url)

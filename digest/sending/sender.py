@@ -41,6 +41,7 @@ from digest.mail import Envelope, Mailer, Outcome, SharedBody
 from digest.rendering import Renderer
 from digest.sending import ledger, variants
 from digest.sending.ledger import Recipient, VariantCounts, delivery_counts
+from digest.subscribers import events
 from digest.tokens import Purpose, Tokens
 
 MAX_ATTEMPTS = 3
@@ -57,6 +58,7 @@ class SendSettings:
     unsubscribe_mailto: str | None = None
     rate: float = 0.0  # messages per second per sender; 0: as fast as the backend takes them
     pause_after_errors: int = 100  # consecutive failed messages before the send pauses itself
+    blocked_in_a_row: int = 3  # blocked refusals in a row that make a subscriber bounced (events.py)
 
 
 @dataclass
@@ -326,6 +328,8 @@ class IssueSender:
         now = self.clock()
         done = (("lease_until", None), ("claimed_by", None), ("updated_at", now))
         groups: dict[tuple[tuple[str, object], ...], list[int]] = defaultdict(list)
+        answers: list[events.EventIn] = []  # the receiving server's, about recipients (SMTP)
+        answers_per_recipient = self.mailer.server_answers_per_recipient
         if gone:
             groups[(("status", DeliveryStatus.skipped), *done)] = [r.delivery_id for r in gone]
         for recipient, outcome in zip(going, outcomes, strict=True):
@@ -337,14 +341,26 @@ class IssueSender:
                     *done,
                 )
                 report.sent += 1
+                if recipient.attempts > 1 and answers_per_recipient:  # taken at last: ends a run of blocks
+                    answers.append(smtp_answer(recipient, None, "accepted", now))
             else:
                 status = status_after_error(recipient, outcome)
                 key = (("status", status), ("last_error", str(outcome.error)[:1000]), *done)
                 report.failed += status == DeliveryStatus.failed
+                if outcome.error is not None and outcome.error.bounce is not None:
+                    answers.append(smtp_answer(recipient, outcome.error.bounce, str(outcome.error), now))
             groups[key].append(recipient.delivery_id)
         report.skipped += len(gone)
         with self.timed("record"):
             ledger.record_groups(self.engine, groups)
+            if answers:
+                self.record_answers(answers, now)
+
+    def record_answers(self, answers: list[events.EventIn], now: datetime) -> None:
+        """The receiving server's answers about recipients (SMTP), kept and applied as a provider's
+        events: whoever is refused for good is not sent the next issue."""
+        with unit_of_work(self.engine) as session:
+            events.record_answers(session, answers, now=now, blocked_in_a_row=self.settings.blocked_in_a_row)
 
     def keep_rate(self, report: SendReport, started: float) -> None:
         """Sleep as long as needed to stay under ``rate`` messages per second."""
@@ -394,6 +410,17 @@ def unpause(issue: Issue, *, resume: bool) -> None:
         )
     issue.paused_reason = None
     issue.paused_at = None
+
+
+def smtp_answer(recipient: Recipient, bounce: str | None, reply: str, now: datetime) -> events.EventIn:
+    return events.smtp_answer(
+        recipient.email,
+        bounce,
+        reply,
+        delivery_id=recipient.delivery_id,
+        attempt=recipient.attempts,
+        now=now,
+    )
 
 
 def status_after_error(recipient: Recipient, outcome: Outcome) -> DeliveryStatus:

@@ -20,6 +20,12 @@ Why it is safe to receive anything twice, late, or out of order:
   final outcomes the later event wins.
 
 Events for addresses digest does not know are kept (hashed address only) and change nothing.
+
+Without SendGrid the SMTP server's own refusals stand in for its bounce events (``smtp_answer``): a
+recipient refused for good is a ``bounce``, one refused for now (4xx) or by policy a ``blocked`` bounce,
+recorded and applied here by the same rules, one event per delivery attempt. A retried message the
+server then takes is recorded as ``delivered``: a greylisting server's one 4xx per issue never adds up to
+a run of blocks.
 """
 
 import hashlib
@@ -142,6 +148,38 @@ def record_events(session: Session, raws: list[Any], *, now: datetime, blocked_i
     report = EventsReport(received=len(raws))
     events = [event for event in (read_event(raw, now=now) for raw in raws) if event is not None]
     report.malformed = len(raws) - len(events)
+    apply_all(session, events, report, now=now, blocked_in_a_row=blocked_in_a_row)
+    return report
+
+
+def smtp_answer(
+    email: str, bounce: str | None, reply: str, *, delivery_id: int, attempt: int, now: datetime
+) -> EventIn:
+    """The event an SMTP server's answer to one delivery attempt stands for (see the module): a bounce
+    of type ``bounce``, or ``delivered`` (``bounce`` None) when a retried message was taken at last."""
+    return EventIn(
+        event_id=f"smtp:delivery-{delivery_id}:attempt-{attempt}",
+        event="bounce" if bounce else "delivered",
+        email=email,
+        occurred_at=now,
+        bounce_type=bounce,
+        reason=text(reply, 1000),
+        delivery_id=delivery_id,
+    )
+
+
+def record_answers(
+    session: Session, refusals: list[EventIn], *, now: datetime, blocked_in_a_row: int
+) -> EventsReport:
+    """Keep and apply the SMTP answers of one batch, as ``record_events`` does a webhook's events."""
+    report = EventsReport(received=len(refusals))
+    apply_all(session, refusals, report, now=now, blocked_in_a_row=blocked_in_a_row)
+    return report
+
+
+def apply_all(
+    session: Session, events: list[EventIn], report: EventsReport, *, now: datetime, blocked_in_a_row: int
+) -> None:
     subscribers = lock_subscribers(session, {key_of(event.email) for event in events})
     # Ties broken by id: two requests carrying the same events insert them in the same order.
     for event in sorted(events, key=lambda event: (event.occurred_at, event.event_id)):
@@ -153,7 +191,6 @@ def record_events(session: Session, raws: list[Any], *, now: datetime, blocked_i
         report.new += 1
         outcome = apply(session, event, event_row, subscriber, now=now, blocked_in_a_row=blocked_in_a_row)
         report.outcomes.append(outcome)
-    return report
 
 
 def key_of(email: str) -> str:

@@ -27,6 +27,7 @@ class Refusal:
     code: int
     times: int | None  # None: every try
     at: str  # "RCPT" or "DATA"
+    reply: str | None = None  # the words after the code; None: a usual one for the code
 
 
 @dataclass
@@ -39,8 +40,10 @@ class Recorder:
     refusals: dict[str, Refusal] = field(default_factory=dict)
     tries: Counter[str] = field(default_factory=Counter)
 
-    def refuse(self, address: str, code: int, *, times: int | None = None, at: str = "RCPT") -> None:
-        self.refusals[address] = Refusal(code, times, at)
+    def refuse(
+        self, address: str, code: int, *, times: int | None = None, at: str = "RCPT", reply: str | None = None
+    ) -> None:
+        self.refusals[address] = Refusal(code, times, at, reply)
 
     def refusal(self, address: str, at: str) -> str | None:
         refusal = self.refusals.get(address)
@@ -49,7 +52,9 @@ class Recorder:
         self.tries[address] += 1
         if refusal.times is not None and self.tries[address] > refusal.times:
             return None
-        detail = "5.1.1 no such user" if refusal.code >= 500 else "4.2.1 mailbox busy, try later"
+        detail = refusal.reply or (
+            "5.1.1 no such user" if refusal.code >= 500 else "4.2.1 mailbox busy, try later"
+        )
         return f"{refusal.code} {detail}"
 
     @property
