@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Self
 
-from digest.core.personalize import Personalizer
+from digest.core.personalize import Personalizer, neutralised
 from digest.errors import MailError, MailerUnusable, TransientMailError
 
 
@@ -41,6 +41,11 @@ class SharedBody:
     text: str
     from_: str
     category: str = "digest"
+
+    def __post_init__(self) -> None:
+        # A subject holds a summary's headline or an editor's words, and providers substitute markers in
+        # subjects too: a marker written there would be filled with each reader's link.
+        object.__setattr__(self, "subject", neutralised(self.subject))
 
 
 @dataclass(slots=True)

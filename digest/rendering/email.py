@@ -8,7 +8,7 @@ from markupsafe import Markup
 from mjml import mjml2html
 
 from digest.core.evidence import LEGEND, Evidence, Tone, evidence
-from digest.core.personalize import MARKERS
+from digest.core.personalize import MARKERS, Marker, neutralised
 from digest.errors import DigestError
 from digest.rendering.note import note_html
 
@@ -38,6 +38,16 @@ BADGES = {
     Tone.weakest: ("#7a1f1f", "#f8dcdc"),
     Tone.neutral: ("#33404d", "#e4e9ee"),
 }
+
+
+def outside_words(value: object) -> object:
+    """Every value a template prints passes here: none may carry a per-recipient marker but the
+    template's own (``core/personalize.py``). Sanitised HTML (the editor's note) stays HTML."""
+    if isinstance(value, Markup):
+        return Markup(neutralised(str(value)))  # noqa: S704 - already sanitised HTML, only cut here
+    if isinstance(value, str):
+        return neutralised(value)
+    return value
 
 
 def templates_dir() -> Path:
@@ -166,14 +176,21 @@ class Renderer:
         self.site = site
         loader = FileSystemLoader(str(folder or templates_dir()))
         # MJML does not escape, so Jinja2 must, for .mjml.j2 too (select_autoescape would miss it).
-        self._markup = Environment(loader=loader, autoescape=True, undefined=StrictUndefined)
+        self._markup = Environment(
+            loader=loader, autoescape=True, undefined=StrictUndefined, finalize=outside_words
+        )
         # The text part is plain text, never shown as HTML: escaping would print "&amp;" to readers.
-        self._text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined)  # noqa: S701
+        self._text = Environment(
+            loader=loader,
+            autoescape=False,  # noqa: S701
+            undefined=StrictUndefined,
+            finalize=outside_words,
+        )
 
     def render_issue(self, issue: IssueView) -> RenderedEmail:
         links = {
-            "unsubscribe": MARKERS["unsubscribe"],
-            "preferences": MARKERS["preferences"],
+            "unsubscribe": Marker(MARKERS["unsubscribe"]),
+            "preferences": Marker(MARKERS["preferences"]),
             "view_in_browser": f"{self.site.base_url}/issues/{issue.number}",
         }
         context = {
