@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     send_lease: timedelta = timedelta(minutes=2)
     """How long a claimed batch belongs to its sender (at least 1s). After a crash, another sender sends
     the batch again once the lease has run out."""
+    database_outage: timedelta = timedelta(minutes=2)
+    """How long a send waits for the database to come back (a restart, a failover) before it stops with an
+    error. Meanwhile it keeps the outcomes of the batch the provider took and records them when the
+    database answers, so a restart sends no one the issue twice. Keep it below `DIGEST_SEND_LEASE` when
+    several senders share a send."""
     from_: str = Field(default="Research Digest <digest@localhost>", alias="DIGEST_FROM")
     """The From header of every email; its domain also names the Message-IDs. Outside `development` it must
     be at a domain of the public DNS (the default, at `localhost`, is refused)."""
@@ -192,6 +197,7 @@ class Settings(BaseSettings):
         "confirm_resend_window",
         "min_fill_time",
         "send_lease",
+        "database_outage",
         "misfire_grace",
         "heartbeat_every",
         "feed_timeout",

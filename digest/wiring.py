@@ -105,6 +105,7 @@ class Parts:
             rate=settings.send_rate,
             pause_after_errors=settings.pause_after_errors,
             blocked_in_a_row=settings.blocked_in_a_row,
+            outage=settings.database_outage,
         )
         return IssueSender(self.engine, self.mailer(), self.tokens, send_settings, self.renderer)
 

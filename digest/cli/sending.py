@@ -21,7 +21,7 @@ from digest.cli.base import (
     service_parts,
 )
 from digest.core.topics import label
-from digest.db.engine import unit_of_work
+from digest.db.engine import ride_out, unit_of_work
 from digest.db.models import Issue
 from digest.errors import InvalidInput, InvalidState, NotFound
 from digest.issues import decisions as issue_service
@@ -34,6 +34,7 @@ from digest.issues.queries import (
 )
 from digest.sending.sender import IssueSender, SendReport, dry_run, send_test_copy
 from digest.subscribers import records as subscriber_service
+from digest.wiring import Parts
 
 
 def describe_send(report: SendReport) -> str:
@@ -133,10 +134,14 @@ def worker_command(
     stopping = threading.Event()
     with parts.sender() as sender, stop_on_sigterm(sender, stopping):
         while not stopping.is_set():
-            with unit_of_work(parts.engine) as session:
-                open_send = sending_issue(session)
+            open_send = ride_out(
+                parts.engine,
+                lambda: open_send_number(parts),
+                bound=parts.settings.database_outage,
+                pause=stopping.wait,
+            )
             if open_send is not None:
-                line = describe_send(sender.send(open_send.number))
+                line = describe_send(sender.send(open_send))
                 log.info("worker: %s", line)
                 typer.echo(line)
             elif once:
@@ -159,3 +164,10 @@ def stop_on_sigterm(sender: IssueSender, stopping: threading.Event | None = None
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def open_send_number(parts: Parts) -> int | None:
+    """The number of the issue whose send is open, if any."""
+    with unit_of_work(parts.engine) as session:
+        issue = sending_issue(session)
+        return issue.number if issue else None

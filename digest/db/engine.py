@@ -4,10 +4,13 @@ One unit of work per command or request: ``with unit_of_work(engine) as session`
 ends and rolls back when it raises. Query functions take a session and never commit themselves.
 """
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from time import monotonic
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -19,6 +22,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel
 
 from digest.errors import DatabaseError, InvalidInput
+
+log = logging.getLogger("digest.db")
+T = TypeVar("T")
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -143,3 +149,35 @@ def unreachable(engine: Engine, exc: Exception) -> DatabaseError:
     return DatabaseError(
         f"cannot reach the database {engine.url.render_as_string(hide_password=True)}: {detail}"
     )
+
+
+def ride_out(
+    engine: Engine, action: Callable[[], T], *, bound: timedelta, pause: Callable[[float], object]
+) -> T:
+    """``action()``, tried again while the database cannot be reached (a restart, a failover), with
+    backoff, for at most ``bound``; then its last error goes up.
+
+    Why: a sender that has handed a batch to the provider holds outcomes no one else knows. Giving up on
+    the first refused connection would leave that batch to be sent again once its lease runs out; waiting
+    for the database records it once. The pool's connections died with the server, so it is emptied
+    before each new try. ``action`` must be one unit of work that is safe to run again.
+    """
+    deadline = monotonic() + bound.total_seconds()
+    delay = 0.25
+    while True:
+        try:
+            return action()
+        except DBAPIError as exc:
+            if not went_away(exc) or monotonic() + delay > deadline:
+                raise
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            log.warning("the database does not answer (%s); trying again in %.2g s", reason, delay)
+            engine.dispose()
+            pause(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def went_away(exc: DBAPIError) -> bool:
+    """Whether ``exc`` says the database is away (connection refused, lost or invalidated), not that
+    the statement was wrong."""
+    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError)

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from time import monotonic, perf_counter
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -33,7 +33,7 @@ from digest.core.addresses import domain_of
 from digest.core.clock import utc_now
 from digest.core.headers import list_unsubscribe_headers, message_id, one_click_url
 from digest.core.personalize import Personalizer, RecipientLinks
-from digest.db.engine import one_snapshot, serialization_failure, unit_of_work
+from digest.db.engine import one_snapshot, ride_out, serialization_failure, unit_of_work
 from digest.db.models import DeliveryStatus, Issue, IssueStatus, IssueVariant, Subscriber, SubscriberState
 from digest.errors import InvalidState, MailerUnusable, TransientMailError
 from digest.issues.queries import get_issue
@@ -48,6 +48,8 @@ MAX_ATTEMPTS = 3
 RARE_COLLECTIONS = 50_000  # new objects between two runs of the garbage collector during a send
 START_ATTEMPTS = 3  # tries to begin a send that another sender is beginning at the same moment
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class SendSettings:
@@ -59,6 +61,7 @@ class SendSettings:
     rate: float = 0.0  # messages per second per sender; 0: as fast as the backend takes them
     pause_after_errors: int = 100  # consecutive failed messages before the send pauses itself
     blocked_in_a_row: int = 3  # blocked refusals in a row that make a subscriber bounced (events.py)
+    outage: timedelta = timedelta(minutes=2)  # how long to wait for the database to come back
 
 
 @dataclass
@@ -135,7 +138,7 @@ class IssueSender:
 
     def send(self, number: int, *, progress: SendProgress | None = None, resume: bool = False) -> SendReport:
         started = monotonic()
-        issue, counts = self.start(number, resume=resume)
+        issue, counts = self.riding_out(lambda: self.start(number, resume=resume))
         unmatched = counts.pop(DeliveryStatus.unmatched.value)
         report = SendReport(issue_number=number, audience=sum(counts.values()), unmatched=unmatched)
         if progress:
@@ -146,17 +149,17 @@ class IssueSender:
         # The next batch is claimed and prepared while the current one is handed over. A prepared batch
         # has reached no one, so the duplicate window stays one batch; on the way out it is released.
         with rare_collections(), ThreadPoolExecutor(1, thread_name_prefix="digest-next-batch") as ahead:
-            upcoming: Future[Prepared] | None = ahead.submit(self.prepare, issue)
+            upcoming: Future[Prepared] | None = ahead.submit(self.prepared, issue)
             try:
                 while upcoming is not None:
                     batch, upcoming = upcoming.result(), None
                     if not batch.recipients:
                         # Claimed before the last batch was recorded: its retries may have come back since.
-                        batch = self.prepare(issue)
+                        batch = self.prepared(issue)
                     if not batch.recipients:
                         break
                     if not self._stopping.is_set():
-                        upcoming = ahead.submit(self.prepare, issue)
+                        upcoming = ahead.submit(self.prepared, issue)
                     errors_in_a_row = self.deliver(issue, batch, report, errors_in_a_row)
                     if progress:
                         progress.advance(len(batch.recipients))
@@ -201,6 +204,14 @@ class IssueSender:
         counts = delivery_counts(session, issue.id or 0)
         self._positions = {v.id: v.position for v in variants.stored(session, issue)}
         return issue, counts
+
+    def riding_out(self, action: Callable[[], T]) -> T:
+        """``action`` (one unit of work), waiting out a database restart of up to ``outage``."""
+        return ride_out(self.engine, action, bound=self.settings.outage, pause=self._stopping.wait)
+
+    def prepared(self, issue: Issue) -> "Prepared":
+        """The next batch, claimed once the database answers (a claim made twice only waits its lease)."""
+        return self.riding_out(lambda: self.prepare(issue))
 
     def prepare(self, issue: Issue) -> "Prepared":
         """Claim the next batch and build its envelopes (runs one batch ahead, in its own thread).
@@ -264,7 +275,8 @@ class IssueSender:
         """Hand one prepared batch over and record what happened; returns the running count of errors."""
         # The batch was prepared while the previous one went out: whoever left since is skipped too.
         with self.timed("recheck"):
-            left = ledger.no_longer_active(self.engine, [r.subscriber_id for r in batch.going])
+            ids = [r.subscriber_id for r in batch.going]
+            left = self.riding_out(lambda: ledger.no_longer_active(self.engine, ids))
         going = [r for r in batch.going if r.subscriber_id not in left]
         envelopes = [
             e for r, e in zip(batch.going, batch.envelopes, strict=True) if r.subscriber_id not in left
@@ -352,9 +364,10 @@ class IssueSender:
             groups[key].append(recipient.delivery_id)
         report.skipped += len(gone)
         with self.timed("record"):
-            ledger.record_groups(self.engine, groups)
+            # The provider has these messages: their outcomes are kept until the database takes them.
+            self.riding_out(lambda: ledger.record_groups(self.engine, groups))
             if answers:
-                self.record_answers(answers, now)
+                self.riding_out(lambda: self.record_answers(answers, now))
 
     def record_answers(self, answers: list[events.EventIn], now: datetime) -> None:
         """The receiving server's answers about recipients (SMTP), kept and applied as a provider's
