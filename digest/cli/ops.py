@@ -11,7 +11,6 @@ import typer
 from digest.cli.base import (
     app,
     db_app,
-    fail,
     log,
     now,
     open_parts,
@@ -117,12 +116,10 @@ def scheduler_command() -> None:
 
     previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
-        lost = process.run()
+        process.run()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    if lost:
-        raise fail("lost the lead (the database connection holding it broke); start again to stand by")
 
 
 @app.command("status")

@@ -68,33 +68,43 @@ class SchedulerProcess:
         self.every = settings.heartbeat_every
         self.started_at = utc_now()
         self.stopping = threading.Event()
-        self.lost = False  # the lead was lost while leading: exit non-zero so that systemd restarts us
+        self.lost = False  # the lead was lost while leading: stand by again
         self.scheduler: BlockingScheduler | None = None
         self.jobs = Jobs(parts, self.plan, self.stopping, then=self.plan_send)
         self.beat_lock = threading.Lock()
 
     # --- the process -------------------------------------------------------------------------------
 
-    def run(self) -> int:
+    def run(self) -> None:
+        """Stand by, lead, and after losing the lead (a database restart) stand by again, until stopped."""
         try:
-            if not self.wait_for_lead():
-                self.write_beat("stopped")
-                return 0
-            log.info(
-                "leading: %s schedules compose-and-send on %r (%s)",
-                self.holder,
-                self.parts.settings.schedule,
-                self.trigger.timezone,
-            )
-            self.scheduler = self.build()
-            if not self.stopping.is_set():
-                self.scheduler.start()  # returns once stop() shut it down
-            self.jobs.wait()
-            self.write_beat("stopped")
-            log.info("stopped")
+            while self.lead_once():
+                log.warning("lost the lead: standing by to lead again once the database answers")
         finally:
             self.leadership.release()
-        return 1 if self.lost else 0
+
+    def lead_once(self) -> bool:
+        """Wait for the lead and keep it until stopped (False) or until it is lost (True)."""
+        if not self.wait_for_lead():
+            self.write_beat("stopped")
+            return False
+        self.lost = False
+        log.info(
+            "leading: %s schedules compose-and-send on %r (%s)",
+            self.holder,
+            self.parts.settings.schedule,
+            self.trigger.timezone,
+        )
+        self.scheduler = self.build()
+        if not self.stopping.is_set():
+            self.scheduler.start()  # returns once stop() or a lost lead shut it down
+        self.jobs.wait()
+        if self.lost and not self.stopping.is_set():
+            self.leadership.release()
+            return True
+        self.write_beat("stopped")
+        log.info("stopped")
+        return False
 
     def stop(self) -> None:
         """Stop after the batch in hand (a signal handler may call this)."""
@@ -177,9 +187,10 @@ class SchedulerProcess:
             self.shutdown_scheduler()  # a stop that came before the scheduler had started
             return
         if not self.leadership.held():
-            log.error("lost the lead: stopping so that a standby takes over")
+            # It may no longer act as leader: its scheduler stops, and it stands by like any other.
+            log.error("lost the lead: stopping its jobs so that a standby (or itself) takes over")
             self.lost = True
-            self.stop()
+            self.shutdown_scheduler()
             return
         self.write_beat("leader")
         if self.jobs.running is None:
