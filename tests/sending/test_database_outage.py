@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from digest.db.engine import make_engine, upgrade
 from digest.mail import Envelope, MemoryMailer, Outcome, SharedBody
 from tests.support.proxy import Proxy
-from tests.support.sending import approved_issue, audience, make_sender, statuses
+from tests.support.sending import T0, approved_issue, audience, make_sender, statuses
 
 READERS = 40
 BATCH = 10
@@ -68,9 +68,15 @@ def test_a_restart_after_the_provider_took_a_batch_sends_no_one_twice(
     report = sender.send(number)
 
     assert proxy.cuts == 1
-    assert report.sent == READERS
+    assert max(mailer.taken.values()) == 1  # nobody twice: the taken batch was recorded once it could be
+    # A claim the server made as the connection dropped is not known to the sender: that batch waits for
+    # its lease, like a crashed sender's, and goes out once (never twice) after it.
+    assert report.sent + report.in_flight == READERS
+    if report.in_flight:
+        sender.clock = lambda: T0 + timedelta(minutes=3)
+        sender.send(number)
     assert set(mailer.taken) == set(readers)
-    assert max(mailer.taken.values()) == 1  # nobody twice
+    assert max(mailer.taken.values()) == 1
     assert set(statuses(engine, number).values()) == {"sent"}
 
 
