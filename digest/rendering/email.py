@@ -30,6 +30,20 @@ STYLE = {
     "callout_rule": "#1d7a5a",
 }
 
+# Dark mode (Apple Mail, Outlook for Mac and iOS read prefers-color-scheme; Outlook.com marks its dark
+# view with data-ogsc and data-ogsb): the same roles, each text colour at AA or better on its ground.
+DARK = {
+    "ink": "#e6e9ee",
+    "muted": "#b3bdc8",
+    "link": "#8cc4ff",
+    "paper": "#1b2129",
+    "canvas": "#11161c",
+    "rule": "#3a4552",
+    "note_bg": "#3a3020",
+    "callout_bg": "#163228",
+    "callout_rule": "#7dd8b0",
+}
+
 # Evidence badges by tone (core/evidence.py): text and background, each pair above 4.5:1.
 BADGES = {
     Tone.strongest: ("#0d4a2f", "#d3ecdf"),
@@ -38,6 +52,38 @@ BADGES = {
     Tone.weakest: ("#7a1f1f", "#f8dcdc"),
     Tone.neutral: ("#33404d", "#e4e9ee"),
 }
+DARK_BADGES = {
+    Tone.strongest: ("#bff0d6", "#1d4733"),
+    Tone.strong: ("#cfe4fb", "#1d3d60"),
+    Tone.weak: ("#fbe3a6", "#4d3a12"),
+    Tone.weakest: ("#ffd3d3", "#5a2424"),
+    Tone.neutral: ("#e6e9ee", "#3a4552"),
+}
+
+
+def dark_css() -> str:
+    """The dark-mode rules: for clients that follow ``prefers-color-scheme`` and for Outlook.com's own
+    dark view. Every element keeps its light colours inline; these only repaint them."""
+    d = DARK
+    rules = [
+        f".dm-canvas, .dm-canvas table {{ background: {d['canvas']} !important; }}",
+        f".dm-paper, .dm-paper table {{ background: {d['paper']} !important; }}",
+        f".dm-ink div, .dm-ink p, .dm-ink h1, .dm-ink h2, .dm-ink li {{ color: {d['ink']} !important; }}",
+        f".dm-muted div, .dm-muted p {{ color: {d['muted']} !important; }}",
+        f".dm-ink a, .dm-muted a {{ color: {d['link']} !important; }}",
+        f".dm-paper .dm-note {{ background: {d['note_bg']} !important; }}",
+        f".dm-callout {{ background: {d['callout_bg']} !important; }}",
+        f".dm-callout {{ border-color: {d['callout_rule']} !important; }}",
+        f".dm-callout .dm-callout-label {{ color: {d['callout_rule']} !important; }}",
+        f".dm-rule p {{ border-color: {d['rule']} !important; }}",
+    ]
+    rules += [
+        f".dm-badge-{tone} {{ color: {ink} !important; background: {paper} !important; }}"
+        for tone, (ink, paper) in DARK_BADGES.items()
+    ]
+    light = "\n".join(rules)
+    outlook = "\n".join("[data-ogsc] " + rule.replace(", .", ", [data-ogsc] .") for rule in rules)
+    return f"@media (prefers-color-scheme: dark) {{\n{light}\n}}\n{outlook}"
 
 
 def outside_words(value: object) -> object:
@@ -200,6 +246,7 @@ class Renderer:
             "style": STYLE,
             "preheader_padding": PREHEADER_PADDING,
             "legend": LEGEND if any(item.evidence for item in issue.featured) else "",
+            "dark_css": Markup(dark_css()),  # noqa: S704 - our own constant rules, no outside text
         }
         return self._render("digest", issue.subject, context)
 

@@ -34,7 +34,13 @@ ACCEPTED = {
     "html-meta-color-scheme": "progressive enhancement: tells Apple Mail and others the email works in "
     "dark mode; clients that ignore it apply their own dark handling, and the colours keep their contrast "
     "either way (test_colours_keep_their_contrast_in_light_and_dark)",
-    "css-border-radius": "the confirmation button's rounded corners; square in Outlook on Windows",
+    "css-border-radius": "the confirmation button's rounded corners and the digest's badges; square in "
+    "Outlook on Windows",
+    "css-at-media-prefers-color-scheme": "the dark-mode repaint (dm- classes): Apple Mail, Outlook for Mac "
+    "and iOS follow it; elsewhere the light colours stay inline and keep their contrast, and Outlook.com "
+    "gets the same rules through [data-ogsc]",
+    "css-selector-attribute": "[data-ogsc], the mark of Outlook.com's dark view, in the dark-mode repaint: a "
+    "client that ignores the rule shows the light colours, which are inline",
     "css-cursor": "MJML's button sets cursor:auto, the default; nothing changes where it is ignored",
     "html-target": "MJML's button opens its link in a new tab (target=_blank); Gmail opens links in a new "
     "tab anyway",
@@ -135,18 +141,25 @@ def test_readable_with_images_off(email: str) -> None:
 
 
 def test_nothing_essential_depends_on_a_style_block(email: str) -> None:
-    """``<style>`` holds only MJML's resets and its responsive column widths; all else is inline."""
+    """``<style>`` holds MJML's resets and responsive column widths, and the dark-mode repaint (``dm-``
+    classes, under ``prefers-color-scheme: dark`` or Outlook.com's ``[data-ogsc]``); all else is inline,
+    so an email whose styles are dropped reads the same in light."""
     sheets = re.findall(r"<style[^>]*>(.*?)</style>", email, re.DOTALL)
     selectors = set()
     for sheet in sheets:
-        sheet = re.sub(r"@media[^{]*\{(.*)\}\s*$", r"\1", sheet.strip(), flags=re.DOTALL)
+        for block in re.findall(r"@media[^{]*\{((?:[^{}]*\{[^{}]*\})*)\s*\}", sheet):
+            selectors |= {selector.strip() for selector in re.findall(r"([^{}]+)\{", block)}
+        sheet = re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*\s*\}", "", sheet)
         selectors |= {selector.strip() for selector in re.findall(r"([^{}]+)\{", sheet)}
     allowed = {"#outlook a", "body", "table, td", "img", "p", ".mj-column-per-100", ".mj-outlook-group-fix"}
     allowed |= {".moz-text-html .mj-column-per-100"}
-    assert selectors <= allowed, selectors - allowed
+    dark = {
+        selector for selector in selectors if re.fullmatch(r"(\[data-ogsc\] )?\.dm-[\w\-, .>\[\]]*", selector)
+    }
+    assert selectors - dark <= allowed, selectors - dark - allowed
     body = email[email.index("<body") :]
     classes = set(" ".join(re.findall(r'class="([^"]*)"', body)).split())
-    assert classes <= {"mj-column-per-100", "mj-outlook-group-fix"}, classes
+    assert {c for c in classes if not c.startswith("dm-")} <= {"mj-column-per-100", "mj-outlook-group-fix"}
 
 
 def luminance(colour: str) -> float:

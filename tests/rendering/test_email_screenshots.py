@@ -25,9 +25,9 @@ MAX_DIFFERENT = 0.001
 UPDATE = os.environ.get("DIGEST_UPDATE_BASELINES") == "1"
 
 
-def shot(browser: Browser, html: str, width: int) -> tuple[int, bytes]:
+def shot(browser: Browser, html: str, width: int, scheme: str = "light") -> tuple[int, bytes]:
     """The page's scroll width and a full-page screenshot at a viewport ``width`` wide."""
-    page = browser.new_page(viewport={"width": width, "height": 800})
+    page = browser.new_page(viewport={"width": width, "height": 800}, color_scheme=scheme)  # type: ignore[arg-type]
     try:
         page.set_content(html, wait_until="load")
         scroll_width: int = page.evaluate("document.documentElement.scrollWidth")
@@ -69,3 +69,48 @@ def test_without_style_blocks_the_layout_still_fits(browser: Browser, name: str,
     bare = re.sub(r"<style[^>]*>.*?</style>", "", EMAILS[name](), flags=re.DOTALL)
     scroll_width, _ = shot(browser, bare, width)
     assert scroll_width <= width
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_digest_in_dark_mode_matches_its_baseline(browser: Browser, width: int) -> None:
+    """Apple Mail and others follow prefers-color-scheme: the digest repaints itself dark."""
+    _, png = shot(browser, EMAILS["digest"](), width, scheme="dark")
+    baseline = BASELINES / f"digest-dark-{width}.png"
+    if UPDATE or not baseline.exists():
+        baseline.write_bytes(png)
+        if not UPDATE:
+            pytest.fail(f"no baseline yet: wrote {baseline}; look at it, then commit it")
+        return
+    share = share_different(Image.open(io.BytesIO(png)), Image.open(baseline))
+    assert share <= MAX_DIFFERENT, f"digest in dark mode at {width}px differs from {baseline.name}"
+    assert share_different(Image.open(io.BytesIO(png)), Image.open(BASELINES / f"digest-{width}.png")) > 0.3
+
+
+def test_dark_mode_keeps_text_readable(browser: Browser) -> None:
+    page = browser.new_page(viewport={"width": 600, "height": 800}, color_scheme="dark")
+    try:
+        page.set_content(EMAILS["digest"](), wait_until="load")
+        pairs = page.evaluate(
+            """() => [...document.querySelectorAll('h1, h2 a, p, span')].map(element => {
+                let ground = element, colour = 'rgba(0, 0, 0, 0)';
+                while (ground && (colour === 'rgba(0, 0, 0, 0)' || colour === 'transparent')) {
+                    colour = getComputedStyle(ground).backgroundColor; ground = ground.parentElement;
+                }
+                return [getComputedStyle(element).color, colour, element.textContent.trim().slice(0, 30)];
+            })"""
+        )
+    finally:
+        page.close()
+    for ink, ground, text in pairs:
+        if text:
+            assert contrast_rgb(ink, ground) >= 4.5, (text, ink, ground)
+
+
+def contrast_rgb(one: str, other: str) -> float:
+    def luminance(colour: str) -> float:
+        channels = [int(part) / 255 for part in re.findall(r"\d+", colour)[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
