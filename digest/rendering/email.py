@@ -69,7 +69,7 @@ def dark_css() -> str:
         f".dm-canvas, .dm-canvas table {{ background: {d['canvas']} !important; }}",
         f".dm-paper, .dm-paper table {{ background: {d['paper']} !important; }}",
         f".dm-ink div, .dm-ink p, .dm-ink h1, .dm-ink h2, .dm-ink li {{ color: {d['ink']} !important; }}",
-        f".dm-muted div, .dm-muted p {{ color: {d['muted']} !important; }}",
+        f".dm-muted div, .dm-muted p, .dm-muted-text {{ color: {d['muted']} !important; }}",
         f".dm-ink a, .dm-muted a {{ color: {d['link']} !important; }}",
         f".dm-paper .dm-note {{ background: {d['note_bg']} !important; }}",
         f".dm-callout {{ background: {d['callout_bg']} !important; }}",
