@@ -471,7 +471,7 @@ def test_an_editor_opens_a_variant_preview_from_the_issue_page(
 
     expect(page.get_by_role("heading", name=f"Issue {number}, variant 2")).to_be_visible()
     for frame in ("iframe.desktop", "iframe.phone"):
-        shown = page.frame_locator(frame).locator("h2")
+        shown = page.frame_locator(frame).locator("h2 a")  # the items, after "In this issue"
         expect(shown.first).to_have_text(headline(1))
         email = page.frame_locator(frame).locator("body")
         expect(email).to_contain_text(headline(3))

@@ -68,7 +68,7 @@ def test_an_editor_reviews_edits_tests_and_approves(
     page.get_by_role("button", name=f"Move up: {second}").click()
     expect(page.get_by_role("status")).to_contain_text("Items saved")
     assert headlines(page) == [second, first, third]
-    expect(page.frame_locator("iframe.desktop").locator("h2").first).to_have_text(second)
+    expect(page.frame_locator("iframe.desktop").locator("h2 a").first).to_have_text(second)
 
     # The note: Markdown, shown rendered in the preview and as written in the text part.
     page.get_by_label("Note (Markdown").fill("Thank you for **reading**.\n\n<b>not bold</b>")
