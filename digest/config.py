@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     error. Meanwhile it keeps the outcomes of the batch the provider took and records them when the
     database answers, so a restart sends no one the issue twice. Keep it below `DIGEST_SEND_LEASE` when
     several senders share a send."""
+    held_outcomes: Path = Path("held-outcomes")
+    """The folder where a send that stops because the database stayed away longer than
+    `DIGEST_DATABASE_OUTAGE` leaves the outcomes of the batch the provider had taken. The next send, worker
+    or scheduler started on this machine records them before anything else, so no one gets the issue
+    twice; keep it on storage that outlives the process (not a container's throwaway layer)."""
     from_: str = Field(default="Research Digest <digest@localhost>", alias="DIGEST_FROM")
     """The From header of every email; its domain also names the Message-IDs. Outside `development` it must
     be at a domain of the public DNS (the default, at `localhost`, is refused)."""

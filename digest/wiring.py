@@ -106,6 +106,7 @@ class Parts:
             pause_after_errors=settings.pause_after_errors,
             blocked_in_a_row=settings.blocked_in_a_row,
             outage=settings.database_outage,
+            held_outcomes=settings.held_outcomes,
         )
         return IssueSender(self.engine, self.mailer(), self.tokens, send_settings, self.renderer)
 

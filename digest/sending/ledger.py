@@ -14,7 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Integer, Table, and_, any_, bindparam, literal, or_, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    case,
+    literal,
+    or_,
+    text,
+    update,
+)
 from sqlalchemy import select as select_columns
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, func, select
@@ -128,19 +141,30 @@ def among(column: Any, ids: Sequence[int], dialect: str) -> Any:
     return column.in_(select_columns(unpacked.c.value))
 
 
-def claimable(issue_id: int, now: datetime) -> object:
-    """Pending rows, and rows whose lease ran out (the batch of a sender that died)."""
+def claimable(issue_id: int, now: datetime, claimed_by: str) -> object:
+    """Pending rows, rows whose lease ran out (the batch of a sender that died), and rows this very claim
+    took already (a claim tried again after the connection dropped as the server committed it)."""
     return and_(
         col(Delivery.issue_id) == issue_id,
         or_(
             col(Delivery.status) == DeliveryStatus.pending,
-            and_(col(Delivery.status) == DeliveryStatus.sending, col(Delivery.lease_until) < now),
+            and_(
+                col(Delivery.status) == DeliveryStatus.sending,
+                or_(col(Delivery.lease_until) < now, col(Delivery.claimed_by) == claimed_by),
+            ),
         ),
     )
 
 
 def claim(
-    engine: Engine, issue_id: int, *, size: int, lease: timedelta, now: datetime, after: int = 0
+    engine: Engine,
+    issue_id: int,
+    *,
+    size: int,
+    lease: timedelta,
+    now: datetime,
+    after: int = 0,
+    claimed_by: str | None = None,
 ) -> list[Recipient]:
     """Take up to ``size`` claimable deliveries with ids above ``after``, for this caller alone, committed
     before anything is sent.
@@ -151,8 +175,12 @@ def claim(
     without waiting), then moved to ``sending`` with a lease, guarded by the same condition so that a
     row taken meanwhile (SQLite has no row locks) is left alone. On PostgreSQL that is one statement,
     which also returns each recipient's address; SQLite takes three.
+
+    ``claimed_by`` (a fresh ``claimant()``) makes the claim safe to try again: when the database goes
+    away the caller cannot know whether its claim was committed, so the same call, made again, takes
+    back the rows it stamped, without counting another attempt, as well as new ones.
     """
-    claimed_by = secrets.token_hex(8)
+    claimed_by = claimed_by or claimant()
     with unit_of_work(engine) as session:
         # Core execution on the session's connection: rows as plain tuples, fetched at once.
         connection = session.connection()
@@ -165,21 +193,27 @@ def claim(
     return sorted(map(Recipient._make, rows))  # by delivery id: the order the sender walks
 
 
+def claimant() -> str:
+    """A new claimant id: one per claim, kept when the same claim is tried again."""
+    return secrets.token_hex(8)
+
+
 # One round trip. ``= ANY(ARRAY(subquery))`` makes PostgreSQL fetch the picked rows, and then their
 # subscribers, by primary key; a join let it hash the whole ledger and subscriber table for every batch.
 CLAIM_ON_POSTGRESQL = text("""
 WITH claimed AS (
     UPDATE delivery
-    SET status = 'sending', claimed_by = :by, lease_until = :until, attempts = attempts + 1, updated_at = :now
+    SET status = 'sending', claimed_by = :by, lease_until = :until, updated_at = :now,
+        attempts = CASE WHEN status = 'sending' AND claimed_by = :by THEN attempts ELSE attempts + 1 END
     WHERE id = ANY(ARRAY(
         SELECT id FROM delivery
         WHERE issue_id = :issue AND id > :after
-          AND (status = 'pending' OR (status = 'sending' AND lease_until < :now))
+          AND (status = 'pending' OR (status = 'sending' AND (lease_until < :now OR claimed_by = :by)))
         ORDER BY id
         LIMIT :size
         FOR UPDATE SKIP LOCKED
     ))
-      AND (status = 'pending' OR (status = 'sending' AND lease_until < :now))
+      AND (status = 'pending' OR (status = 'sending' AND (lease_until < :now OR claimed_by = :by)))
     RETURNING id, subscriber_id, attempts, variant_id
 )
 SELECT claimed.id, claimed.subscriber_id, subscriber.email, subscriber.state, subscriber.token_nonce,
@@ -203,18 +237,27 @@ def claim_in_steps(
     row locks, though it lets one writer at a time anyway), then read the addresses."""
     picked = (
         select_columns(col(Delivery.id))
-        .where(claimable(issue_id, now), col(Delivery.id) > after)  # type: ignore[arg-type]
+        .where(claimable(issue_id, now, claimed_by), col(Delivery.id) > after)  # type: ignore[arg-type]
         .order_by(col(Delivery.id))
         .limit(size)
     )
     statement = (
         update(DELIVERY)
-        .where(col(Delivery.id).in_(picked.scalar_subquery()), claimable(issue_id, now))  # type: ignore[arg-type]
+        .where(col(Delivery.id).in_(picked.scalar_subquery()), claimable(issue_id, now, claimed_by))  # type: ignore[arg-type]
         .values(
             status=DeliveryStatus.sending,
             claimed_by=claimed_by,
             lease_until=until,
-            attempts=col(Delivery.attempts) + 1,
+            attempts=case(
+                (
+                    and_(
+                        col(Delivery.status) == DeliveryStatus.sending,
+                        col(Delivery.claimed_by) == claimed_by,
+                    ),
+                    col(Delivery.attempts),
+                ),
+                else_=col(Delivery.attempts) + 1,
+            ),
             updated_at=now,
         )
         .returning(DELIVERY.c.id, DELIVERY.c.subscriber_id, DELIVERY.c.attempts, DELIVERY.c.variant_id)

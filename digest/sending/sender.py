@@ -15,6 +15,7 @@ pauses the send with its reason; nothing of the batch in hand is marked sent, an
 """
 
 import gc
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from time import monotonic, perf_counter
 from typing import Protocol, TypeVar
 
@@ -35,14 +37,16 @@ from digest.core.headers import list_unsubscribe_headers, message_id, one_click_
 from digest.core.personalize import Personalizer, RecipientLinks
 from digest.db.engine import one_snapshot, ride_out, serialization_failure, unit_of_work
 from digest.db.models import DeliveryStatus, Issue, IssueStatus, IssueVariant, Subscriber, SubscriberState
-from digest.errors import InvalidState, MailerUnusable, TransientMailError
+from digest.errors import DatabaseError, InvalidState, MailerUnusable, TransientMailError
 from digest.issues.queries import get_issue
 from digest.mail import Envelope, Mailer, Outcome, SharedBody
 from digest.rendering import Renderer
-from digest.sending import ledger, variants
+from digest.sending import held, ledger, variants
 from digest.sending.ledger import Recipient, VariantCounts, delivery_counts
 from digest.subscribers import events
 from digest.tokens import Purpose, Tokens
+
+log = logging.getLogger("digest.sending")
 
 MAX_ATTEMPTS = 3
 RARE_COLLECTIONS = 50_000  # new objects between two runs of the garbage collector during a send
@@ -62,6 +66,7 @@ class SendSettings:
     pause_after_errors: int = 100  # consecutive failed messages before the send pauses itself
     blocked_in_a_row: int = 3  # blocked refusals in a row that make a subscriber bounced (events.py)
     outage: timedelta = timedelta(minutes=2)  # how long to wait for the database to come back
+    held_outcomes: Path | None = None  # where outcomes go when it does not (None: nowhere, tests)
 
 
 @dataclass
@@ -138,6 +143,9 @@ class IssueSender:
 
     def send(self, number: int, *, progress: SendProgress | None = None, resume: bool = False) -> SendReport:
         started = monotonic()
+        if self.settings.held_outcomes is not None:
+            folder = self.settings.held_outcomes
+            self.riding_out(lambda: held.record_kept(self.engine, folder))
         issue, counts = self.riding_out(lambda: self.start(number, resume=resume))
         unmatched = counts.pop(DeliveryStatus.unmatched.value)
         report = SendReport(issue_number=number, audience=sum(counts.values()), unmatched=unmatched)
@@ -168,12 +176,26 @@ class IssueSender:
                     self.keep_rate(report, started)
             finally:
                 if upcoming is not None:
-                    ledger.release(self.engine, upcoming.result().recipients, now=self.clock())
-        report.in_flight = ledger.finish(self.engine, issue.id or 0, now=self.clock())
-        with unit_of_work(self.engine) as session:
-            report.variants = ledger.variant_counts(session, issue.id or 0)
+                    self.give_back(upcoming)
+        report.in_flight = self.riding_out(
+            lambda: ledger.finish(self.engine, issue.id or 0, now=self.clock())
+        )
+        report.variants = self.riding_out(lambda: self.variant_counts(issue))
         report.seconds = monotonic() - started
         return report
+
+    def variant_counts(self, issue: Issue) -> list[VariantCounts]:
+        with unit_of_work(self.engine) as session:
+            return ledger.variant_counts(session, issue.id or 0)
+
+    def give_back(self, upcoming: "Future[Prepared]") -> None:
+        """Release the batch prepared ahead, which reached no one. When the database is away (the send
+        is stopping because of it) its lease runs out instead: nothing waits for it here."""
+        try:
+            recipients = upcoming.result().recipients
+            self.riding_out(lambda: ledger.release(self.engine, recipients, now=self.clock()))
+        except DBAPIError as exc:
+            log.warning("could not give back the batch prepared ahead (its lease will run out): %s", exc.orig)
 
     def start(self, number: int, *, resume: bool) -> tuple[Issue, dict[str, int]]:
         """Begin the send (the ledger's audience, in one snapshot) or join it; the issue and its counts.
@@ -210,19 +232,21 @@ class IssueSender:
         return ride_out(self.engine, action, bound=self.settings.outage, pause=self._stopping.wait)
 
     def prepared(self, issue: Issue) -> "Prepared":
-        """The next batch, claimed once the database answers (a claim made twice only waits its lease)."""
-        return self.riding_out(lambda: self.prepare(issue))
+        """The next batch, claimed once the database answers. Each try is the same claim (one claimant
+        id): if the connection dropped as the server committed it, the next try takes back its rows."""
+        claimed_by = ledger.claimant()
+        return self.riding_out(lambda: self.prepare(issue, claimed_by))
 
-    def prepare(self, issue: Issue) -> "Prepared":
+    def prepare(self, issue: Issue, claimed_by: str | None = None) -> "Prepared":
         """Claim the next batch and build its envelopes (runs one batch ahead, in its own thread).
 
         Claims walk forward from the last id claimed; when that finds nothing, one pass from the start
         picks up what came back (retries, leases that ran out) before the send counts as done.
         """
         with self.timed("claim"):
-            batch = self.claim_after(issue, self._after)
+            batch = self.claim_after(issue, self._after, claimed_by)
             if not batch and self._after:
-                batch = self.claim_after(issue, 0)
+                batch = self.claim_after(issue, 0, claimed_by)
         if batch:
             self._after = batch[-1].delivery_id
         with self.timed("prepare"):
@@ -238,16 +262,19 @@ class IssueSender:
         if variant_id not in self._bodies:
             if len(self._bodies) > 64:  # a variant's deliveries are neighbours: old ones are done
                 self._bodies = {None: self._bodies[None]}
-            with unit_of_work(self.engine) as session:
-                variant = session.get(IssueVariant, variant_id)
-                if variant is None:
-                    raise InvalidState(f"variant {variant_id} of the issue being sent is missing")
-                self._bodies[variant_id] = SharedBody(
-                    subject=variant.subject, html=variant.html, text=variant.text, from_=self.settings.from_
-                )
+            self._bodies[variant_id] = self.riding_out(lambda: self.read_variant(variant_id))
         return self._bodies[variant_id]
 
-    def claim_after(self, issue: Issue, after: int) -> list[Recipient]:
+    def read_variant(self, variant_id: int | None) -> SharedBody:
+        with unit_of_work(self.engine) as session:
+            variant = session.get(IssueVariant, variant_id)
+            if variant is None:
+                raise InvalidState(f"variant {variant_id} of the issue being sent is missing")
+            return SharedBody(
+                subject=variant.subject, html=variant.html, text=variant.text, from_=self.settings.from_
+            )
+
+    def claim_after(self, issue: Issue, after: int, claimed_by: str | None = None) -> list[Recipient]:
         return ledger.claim(
             self.engine,
             issue.id or 0,
@@ -255,6 +282,7 @@ class IssueSender:
             lease=self.settings.lease,
             now=self.clock(),
             after=after,
+            claimed_by=claimed_by,
         )
 
     def hand_over(self, batch: "Prepared") -> tuple[list[Recipient], list[Outcome], MailerUnusable | None]:
@@ -286,10 +314,10 @@ class IssueSender:
         with self.timed("hand over"):
             handed, outcomes, unusable = self.hand_over(batch) if going else ([], [], None)
         if unusable is not None:
-            ledger.release(self.engine, batch.going, now=self.clock())
+            self.riding_out(lambda: ledger.release(self.engine, batch.going, now=self.clock()))
             self.record(gone, [], [], report)
             report.paused = f"the mail backend refuses to send: {unusable}"
-            ledger.pause(self.engine, issue.id or 0, report.paused, now=self.clock())
+            self.pause(issue, report.paused)
             return errors_in_a_row
         self.record(gone, handed, outcomes, report)
         for outcome in outcomes:
@@ -297,8 +325,11 @@ class IssueSender:
         if errors_in_a_row >= self.settings.pause_after_errors:
             last = next(str(o.error) for o in reversed(outcomes) if o.error)
             report.paused = f"{errors_in_a_row} messages in a row failed; the last: {last}"
-            ledger.pause(self.engine, issue.id or 0, report.paused, now=self.clock())
+            self.pause(issue, report.paused)
         return errors_in_a_row
+
+    def pause(self, issue: Issue, reason: str) -> None:
+        self.riding_out(lambda: ledger.pause(self.engine, issue.id or 0, reason, now=self.clock()))
 
     def envelope(self, issue: Issue, recipient: Recipient) -> Envelope:
         """One recipient's envelope: the send's hottest code, run once per recipient."""
@@ -365,9 +396,25 @@ class IssueSender:
         report.skipped += len(gone)
         with self.timed("record"):
             # The provider has these messages: their outcomes are kept until the database takes them.
-            self.riding_out(lambda: ledger.record_groups(self.engine, groups))
+            self.record_or_keep(groups, now)
             if answers:
                 self.riding_out(lambda: self.record_answers(answers, now))
+
+    def record_or_keep(self, groups: ledger.Changes, now: datetime) -> None:
+        """Record the outcomes once the database answers; when it stays away past ``outage``, keep them
+        in the held-outcomes folder for the next send and stop with the database's error."""
+        try:
+            self.riding_out(lambda: ledger.record_groups(self.engine, groups))
+        except DBAPIError as exc:
+            folder = self.settings.held_outcomes
+            if folder is None or not groups:
+                raise
+            path = held.keep(folder, groups, now=now)
+            count = sum(len(ids) for ids in groups.values())
+            raise DatabaseError(
+                f"database error: {first_line(exc)} (no answer for {self.settings.outage}); the outcomes of "
+                f"the batch handed over ({count} deliveries) are kept in {path}: the next send records them"
+            ) from exc
 
     def record_answers(self, answers: list[events.EventIn], now: datetime) -> None:
         """The receiving server's answers about recipients (SMTP), kept and applied as a provider's
@@ -411,6 +458,12 @@ def rare_collections() -> Iterator[None]:
             _sends_under_way -= 1
             if _sends_under_way == 0:
                 gc.set_threshold(*_threshold_before)
+
+
+def first_line(exc: DBAPIError) -> str:
+    return (
+        str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else type(exc).__name__
+    )
 
 
 def unpause(issue: Issue, *, resume: bool) -> None:

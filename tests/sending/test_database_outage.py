@@ -1,29 +1,59 @@
-"""A database restart in the middle of a send costs no duplicate (issue 13 item 10).
+"""A database restart in the middle of a send costs no duplicate and no rerun (issue 13 item 10).
 
-PostgreSQL goes away (a proxy in front of it drops every connection and refuses new ones) right after
-the provider has taken a batch: the sender keeps that batch's outcomes and records them once the
-database answers again, and the send goes on. An outage longer than ``outage`` stops the send with the
-database's error. PostgreSQL only: SQLite is a file, with no server to restart.
+The shared PostgreSQL server is never restarted: a TCP proxy in front of it (``tests/support/proxy.py``)
+drops every connection and refuses new ones for a few seconds, which is what a client sees during a
+restart. The cut comes at the worst moment: right after the SendGrid stand-in took the first batch, so
+the sender holds outcomes the database does not know yet; or between the server committing a claim and
+the sender hearing so. A send rides through it and finishes in the same run, each reader mailed once;
+an outage longer than ``DIGEST_DATABASE_OUTAGE`` stops ``digest send`` with one line, and the next run
+records what the provider took before going on, so nobody gets the issue twice. ``digest worker`` and
+``digest scheduler`` ride through the same way instead of exiting. PostgreSQL only: SQLite is a file,
+with no server to restart.
 """
 
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from digest.db.engine import make_engine, upgrade
+from digest.db.models import DeliveryStatus, IssueStatus
+from digest.devtools.sendgrid_standin import SendGridStandIn
 from digest.mail import Envelope, MemoryMailer, Outcome, SharedBody
+from digest.mail.sendgrid import SendGridMailer
+from digest.sending import held
+from digest.sending.ledger import Changes
 from tests.support.proxy import Proxy
-from tests.support.sending import T0, approved_issue, audience, make_sender, statuses
+from tests.support.scheduler import wait_until
+from tests.support.sendgrid import KEY, SPEC, accepted, send_env
+from tests.support.sending import T0, approved_issue, audience, issue_status, make_sender, statuses
 
 READERS = 40
 BATCH = 10
+
+
+class CutAtFirstAcceptance(SendGridStandIn):
+    """The stand-in, and the database restarts the moment it has taken the first batch (before its 202
+    reaches the sender)."""
+
+    def __init__(self, record: Path, proxy: Proxy, seconds: float) -> None:
+        super().__init__(KEY, SPEC, record)
+        self.proxy, self.seconds = proxy, seconds
+
+    def accept(self, body: dict[str, Any], message_id: str) -> int:
+        taken = super().accept(body, message_id)
+        if self.proxy.cuts == 0:
+            self.proxy.cut(self.seconds)
+        return taken
 
 
 class CutAfterFirstBatch(MemoryMailer):
@@ -43,7 +73,8 @@ class CutAfterFirstBatch(MemoryMailer):
 
 
 @pytest.fixture
-def through_proxy(postgres_url: str) -> Iterator[tuple[Engine, Proxy]]:
+def proxy(postgres_url: str) -> Iterator[Proxy]:
+    """A proxy before the run's PostgreSQL database, freshly migrated."""
     url = make_url(postgres_url)
     direct = make_engine(postgres_url)
     with direct.begin() as connection:
@@ -51,46 +82,178 @@ def through_proxy(postgres_url: str) -> Iterator[tuple[Engine, Proxy]]:
     upgrade(direct)
     direct.dispose()
     with Proxy((url.host or "127.0.0.1", url.port or 5432)) as proxy:
-        engine = make_engine(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
-        yield engine, proxy
-        engine.dispose()
+        yield proxy
 
 
-def test_a_restart_after_the_provider_took_a_batch_sends_no_one_twice(
-    through_proxy: tuple[Engine, Proxy], tmp_path: Path
+@pytest.fixture
+def proxied_url(postgres_url: str, proxy: Proxy) -> str:
+    """The database URL that goes through the proxy."""
+    url = make_url(postgres_url).set(host="127.0.0.1", port=proxy.port)
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def direct(postgres_url: str, proxy: Proxy) -> Iterator[Engine]:
+    """An engine that bypasses the proxy: what the test reads to check, whatever the proxy does."""
+    engine = make_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def through_proxy(proxied_url: str) -> Iterator[Engine]:
+    engine = make_engine(proxied_url)
+    yield engine
+    engine.dispose()
+
+
+def test_a_restart_after_sendgrid_took_a_batch_finishes_the_send_with_no_one_twice(
+    through_proxy: Engine, direct: Engine, proxy: Proxy, tmp_path: Path
 ) -> None:
-    engine, proxy = through_proxy
-    number = approved_issue(engine, tmp_path)
-    readers = audience(engine, READERS)
-    mailer = CutAfterFirstBatch(proxy, seconds=3)
-    sender = make_sender(engine, mailer, batch_size=BATCH)
-
-    report = sender.send(number)
+    number = approved_issue(direct, tmp_path)
+    readers = audience(direct, READERS)
+    with CutAtFirstAcceptance(tmp_path / "accepted.jsonl", proxy, seconds=3) as sendgrid:
+        mailer = SendGridMailer(KEY, host=sendgrid.url, timeout=5.0)
+        with make_sender(through_proxy, mailer, batch_size=BATCH) as sender:
+            report = sender.send(number)
 
     assert proxy.cuts == 1
-    assert max(mailer.taken.values()) == 1  # nobody twice: the taken batch was recorded once it could be
-    # A claim the server made as the connection dropped is not known to the sender: that batch waits for
-    # its lease, like a crashed sender's, and goes out once (never twice) after it.
-    assert report.sent + report.in_flight == READERS
-    if report.in_flight:
-        sender.clock = lambda: T0 + timedelta(minutes=3)
-        sender.send(number)
-    assert set(mailer.taken) == set(readers)
-    assert max(mailer.taken.values()) == 1
-    assert set(statuses(engine, number).values()) == {"sent"}
+    assert accepted(sendgrid) == Counter(readers)  # everyone once: nobody twice, nobody missing
+    # One run: the outcomes held through the outage were recorded, nothing waits for a lease.
+    assert (report.sent, report.in_flight) == (READERS, 0)
+    assert issue_status(direct, number) == IssueStatus.sent
+    assert set(statuses(direct, number).values()) == {DeliveryStatus.sent}
 
 
-def test_an_outage_longer_than_the_bound_stops_the_send_with_the_database_error(
-    through_proxy: tuple[Engine, Proxy], tmp_path: Path
+def test_a_claim_whose_commit_the_restart_swallowed_is_taken_back_by_its_next_try(
+    through_proxy: Engine, direct: Engine, proxy: Proxy, tmp_path: Path
 ) -> None:
-    engine, proxy = through_proxy
-    number = approved_issue(engine, tmp_path)
-    audience(engine, READERS)
+    number = approved_issue(direct, tmp_path)
+    audience(direct, READERS)
+    sender = make_sender(through_proxy, MemoryMailer(), batch_size=BATCH)
+    issue, _ = sender.start(number, resume=False)
+
+    def lose_the_answer(_connection: object) -> None:
+        proxy.cut_at_next_answer(2)  # the server commits the claim; the sender never hears it
+
+    event.listen(through_proxy, "commit", lose_the_answer, once=True)
+    batch = sender.prepared(issue)
+
+    assert proxy.cuts == 1
+    # The try after the restart took back the rows the lost claim had taken, with one attempt each:
+    # nothing is left leased to no one (before, these waited out their lease, and the send with them).
+    assert len(batch.recipients) == BATCH
+    assert {r.attempts for r in batch.recipients} == {1}
+    leased = [s for s in statuses(direct, number).values() if s == DeliveryStatus.sending]
+    assert len(leased) == BATCH
+
+
+def test_an_outage_longer_than_the_bound_stops_the_sender_with_the_database_error(
+    through_proxy: Engine, direct: Engine, proxy: Proxy, tmp_path: Path
+) -> None:
+    number = approved_issue(direct, tmp_path)
+    audience(direct, READERS)
     mailer = CutAfterFirstBatch(proxy, seconds=8)
-    sender = make_sender(engine, mailer, batch_size=BATCH)
+    sender = make_sender(through_proxy, mailer, batch_size=BATCH)
     sender.settings = replace(sender.settings, outage=timedelta(seconds=2))
 
     with pytest.raises(DBAPIError):
         sender.send(number)
 
     assert sum(mailer.taken.values()) == BATCH  # it stopped instead of going on without the database
+
+
+def run_digest(
+    command: list[str], env: dict[str, str], folder: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *command],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_digest_send_stops_with_one_line_after_a_long_outage_and_the_rerun_mails_no_one_twice(
+    proxied_url: str, direct: Engine, proxy: Proxy, tmp_path: Path
+) -> None:
+    number = approved_issue(direct, tmp_path)
+    readers = audience(direct, READERS)
+    with CutAtFirstAcceptance(tmp_path / "accepted.jsonl", proxy, seconds=10) as sendgrid:
+        env = send_env(proxied_url, sendgrid, BATCH)
+        env.update(DIGEST_DATABASE_OUTAGE="2s", DIGEST_SEND_LEASE="1s")
+
+        stopped = run_digest(["send"], env, tmp_path)
+
+        errors = [line for line in stopped.stderr.splitlines() if line.startswith("error:")]
+        assert stopped.returncode == 1, stopped.stderr
+        assert len(errors) == 1, stopped.stderr
+        assert errors[0].startswith("error: database error: ")
+        assert accepted(sendgrid) == Counter(readers[:BATCH])  # the provider took the first batch
+        wait_until(lambda: not proxy.down.is_set(), what="the database back", timeout=30)
+
+        rerun = run_digest(["send"], env, tmp_path)
+
+        assert rerun.returncode == 0, rerun.stderr
+        assert accepted(sendgrid) == Counter(readers)  # the first batch was recorded, not sent again
+    assert issue_status(direct, number) == IssueStatus.sent
+    assert "held-outcomes" in errors[0]  # the line says where what the provider took was kept
+    assert "the next send records them" in errors[0]
+    assert not list((tmp_path / "held-outcomes").glob("*.json"))  # recorded, then removed
+
+
+def test_digest_worker_rides_through_a_restart(
+    proxied_url: str, direct: Engine, proxy: Proxy, tmp_path: Path
+) -> None:
+    number = approved_issue(direct, tmp_path)
+    readers = audience(direct, READERS)
+    make_sender(direct, MemoryMailer(), batch_size=BATCH).start(number, resume=False)  # the send is open
+    with CutAtFirstAcceptance(tmp_path / "accepted.jsonl", proxy, seconds=3) as sendgrid:
+        finished = run_digest(["worker", "--once"], send_env(proxied_url, sendgrid, BATCH), tmp_path)
+
+        assert finished.returncode == 0, finished.stderr
+        assert proxy.cuts == 1
+        assert accepted(sendgrid) == Counter(readers)
+    assert issue_status(direct, number) == IssueStatus.sent
+
+
+def test_digest_scheduler_rides_through_a_restart_in_the_middle_of_its_send(
+    proxied_url: str, direct: Engine, proxy: Proxy, tmp_path: Path
+) -> None:
+    number = approved_issue(direct, tmp_path)
+    readers = audience(direct, READERS)
+    make_sender(direct, MemoryMailer(), batch_size=BATCH).start(number, resume=False)  # a send to resume
+    log = tmp_path / "scheduler.log"
+    with CutAtFirstAcceptance(tmp_path / "accepted.jsonl", proxy, seconds=4) as sendgrid:
+        env = send_env(proxied_url, sendgrid, BATCH)
+        env.update(DIGEST_HEARTBEAT_EVERY="1s", DIGEST_SCHEDULE="0 7 1 1 *", DIGEST_SOURCES=str(tmp_path))
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "digest", "scheduler"], env=env, cwd=tmp_path, stdout=out, stderr=out
+            )
+        try:
+            wait_until(lambda: issue_status(direct, number) == IssueStatus.sent, what="the send", timeout=90)
+            assert process.poll() is None, log.read_text()  # it rode through instead of exiting
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        assert proxy.cuts == 1
+        assert accepted(sendgrid) == Counter(readers)
+    assert "error:" not in log.read_text()
+
+
+def test_held_outcomes_read_back_as_the_changes_that_were_kept(tmp_path: Path) -> None:
+    """What a stopped send leaves on disk is, read back, the same ledger changes: times, statuses, ids."""
+    at = T0 + timedelta(minutes=5)
+    done = (("lease_until", None), ("claimed_by", None), ("updated_at", at))
+    changes: Changes = {
+        (("status", DeliveryStatus.sent), ("sent_at", at), ("provider_message_id", "abc"), *done): [3, 4],
+        (("status", DeliveryStatus.pending), ("last_error", "421 try later"), *done): [5],
+    }
+
+    path = held.keep(tmp_path / "held", changes, now=at)
+
+    assert held.read(path) == changes
+    assert [p.name for p in (tmp_path / "held").iterdir()] == [path.name]  # no partial file left
