@@ -95,7 +95,15 @@ class SchedulerProcess:
             self.parts.settings.schedule,
             self.trigger.timezone,
         )
-        self.scheduler = self.build()
+        try:
+            self.scheduler = self.build()
+        except SQLAlchemyError as exc:
+            # The database went away between taking the lead and planning the jobs (a restart): give the
+            # lead back and stand by until it answers, rather than exit.
+            log.warning("cannot plan the jobs, the database does not answer: %s", first_line(exc))
+            self.leadership.release()
+            self.stopping.wait(self.standby_pause())
+            return True
         if not self.stopping.is_set():
             self.scheduler.start()  # returns once stop() or a lost lead shut it down
         self.jobs.wait()
@@ -114,7 +122,7 @@ class SchedulerProcess:
 
     def wait_for_lead(self) -> bool:
         announced = False
-        pause = min(self.every, STANDBY_TRIES_EVERY).total_seconds()
+        pause = self.standby_pause()
         while not self.stopping.is_set():
             if self.leadership.acquire():
                 return True
@@ -124,6 +132,10 @@ class SchedulerProcess:
             self.write_beat("standby")
             self.stopping.wait(pause)
         return False
+
+    def standby_pause(self) -> float:
+        """Seconds between a standby's tries to take the lead."""
+        return min(self.every, STANDBY_TRIES_EVERY).total_seconds()
 
     def build(self) -> BlockingScheduler:
         settings = self.parts.settings

@@ -13,6 +13,7 @@ with no server to restart.
 
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -25,13 +26,17 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from digest.config import Settings
 from digest.db.engine import make_engine, upgrade
 from digest.db.models import DeliveryStatus, IssueStatus
 from digest.devtools.sendgrid_standin import SendGridStandIn
 from digest.mail import Envelope, MemoryMailer, Outcome, SharedBody
 from digest.mail.sendgrid import SendGridMailer
+from digest.scheduler.leader import FileLock
+from digest.scheduler.runner import SchedulerProcess
 from digest.sending import held
 from digest.sending.ledger import Changes
+from digest.wiring import Parts
 from tests.support.proxy import Proxy
 from tests.support.scheduler import wait_until
 from tests.support.sendgrid import KEY, SPEC, accepted, send_env
@@ -257,3 +262,42 @@ def test_held_outcomes_read_back_as_the_changes_that_were_kept(tmp_path: Path) -
 
     assert held.read(path) == changes
     assert [p.name for p in (tmp_path / "held").iterdir()] == [path.name]  # no partial file left
+
+
+def test_a_scheduler_that_takes_the_lead_while_the_database_is_away_stands_by_until_it_answers(
+    proxied_url: str, proxy: Proxy, tmp_path: Path
+) -> None:
+    settings = Settings(
+        database_url=proxied_url,
+        outbox_dir=tmp_path / "outbox",
+        sources=str(tmp_path),
+        base_url="https://digest.example.org",
+        DIGEST_FROM="Research Digest <digest@news.example.org>",
+        heartbeat_every=timedelta(seconds=1),
+        schedule="* * * * *",  # a time just past: taking the lead reads the database to see if it ran
+    )
+    parts = Parts(settings)
+    process = SchedulerProcess(parts, FileLock(tmp_path / "lead.lock"))  # a lead the outage leaves alone
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            process.run()
+        except BaseException as exc:
+            failures.append(exc)
+
+    proxy.cut(3)
+    thread = threading.Thread(target=run, name="scheduler-under-test")
+    thread.start()
+    try:
+        wait_until(
+            lambda: (process.scheduler is not None and process.scheduler.running) or bool(failures),
+            what="the scheduler leading",
+            timeout=30,
+        )
+    finally:
+        process.stop()
+        thread.join(timeout=30)
+        parts.close()
+    assert failures == []  # before, the first read of the database ended the process
+    assert not thread.is_alive()
