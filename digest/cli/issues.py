@@ -61,13 +61,15 @@ def preview_command(
         chosen = get_issue(session, issue) if issue is not None else issue_service.latest_issue(session)
         if chosen is None:
             raise NotFound("there is no issue yet: run `digest compose`")
-        name, html, plain = f"issue-{chosen.number}", chosen.html, chosen.text
+        name, html, plain, markers = f"issue-{chosen.number}", chosen.html, chosen.text, chosen.markers
         if variant is not None:
             row, email = variant_report.variant_email(session, parts.renderer, chosen, variant)
-            name, html, plain = f"{name}-variant-{row.number}", email.html, email.text
-        document = issue_service.filled_for_preview(plain if text else html, base_url=parts.settings.base_url)
+            name, html, plain, markers = f"{name}-variant-{row.number}", email.html, email.text, email.markers
+        document = issue_service.filled_for_preview(
+            plain if text else html, markers, base_url=parts.settings.base_url
+        )
         if check:
-            html = issue_service.filled_for_preview(html, base_url=parts.settings.base_url)
+            html = issue_service.filled_for_preview(html, markers, base_url=parts.settings.base_url)
             warnings = check_email(html, postal_address=parts.settings.postal_address)
             for warning in warnings:
                 typer.echo(f"warning: {warning.kind}: {warning.message}", err=True)

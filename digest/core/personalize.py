@@ -1,27 +1,29 @@
 """Filling per-recipient values into an email rendered once per issue.
 
-The rendered HTML and text carry markers such as ``__DIGEST_UNSUBSCRIBE_URL__``. ``Personalizer`` splits
-them once; filling a recipient is then a join of pre-cut pieces, with no template engine on the hot path.
-Token characters (URL-safe base64 and dots) need no HTML escaping, so values go in as they are. The same
-markers are the keys of SendGrid's ``substitutions``, so a provider can do the filling instead.
+Each render draws its own random key and writes its markers with it
+(``__DIGEST_UNSUBSCRIBE_URL_<key>__``, ``__DIGEST_PREFERENCES_URL_<key>__``); the key is stored with the
+render (``Issue.markers``, ``IssueVariant.markers``) and only those exact markers are ever filled.
+``Personalizer`` cuts a document at them once; filling a recipient is then a join of pre-cut pieces,
+with no template engine on the hot path. Token characters (URL-safe base64 and dots) need no HTML
+escaping, so values go in as they are. The same markers are the keys of SendGrid's ``substitutions``,
+so a provider can do the filling instead.
 
 Nothing from outside may write a marker: a summary, a feed item or an editor's words holding
 ``https://evil.example/?u=__DIGEST_PREFERENCES_URL__`` would otherwise send every reader's own link
-there. So every value from outside passes through ``neutralised`` on its way into a render (the
-templates' finalize hook) and into a message's subject (``SharedBody``): the marker's prefix is cut by a
-zero-width space, which no filling and no provider substitution matches. Only the template's own
-``Marker`` values pass unchanged.
+there. Two locks keep them out. The key is unguessable and never shown (every page that shows a render
+fills it first), so no outside text can name this render's markers. And every value from outside passes
+through ``neutralised`` on its way into a render (the templates' finalize hook) and into a message's
+subject (``SharedBody``): anything starting like a marker is cut by a zero-width space, which no filling
+and no provider substitution matches. Only the template's own ``Marker`` values pass unchanged.
 """
 
 import re
+import secrets
 from dataclasses import dataclass
 
-MARKERS = {
-    "unsubscribe": "__DIGEST_UNSUBSCRIBE_URL__",
-    "preferences": "__DIGEST_PREFERENCES_URL__",
-}
 # The prefix every marker starts with, in any case: cut in anything written from outside.
 _PREFIX = re.compile(r"(?i)(_)(_digest_)")
+_KEY = re.compile(r"[0-9a-f]{32}")
 
 
 class Marker(str):
@@ -37,8 +39,9 @@ def neutralised(text: str) -> str:
     return _PREFIX.sub("\\1\u200b\\2", text)
 
 
-_SPLIT = re.compile("(" + "|".join(re.escape(marker) for marker in MARKERS.values()) + ")")
-_NAME_OF = {marker: name for name, marker in MARKERS.items()}
+def new_key() -> str:
+    """A fresh marker key for one render: 128 random bits, hex (no escaping needed anywhere)."""
+    return secrets.token_hex(16)
 
 
 @dataclass(frozen=True)
@@ -46,25 +49,44 @@ class RecipientLinks:
     unsubscribe: str
     preferences: str
 
-    def values(self) -> dict[str, str]:
+
+@dataclass(frozen=True)
+class Markers:
+    """The markers of one render, written with its key."""
+
+    unsubscribe: Marker
+    preferences: Marker
+
+    @classmethod
+    def of(cls, key: str) -> "Markers":
+        if not _KEY.fullmatch(key):
+            raise ValueError("a render's marker key is 32 hex digits")
+        return cls(Marker(f"__DIGEST_UNSUBSCRIBE_URL_{key}__"), Marker(f"__DIGEST_PREFERENCES_URL_{key}__"))
+
+    def values(self, links: RecipientLinks) -> dict[str, str]:
         """Marker -> value, as a mail backend substitutes them."""
-        return {MARKERS["unsubscribe"]: self.unsubscribe, MARKERS["preferences"]: self.preferences}
+        return {self.unsubscribe: links.unsubscribe, self.preferences: links.preferences}
 
 
 class Personalizer:
-    """A document cut at its markers, ready to be filled for each recipient."""
+    """A document cut at its render's markers, ready to be filled for each recipient."""
 
-    def __init__(self, document: str) -> None:
-        pieces = _SPLIT.split(document)
+    def __init__(self, document: str, markers: Markers | None) -> None:
+        """``markers``: the render's own (``None``: a document with none, such as a notice)."""
+        self._markers = markers or Markers(Marker(""), Marker(""))
+        pieces = [document]
+        if markers is not None:
+            split = re.compile(f"({re.escape(markers.unsubscribe)}|{re.escape(markers.preferences)})")
+            pieces = split.split(document)
         self._literals = pieces[0::2]
-        self._slots = [_NAME_OF[marker] for marker in pieces[1::2]]
+        self._slots = [str(marker) for marker in pieces[1::2]]
 
     def fill(self, links: RecipientLinks) -> str:
-        return self._join([getattr(links, name) for name in self._slots])
+        return self.fill_values(self._markers.values(links))
 
     def fill_values(self, values: dict[str, str]) -> str:
         """Fill from marker -> value pairs (the form mail backends receive)."""
-        return self._join([values[MARKERS[name]] for name in self._slots])
+        return self._join([values[marker] for marker in self._slots])
 
     def _join(self, values: list[str]) -> str:
         out = [self._literals[0]]

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from digest.core.personalize import new_key
 from digest.db.types import UTCDateTime
 
 
@@ -93,6 +94,8 @@ class Issue(SQLModel, table=True):
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
     html: str = Field(default="", sa_column=Column(Text, nullable=False))
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # The random key of the render's per-recipient markers (core/personalize.py): only these are filled.
+    markers: str = Field(default_factory=new_key, max_length=32)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     approved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
@@ -177,6 +180,8 @@ class IssueVariant(SQLModel, table=True):
     preheader: str = Field(default="", max_length=300)
     html: str = Field(default="", sa_column=Column(Text, nullable=False))
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # The random key of the render's per-recipient markers (core/personalize.py): only these are filled.
+    markers: str = Field(default_factory=new_key, max_length=32)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -29,7 +29,7 @@ from sqlmodel import col, select
 
 from digest.config import Settings
 from digest.core.addresses import domain_of
-from digest.core.personalize import Personalizer
+from digest.core.personalize import Markers, Personalizer
 from digest.db.engine import drop_everything, unit_of_work, upgrade
 from digest.db.models import IssueStatus, Subscriber
 from digest.devtools.bench_data import add_subscribers, compose_issue, require_empty
@@ -235,16 +235,16 @@ def send_naively(parts: Parts, number: int, count: int) -> None:
         people = session.exec(select(Subscriber).order_by(col(Subscriber.id)).limit(count)).all()
     for person in people:
         rendered = parts.renderer.render_issue(view)
-        envelope = sender.envelope(
-            issue, Recipient(0, person.id or 0, person.email, "active", person.token_nonce)
-        )
+        recipient = Recipient(0, person.id or 0, person.email, "active", person.token_nonce)
+        envelope, links = sender.envelope(issue, recipient), sender.links_for(recipient)
+        markers = Markers.of(rendered.markers)
         message = OutgoingMessage(
             key=envelope.key,
             to=person.email,
             from_=parts.settings.from_,
             subject=rendered.subject,
-            html=Personalizer(rendered.html).fill_values(envelope.values),
-            text=Personalizer(rendered.text).fill_values(envelope.values),
+            html=Personalizer(rendered.html, markers).fill(links),
+            text=Personalizer(rendered.text, markers).fill(links),
             message_id=f"<naive.{person.id}@{domain_of(parts.settings.from_)}>",
             headers=envelope.headers,
         )

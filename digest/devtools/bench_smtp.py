@@ -181,7 +181,8 @@ class NaiveSend:
             issue = get_issue(session, number)
             people = session.exec(select(Subscriber).order_by(col(Subscriber.id)).limit(count)).all()
         self.body = sender.body(issue)
-        self.html, self.text = Personalizer(self.body.html), Personalizer(self.body.text)
+        self.html = Personalizer(self.body.html, self.body.markers)
+        self.text = Personalizer(self.body.text, self.body.markers)
         self.envelopes = [
             replace(
                 sender.envelope(

@@ -205,6 +205,7 @@ def render_and_store(session: Session, renderer: Renderer, issue: Issue) -> None
     rendered = renderer.render_issue(issue_view(session, issue))
     issue.html = rendered.html
     issue.text = rendered.text
+    issue.markers = rendered.markers
     session.add(issue)
 
 

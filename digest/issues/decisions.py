@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 from digest.db.models import EditorialAction, Issue, IssueStatus
 from digest.errors import InvalidState
 from digest.issues.queries import get_issue
-from digest.rendering import Personalizer, RecipientLinks
+from digest.rendering import Markers, Personalizer, RecipientLinks
 
 # Which states each decision may start from.
 ALLOWED = {
@@ -46,17 +46,17 @@ def latest_issue(session: Session) -> Issue | None:
 
 def preview(issue: Issue, *, base_url: str, text: bool = False) -> str:
     """The issue as a subscriber sees it, through the same personalisation path as a send."""
-    return filled_for_preview(issue.text if text else issue.html, base_url=base_url)
+    return filled_for_preview(issue.text if text else issue.html, issue.markers, base_url=base_url)
 
 
-def filled_for_preview(document: str, *, base_url: str) -> str:
-    """A stored email (an issue's or one of its variants') filled as for a subscriber, with preview
-    links in place of anyone's own."""
+def filled_for_preview(document: str, markers: str, *, base_url: str) -> str:
+    """A stored email (an issue's or one of its variants', ``markers`` the key of its render) filled as
+    for a subscriber, with preview links in place of anyone's own."""
     links = RecipientLinks(
         unsubscribe=f"{base_url}/unsubscribe/preview",
         preferences=f"{base_url}/preferences/preview",
     )
-    return Personalizer(document).fill(links)
+    return Personalizer(document, Markers.of(markers)).fill(links)
 
 
 def trail(session: Session, issue: Issue) -> list[EditorialAction]:

@@ -1,8 +1,9 @@
 """The Mailer interface: what the sending service needs from any mail backend.
 
 A send hands over batches of one ``SharedBody`` (rendered once per issue, per-recipient values still as
-markers) and many ``Envelope``s (recipient, Message-ID, marker values, headers, tags). A backend that
-can substitute itself (SendGrid) sends the body once per request; the others fill each message locally.
+that render's markers) and many ``Envelope``s (recipient, Message-ID, marker values, headers, tags). A
+backend that can substitute itself (SendGrid) sends the body once per request; the others fill each
+message locally.
 
 Adapters map their own failures once, here at the edge, to ``TransientMailError`` (try again later),
 ``PermanentMailError`` (this message will never go) or ``MailerUnusable`` (no message can go: stop),
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Self
 
-from digest.core.personalize import Personalizer, neutralised
+from digest.core.personalize import Markers, Personalizer, neutralised
 from digest.errors import MailError, MailerUnusable, TransientMailError
 
 
@@ -34,13 +35,15 @@ class OutgoingMessage:
 
 @dataclass(frozen=True)
 class SharedBody:
-    """What every recipient of a batch shares: rendered once, with per-recipient markers."""
+    """What every recipient of a batch shares: rendered once, with the per-recipient markers of
+    ``markers`` (the render's own; ``None``: nothing to fill)."""
 
     subject: str
     html: str
     text: str
     from_: str
     category: str = "digest"
+    markers: Markers | None = None
 
     def __post_init__(self) -> None:
         # A subject holds a summary's headline or an editor's words, and providers substitute markers in
@@ -95,7 +98,7 @@ class Mailer(ABC):
 
     def send_batch(self, body: SharedBody, envelopes: Sequence[Envelope]) -> list[Outcome]:
         """One outcome per envelope, in order; ``MailerUnusable`` is raised. Fills the markers locally."""
-        html, text = Personalizer(body.html), Personalizer(body.text)
+        html, text = Personalizer(body.html, body.markers), Personalizer(body.text, body.markers)
         outcomes = []
         for envelope in envelopes:
             message = OutgoingMessage(

@@ -8,7 +8,7 @@ from markupsafe import Markup
 from mjml import mjml2html
 
 from digest.core.evidence import LEGEND, Evidence, Tone, evidence
-from digest.core.personalize import MARKERS, Marker, neutralised
+from digest.core.personalize import Markers, neutralised, new_key
 from digest.errors import DigestError
 from digest.rendering.note import note_html
 
@@ -209,11 +209,13 @@ class SiteView:
 
 @dataclass(frozen=True)
 class RenderedEmail:
-    """The HTML and text of an issue, with per-recipient markers still in place."""
+    """The HTML and text of an issue, with per-recipient markers still in place: those of ``markers``,
+    the render's own random key (to be stored with it: only that key's markers are ever filled)."""
 
     subject: str
     html: str
     text: str
+    markers: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -234,9 +236,11 @@ class Renderer:
         )
 
     def render_issue(self, issue: IssueView) -> RenderedEmail:
+        key = new_key()
+        markers = Markers.of(key)
         links = {
-            "unsubscribe": Marker(MARKERS["unsubscribe"]),
-            "preferences": Marker(MARKERS["preferences"]),
+            "unsubscribe": markers.unsubscribe,
+            "preferences": markers.preferences,
             "view_in_browser": f"{self.site.base_url}/issues/{issue.number}",
         }
         context = {
@@ -248,7 +252,8 @@ class Renderer:
             "legend": LEGEND if any(item.evidence for item in issue.featured) else "",
             "dark_css": Markup(dark_css()),  # noqa: S704 - our own constant rules, no outside text
         }
-        return self._render("digest", issue.subject, context)
+        rendered = self._render("digest", issue.subject, context)
+        return RenderedEmail(rendered.subject, rendered.html, rendered.text, markers=key)
 
     def render_notice(self, notice: NoticeView) -> RenderedEmail:
         context = {

@@ -34,7 +34,7 @@ from sqlmodel import Session, func, select
 from digest.core.addresses import domain_of
 from digest.core.clock import utc_now
 from digest.core.headers import list_unsubscribe_headers, message_id, one_click_url
-from digest.core.personalize import Personalizer, RecipientLinks
+from digest.core.personalize import Markers, Personalizer, RecipientLinks
 from digest.db.engine import one_snapshot, ride_out, serialization_failure, unit_of_work
 from digest.db.models import DeliveryStatus, Issue, IssueStatus, IssueVariant, Subscriber, SubscriberState
 from digest.errors import DatabaseError, InvalidState, MailerUnusable, TransientMailError
@@ -116,6 +116,7 @@ class IssueSender:
         self.renderer = renderer  # renders the issue's variants, once each, when its send starts
         self._bodies: dict[int | None, SharedBody] = {}
         self._positions: dict[int | None, int] = {}  # variant id -> its number within the issue
+        self._markers: dict[int | None, Markers] = {}  # variant id -> its render's markers (None: issue's)
         self.domain = domain_of(settings.from_)  # parsed once: it names every Message-ID of the send
         self.clock: Callable[[], datetime] = utc_now
         self.timings: defaultdict[str, float] = defaultdict(float)
@@ -224,7 +225,10 @@ class IssueSender:
         with self.timed("start"):
             ledger.begin(session, issue, now=now, variants=audiences)
         counts = delivery_counts(session, issue.id or 0)
-        self._positions = {v.id: v.position for v in variants.stored(session, issue)}
+        kept = variants.stored(session, issue)
+        self._positions = {v.id: v.position for v in kept}
+        self._markers = {None: Markers.of(issue.markers)}
+        self._markers.update((v.id, Markers.of(v.markers)) for v in kept)
         return issue, counts
 
     def riding_out(self, action: Callable[[], T]) -> T:
@@ -255,7 +259,13 @@ class IssueSender:
             return Prepared(batch, going, [self.envelope(issue, r) for r in going])
 
     def body(self, issue: Issue) -> SharedBody:
-        return SharedBody(subject=issue.subject, html=issue.html, text=issue.text, from_=self.settings.from_)
+        return SharedBody(
+            subject=issue.subject,
+            html=issue.html,
+            text=issue.text,
+            from_=self.settings.from_,
+            markers=Markers.of(issue.markers),
+        )
 
     def body_of(self, variant_id: int | None) -> SharedBody:
         """The stored email of one variant, read once per send (``None``: the issue's own)."""
@@ -271,7 +281,11 @@ class IssueSender:
             if variant is None:
                 raise InvalidState(f"variant {variant_id} of the issue being sent is missing")
             return SharedBody(
-                subject=variant.subject, html=variant.html, text=variant.text, from_=self.settings.from_
+                subject=variant.subject,
+                html=variant.html,
+                text=variant.text,
+                from_=self.settings.from_,
+                markers=Markers.of(variant.markers),
             )
 
     def claim_after(self, issue: Issue, after: int, claimed_by: str | None = None) -> list[Recipient]:
@@ -334,6 +348,7 @@ class IssueSender:
     def envelope(self, issue: Issue, recipient: Recipient) -> Envelope:
         """One recipient's envelope: the send's hottest code, run once per recipient."""
         links = self.links_for(recipient)
+        markers = self._markers.get(recipient.variant_id) or self.markers_of(issue, recipient.variant_id)
         return Envelope(
             key=f"issue-{issue.number}/delivery-{recipient.delivery_id}",
             to=recipient.email,
@@ -342,12 +357,26 @@ class IssueSender:
                 delivery_id=recipient.delivery_id,
                 domain=self.domain,
             ),
-            values=links.values(),
+            values=markers.values(links),
             headers=list_unsubscribe_headers(
                 one_click_url(links.unsubscribe), self.settings.unsubscribe_mailto
             ),
             tags=self.tags(issue, recipient),
         )
+
+    def markers_of(self, issue: Issue, variant_id: int | None) -> Markers:
+        """The markers of the render a recipient gets: known since the send started, or (a variant another
+        sender added since, for subscribers who joined) read once."""
+        markers = self._markers.get(variant_id)
+        if markers is None and variant_id is None:
+            markers = self._markers[None] = Markers.of(issue.markers)
+        if markers is None:
+            with unit_of_work(self.engine) as session:
+                variant = session.get(IssueVariant, variant_id)
+                if variant is None:
+                    raise InvalidState(f"variant {variant_id} of the issue being sent is missing")
+                markers = self._markers[variant_id] = Markers.of(variant.markers)
+        return markers
 
     def tags(self, issue: Issue, recipient: Recipient) -> dict[str, str]:
         """What the provider keeps with the message (no personal data): for its webhook and its reports."""
@@ -510,8 +539,8 @@ def dry_run(engine: Engine, number: int, sender: IssueSender) -> SendReport:
         audience = session.exec(
             select(func.count()).select_from(Subscriber).where(Subscriber.state == SubscriberState.active)
         ).one()
-    sample = sender.envelope(issue, Recipient(0, 0, "reader@example.org", SubscriberState.active, "dry-run"))
-    Personalizer(issue.html).fill_values(sample.values)
+    sample = sender.links_for(Recipient(0, 0, "reader@example.org", SubscriberState.active, "dry-run"))
+    Personalizer(issue.html, Markers.of(issue.markers)).fill(sample)
     return SendReport(issue_number=number, audience=int(audience), dry_run=True)
 
 
@@ -523,13 +552,16 @@ def send_test_copy(
     Its links go to the general unsubscribe and preferences pages, as in the archive.
     """
     links = RecipientLinks(unsubscribe=f"{base_url}/unsubscribe", preferences=f"{base_url}/preferences")
-    body = SharedBody(subject=f"[TEST] {issue.subject}", html=issue.html, text=issue.text, from_=from_)
+    markers = Markers.of(issue.markers)
+    body = SharedBody(
+        subject=f"[TEST] {issue.subject}", html=issue.html, text=issue.text, from_=from_, markers=markers
+    )
     stamp = f"{now:%Y%m%dT%H%M%S%f}"
     envelope = Envelope(
         key=f"tests/issue-{issue.number}-{stamp}",
         to=address,
         message_id=f"<digest.test.{issue.number}.{stamp}@{domain_of(from_)}>",
-        values=links.values(),
+        values=markers.values(links),
     )
     [outcome] = mailer.send_batch(body, [envelope])
     if outcome.error is not None:

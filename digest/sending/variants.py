@@ -26,6 +26,7 @@ class VariantEmail:
     preheader: str
     html: str
     text: str
+    markers: str  # the key of its render's per-recipient markers
 
 
 def items_of(session: Session, issue: Issue) -> list[Item]:
@@ -54,10 +55,10 @@ def email_for(
     if unknown:
         raise NotFound(f"issue {issue.number} does not hold summary {min(unknown)}")
     if summary_ids == every:
-        return VariantEmail(issue.subject, issue.preheader, issue.html, issue.text)
+        return VariantEmail(issue.subject, issue.preheader, issue.html, issue.text, issue.markers)
     view = issue_view(session, issue, only=set(summary_ids))
     rendered: RenderedEmail = renderer.render_issue(view)
-    return VariantEmail(view.subject, view.preheader, rendered.html, rendered.text)
+    return VariantEmail(view.subject, view.preheader, rendered.html, rendered.text, rendered.markers)
 
 
 def email_for_key(session: Session, renderer: Renderer, issue: Issue, key: str) -> VariantEmail:
@@ -70,7 +71,7 @@ def email_for_key(session: Session, renderer: Renderer, issue: Issue, key: str) 
         select(IssueVariant).where(IssueVariant.issue_id == issue.id, IssueVariant.summaries == key)
     ).first()
     if kept is not None:
-        return VariantEmail(kept.subject, kept.preheader, kept.html, kept.text)
+        return VariantEmail(kept.subject, kept.preheader, kept.html, kept.text, kept.markers)
     return email_for(session, renderer, issue, summary_ids)
 
 
@@ -112,6 +113,7 @@ def fix(
                 preheader=email.preheader,
                 html=email.html,
                 text=email.text,
+                markers=email.markers,
                 created_at=now,
             )
         else:

@@ -5,7 +5,7 @@ from fastapi.responses import HTMLResponse
 
 from digest.db.engine import unit_of_work
 from digest.issues import queries
-from digest.rendering import Personalizer, RecipientLinks
+from digest.rendering import Markers, Personalizer, RecipientLinks
 from digest.web.context import WebDep
 from digest.web.pages import secure
 
@@ -27,6 +27,7 @@ def archived_issue(request: Request, number: int, web: WebDep) -> HTMLResponse:
     with unit_of_work(web.engine) as session:
         issue = queries.published_issue(session, number)
         html = issue.html if issue else None
+        markers = issue.markers if issue else ""
     if html is None:
         return web.pages.render(
             request,
@@ -39,7 +40,7 @@ def archived_issue(request: Request, number: int, web: WebDep) -> HTMLResponse:
     links = RecipientLinks(
         unsubscribe=f"{web.base_url}/unsubscribe", preferences=f"{web.base_url}/preferences"
     )
-    response = HTMLResponse(Personalizer(html).fill(links))
+    response = HTMLResponse(Personalizer(html, Markers.of(markers)).fill(links))
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
         "base-uri 'none'; frame-ancestors 'none'"

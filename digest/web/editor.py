@@ -261,7 +261,7 @@ def variant_page(
             summary = {"number": issue.number, "status": str(issue.status)}
     except DigestError as exc:
         return refusal(request, 404, "No such variant", str(exc))
-    html = issues.filled_for_preview(email.html, base_url=parts.settings.base_url)
+    html = issues.filled_for_preview(email.html, email.markers, base_url=parts.settings.base_url)
     return page(
         request,
         "editor/variant.html",
@@ -270,7 +270,7 @@ def variant_page(
         variant=variant,
         subject=email.subject,
         preheader=email.preheader,
-        text=issues.filled_for_preview(email.text, base_url=parts.settings.base_url),
+        text=issues.filled_for_preview(email.text, email.markers, base_url=parts.settings.base_url),
         size_kb=f"{len(html.encode()) / 1024:.1f}",
         form_token=auth.form_token(editor),
     )
@@ -286,7 +286,7 @@ def variant_email(request: Request, number: int, key: str, editor: EditorDep, we
             _, email = variant_report.variant_email(session, parts.renderer, issue, key)
     except DigestError as exc:
         return refusal(request, 404, "No such variant", str(exc))
-    return framed(issues.filled_for_preview(email.html, base_url=parts.settings.base_url))
+    return framed(issues.filled_for_preview(email.html, email.markers, base_url=parts.settings.base_url))
 
 
 # --- changes -------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from digest.core.headers import list_unsubscribe_headers
-from digest.core.personalize import MARKERS
+from digest.core.personalize import Markers
 from digest.db.engine import unit_of_work
 from digest.db.models import DeliveryStatus, Issue, IssueStatus
 from digest.devtools.sendgrid_standin import SendGridStandIn, request_validator
@@ -31,14 +31,16 @@ from tests.support.sending import approved_issue, audience, issue_status, ledger
 
 # Short waits so that storms end quickly; the limits themselves are what is tested.
 FAST = Retry(attempts=3, backoff=0.01, max_backoff=0.05, rate_limited=5, max_rate_limit_wait=2.0)
+MARKERS = Markers.of("7" * 32)  # a render's markers, as stored with it
 BODY = SharedBody(
     subject="Issue 7: three new research summaries",
     html=(
-        f'<p>This week</p><a href="{MARKERS["unsubscribe"]}">Unsubscribe</a>'
-        f' <a href="{MARKERS["preferences"]}">Preferences</a>'
+        f'<p>This week</p><a href="{MARKERS.unsubscribe}">Unsubscribe</a>'
+        f' <a href="{MARKERS.preferences}">Preferences</a>'
     ),
-    text=f"This week\nUnsubscribe: {MARKERS['unsubscribe']}\nPreferences: {MARKERS['preferences']}\n",
+    text=f"This week\nUnsubscribe: {MARKERS.unsubscribe}\nPreferences: {MARKERS.preferences}\n",
     from_=FROM,
+    markers=MARKERS,
 )
 
 
@@ -75,8 +77,8 @@ def envelopes(count: int, *, addresses: list[str] | None = None) -> list[Envelop
                 to=address,
                 message_id=f"<digest.7.{n}@news.example.org>",
                 values={
-                    MARKERS["unsubscribe"]: unsubscribe,
-                    MARKERS["preferences"]: f"{BASE}/preferences/t-{n}",
+                    MARKERS.unsubscribe: unsubscribe,
+                    MARKERS.preferences: f"{BASE}/preferences/t-{n}",
                 },
                 headers=list_unsubscribe_headers(unsubscribe),
                 tags={"issue": "7", "delivery": str(n)},
@@ -361,7 +363,7 @@ def test_debug_logging_writes_no_address_or_link_of_a_send(
     assert "POST Request" in caplog.text  # the client did log the request, at debug level
     for envelope in batch:
         assert envelope.to not in caplog.text
-        assert envelope.values[MARKERS["unsubscribe"]] not in caplog.text
+        assert envelope.values[MARKERS.unsubscribe] not in caplog.text
 
 
 def test_the_stand_in_refuses_a_body_that_is_not_json(sendgrid: SendGridStandIn) -> None:
@@ -433,7 +435,7 @@ def test_an_issue_reaches_every_active_subscriber_once(
     assert issue_status(engine, number) == IssueStatus.sent
     for body in sendgrid.bodies:
         for person in body["personalizations"]:
-            unsubscribe = person["substitutions"][MARKERS["unsubscribe"]]
+            [unsubscribe] = [value for key, value in person["substitutions"].items() if "UNSUBSCRIBE" in key]
             assert person["headers"]["List-Unsubscribe"] == f"<{unsubscribe}>"
             assert unsubscribe in fill(body["content"][1]["value"], person["substitutions"])
 

@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from digest.core.headers import list_unsubscribe_headers
-from digest.core.personalize import MARKERS, RecipientLinks
+from digest.core.personalize import Markers, RecipientLinks
 from digest.db.engine import unit_of_work
 from digest.db.models import Issue
 from digest.errors import ConfigError, MailerUnusable, PermanentMailError, TransientMailError
@@ -165,13 +165,14 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
 
 # --- messages ----------------------------------------------------------------------------------------
 
+MARKERS = Markers.of("1" * 32)  # a render's markers, as stored with it
 BODY = SharedBody(
     subject="3 new research summaries",
-    html=f'<p>This week</p><a href="{MARKERS["unsubscribe"]}">Unsubscribe</a>'
-    f'<a href="{MARKERS["preferences"]}">Manage preferences</a>',
-    text=f"This week\n\nUnsubscribe: {MARKERS['unsubscribe']}\n"
-    f"Manage preferences: {MARKERS['preferences']}\n",
+    html=f'<p>This week</p><a href="{MARKERS.unsubscribe}">Unsubscribe</a>'
+    f'<a href="{MARKERS.preferences}">Manage preferences</a>',
+    text=f"This week\n\nUnsubscribe: {MARKERS.unsubscribe}\nManage preferences: {MARKERS.preferences}\n",
     from_=FROM,
+    markers=MARKERS,
 )
 
 
@@ -188,7 +189,7 @@ def envelopes(count: int) -> list[Envelope]:
             key=f"issue-1/delivery-{n}",
             to=f"reader{n}@example.org",
             message_id=f"<digest.1.{n}@news.example.org>",
-            values=links(n).values(),
+            values=MARKERS.values(links(n)),
             headers=list_unsubscribe_headers(links(n).unsubscribe),
         )
         for n in range(1, count + 1)

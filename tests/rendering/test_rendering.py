@@ -21,7 +21,7 @@ import pytest
 from digest.core.compose import PREHEADER_LIMIT, Candidate, Selection, preheader_for, shorten, subject_for
 from digest.core.evidence import Tone, evidence
 from digest.core.summary import SummaryIn
-from digest.rendering import MARKERS, IssueView, ItemView, Personalizer, RecipientLinks, Renderer, SiteView
+from digest.rendering import IssueView, ItemView, Markers, Personalizer, RecipientLinks, Renderer, SiteView
 from digest.sources.samples import SampleSource
 from digest.tokens import Purpose, Tokens
 from tests.support.rendering import COFFEE, ISSUE, VITAMIN_D, WALKING
@@ -35,15 +35,18 @@ LINKS = RecipientLinks(
     preferences=f"{BASE_URL}/preferences/TOKEN-FOR-READER-42",
 )
 GMAIL_CLIPS_AT = 102 * 1024
+KEYED = Markers.of("0123456789abcdef" * 2)
 
 
 def text_part(issue: IssueView = ISSUE, site: SiteView = SITE) -> str:
     """The text part exactly as one reader gets it."""
-    return Personalizer(Renderer(site).render_issue(issue).text).fill(LINKS)
+    rendered = Renderer(site).render_issue(issue)
+    return Personalizer(rendered.text, Markers.of(rendered.markers)).fill(LINKS)
 
 
 def html_part(issue: IssueView = ISSUE, site: SiteView = SITE) -> str:
-    return Personalizer(Renderer(site).render_issue(issue).html).fill(LINKS)
+    rendered = Renderer(site).render_issue(issue)
+    return Personalizer(rendered.html, Markers.of(rendered.markers)).fill(LINKS)
 
 
 def write_golden() -> None:
@@ -254,7 +257,8 @@ def test_a_full_issue_stays_under_gmails_clipping_size() -> None:
         unsubscribe=f"{BASE_URL}/unsubscribe/{tokens.sign(Purpose.unsubscribe, 123456789, 'f' * 16)}",
         preferences=f"{BASE_URL}/preferences/{tokens.sign(Purpose.preferences, 123456789, 'f' * 16)}",
     )
-    markup = Personalizer(Renderer(SITE).render_issue(issue).html).fill(links)
+    rendered = Renderer(SITE).render_issue(issue)
+    markup = Personalizer(rendered.html, Markers.of(rendered.markers)).fill(links)
 
     page = Page(markup)
     assert all((item.url, item.title) in page.links for item in issue.featured + issue.more)
@@ -266,39 +270,52 @@ def test_a_full_issue_stays_under_gmails_clipping_size() -> None:
 
 def test_rendering_leaves_one_marker_per_personal_link() -> None:
     rendered = Renderer(SITE).render_issue(ISSUE)
+    markers = Markers.of(rendered.markers)
     for document in (rendered.html, rendered.text):
-        for marker in MARKERS.values():
+        for marker in (markers.unsubscribe, markers.preferences):
             assert document.count(marker) == 1, marker
+
+
+def test_each_render_writes_its_markers_with_a_key_of_its_own() -> None:
+    renderer = Renderer(SITE)
+    keys = {renderer.render_issue(ISSUE).markers for _ in range(3)}
+    assert len(keys) == 3
+    for key in keys:
+        assert re.fullmatch("[0-9a-f]{32}", key), key
 
 
 def test_the_personalizer_fills_every_marker() -> None:
     rendered = Renderer(SITE).render_issue(ISSUE)
+    markers = Markers.of(rendered.markers)
     for document in (rendered.html, rendered.text):
-        filled = Personalizer(document).fill(LINKS)
+        filled = Personalizer(document, markers).fill(LINKS)
         assert "__DIGEST_" not in filled
-        assert filled.count(LINKS.unsubscribe) == document.count(MARKERS["unsubscribe"])
-        assert filled.count(LINKS.preferences) == document.count(MARKERS["preferences"])
-        restored = filled.replace(LINKS.unsubscribe, MARKERS["unsubscribe"])
-        assert restored.replace(LINKS.preferences, MARKERS["preferences"]) == document
+        assert filled.count(LINKS.unsubscribe) == document.count(markers.unsubscribe)
+        assert filled.count(LINKS.preferences) == document.count(markers.preferences)
+        restored = filled.replace(LINKS.unsubscribe, markers.unsubscribe)
+        assert restored.replace(LINKS.preferences, markers.preferences) == document
 
 
 @pytest.mark.parametrize(
     ("document", "expected"),
     [
         ("no links here", "no links here"),
-        ("__DIGEST_UNSUBSCRIBE_URL__", "U"),
-        ("__DIGEST_PREFERENCES_URL____DIGEST_UNSUBSCRIBE_URL__", "PU"),
-        ("a __DIGEST_UNSUBSCRIBE_URL__ b __DIGEST_UNSUBSCRIBE_URL__ c", "a U b U c"),
-        ("<a href='__DIGEST_PREFERENCES_URL__'>x</a>", "<a href='P'>x</a>"),
+        (KEYED.unsubscribe, "{u}"),
+        (KEYED.preferences + KEYED.unsubscribe, "{p}{u}"),
+        (f"a {KEYED.unsubscribe} b {KEYED.unsubscribe} c", "a {u} b {u} c"),
+        (f"<a href='{KEYED.preferences}'>x</a>", "<a href='{p}'>x</a>"),
+        # Only this render's markers: the fixed ones of old, another key's, another case stay as they are.
+        ("__DIGEST_UNSUBSCRIBE_URL__ __DIGEST_PREFERENCES_URL__", None),
+        (Markers.of("f" * 32).preferences, None),
+        (KEYED.unsubscribe.upper(), None),
     ],
 )
-def test_the_personalizer_on_its_own(document: str, expected: str) -> None:
-    personalizer = Personalizer(document)
-    assert personalizer.fill(RecipientLinks(unsubscribe="U", preferences="P")) == expected
+def test_the_personalizer_on_its_own(document: str, expected: str | None) -> None:
+    personalizer = Personalizer(document, KEYED)
     # Cut once, filled many times: each recipient gets their own values.
-    assert personalizer.fill(RecipientLinks(unsubscribe="u", preferences="p")) == expected.replace(
-        "U", "u"
-    ).replace("P", "p")
+    for u, p in (("U", "P"), ("u", "p")):
+        filled = personalizer.fill(RecipientLinks(unsubscribe=u, preferences=p))
+        assert filled == (document if expected is None else expected.format(u=u, p=p))
 
 
 def test_the_subject_leads_with_the_news_and_the_count_is_never_cut() -> None:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import time_machine
 
 from digest.mail import MemoryMailer
-from digest.rendering import Personalizer, RecipientLinks, Renderer, SiteView
+from digest.rendering import Markers, Personalizer, RecipientLinks, Renderer, SiteView
 from digest.subscribers.notices import NoticeSender, NoticeSettings
 from digest.subscribers.subscriptions import Notice, NoticeKind
 from digest.tokens import Tokens
@@ -19,7 +19,8 @@ LINKS = RecipientLinks(
 
 
 def digest_html() -> str:
-    return Personalizer(Renderer(SITE).render_issue(ISSUE).html).fill(LINKS)
+    rendered = Renderer(SITE).render_issue(ISSUE)
+    return Personalizer(rendered.html, Markers.of(rendered.markers)).fill(LINKS)
 
 
 def confirmation_html() -> str:
