@@ -82,13 +82,14 @@ class Settings(BaseSettings):
     pause_after_errors: int = Field(default=100, ge=1)
     """Failed messages in a row after which a send pauses itself until `digest send --resume`."""
     send_lease: timedelta = timedelta(minutes=2)
-    """How long a claimed batch belongs to its sender (at least 1s). After a crash, another sender sends
-    the batch again once the lease has run out."""
+    """How long a sender has to hand a claimed batch over (at least 1s). The batch stays its sender's for
+    this plus `DIGEST_DATABASE_OUTAGE`; after a crash, another sender sends it again once that has run
+    out."""
     database_outage: timedelta = timedelta(minutes=2)
     """How long a send waits for the database to come back (a restart, a failover) before it stops with an
     error. Meanwhile it keeps the outcomes of the batch the provider took and records them when the
-    database answers, so a restart sends no one the issue twice. Keep it below `DIGEST_SEND_LEASE` when
-    several senders share a send."""
+    database answers, so a restart sends no one the issue twice. A claimed batch's lease is
+    `DIGEST_SEND_LEASE` plus this, so that no other sender takes a batch whose outcomes are held."""
     held_outcomes: Path = Path("held-outcomes")
     """The folder where a send that stops because the database stayed away longer than
     `DIGEST_DATABASE_OUTAGE` leaves the outcomes of the batch the provider had taken. The next send, worker

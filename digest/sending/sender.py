@@ -9,6 +9,8 @@ The guarantee rests on the delivery ledger (``sending/ledger.py``):
    handed to the mailer, and the outcome (``sent``/``failed``) is committed right after.
 3. A run that dies leaves at most one batch in ``sending``; once its lease expires the batch is sent
    again (the outbox rewrites the same files, so nothing doubles there). Everything ``sent`` stays sent.
+   The lease covers the time a sender may wait for the database on top of handing the batch over, so
+   a sender riding out a restart never loses its batch to another (``claim_lease``).
 
 A mailer that refuses everything (``MailerUnusable``: bad credentials) or a run of consecutive errors
 pauses the send with its reason; nothing of the batch in hand is marked sent, and ``--resume`` goes on.
@@ -293,11 +295,18 @@ class IssueSender:
             self.engine,
             issue.id or 0,
             size=self.settings.batch_size,
-            lease=self.settings.lease,
+            lease=self.claim_lease(),
             now=self.clock(),
             after=after,
             claimed_by=claimed_by,
         )
+
+    def claim_lease(self) -> timedelta:
+        """How long a claimed batch stays this sender's: ``lease`` to hand it over, plus ``outage``, the
+        time it may wait for the database to record what the provider took. Without the second, another
+        sender could take a batch whose outcomes this one still holds (riding out a restart, or kept on
+        its disk) for a dead sender's, and mail it again."""
+        return self.settings.lease + self.settings.outage
 
     def hand_over(self, batch: "Prepared") -> tuple[list[Recipient], list[Outcome], MailerUnusable | None]:
         """Give the batch's messages to the mailer, one body per variant; return who was handed over with

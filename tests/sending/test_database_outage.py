@@ -30,12 +30,14 @@ from digest.config import Settings
 from digest.db.engine import make_engine, upgrade
 from digest.db.models import DeliveryStatus, IssueStatus
 from digest.devtools.sendgrid_standin import SendGridStandIn
+from digest.errors import DatabaseError
 from digest.mail import Envelope, MemoryMailer, Outcome, SharedBody
 from digest.mail.sendgrid import SendGridMailer
 from digest.scheduler.leader import FileLock
 from digest.scheduler.runner import SchedulerProcess
 from digest.sending import held
 from digest.sending.ledger import Changes
+from digest.sending.sender import IssueSender
 from digest.wiring import Parts
 from tests.support.proxy import Proxy
 from tests.support.scheduler import wait_until
@@ -59,6 +61,23 @@ class CutAtFirstAcceptance(SendGridStandIn):
         if self.proxy.cuts == 0:
             self.proxy.cut(self.seconds)
         return taken
+
+
+class CutAtAcceptances(SendGridStandIn):
+    """The stand-in, and the database restarts each time it has taken one of the given requests (counted
+    from 1), before its 202 reaches the sender: several restarts in one send."""
+
+    def __init__(self, record: Path, proxy: Proxy, seconds: float, at: set[int]) -> None:
+        super().__init__(KEY, SPEC, record)
+        self.proxy, self.seconds, self.at = proxy, seconds, at
+        self.taken = 0
+
+    def accept(self, body: dict[str, Any], message_id: str) -> int:
+        recipients = super().accept(body, message_id)
+        self.taken += 1
+        if self.taken in self.at:
+            self.proxy.cut(self.seconds)
+        return recipients
 
 
 class CutAfterFirstBatch(MemoryMailer):
@@ -130,6 +149,23 @@ def test_a_restart_after_sendgrid_took_a_batch_finishes_the_send_with_no_one_twi
     assert set(statuses(direct, number).values()) == {DeliveryStatus.sent}
 
 
+def test_two_restarts_in_one_sendgrid_send_cost_no_duplicate_and_no_rerun(
+    through_proxy: Engine, direct: Engine, proxy: Proxy, tmp_path: Path
+) -> None:
+    """The issue's own case: PostgreSQL restarted twice during a SendGrid send."""
+    number = approved_issue(direct, tmp_path)
+    readers = audience(direct, READERS)
+    with CutAtAcceptances(tmp_path / "accepted.jsonl", proxy, seconds=2, at={1, 3}) as sendgrid:
+        mailer = SendGridMailer(KEY, host=sendgrid.url, timeout=5.0)
+        with make_sender(through_proxy, mailer, batch_size=BATCH) as sender:
+            report = sender.send(number)
+
+    assert proxy.cuts == 2
+    assert accepted(sendgrid) == Counter(readers)  # everyone once
+    assert (report.sent, report.in_flight) == (READERS, 0)
+    assert issue_status(direct, number) == IssueStatus.sent
+
+
 def test_a_claim_whose_commit_the_restart_swallowed_is_taken_back_by_its_next_try(
     through_proxy: Engine, direct: Engine, proxy: Proxy, tmp_path: Path
 ) -> None:
@@ -166,6 +202,41 @@ def test_an_outage_longer_than_the_bound_stops_the_sender_with_the_database_erro
         sender.send(number)
 
     assert sum(mailer.taken.values()) == BATCH  # it stopped instead of going on without the database
+
+
+def test_another_sender_leaves_alone_the_batch_a_sender_stopped_by_the_outage_holds(
+    through_proxy: Engine, direct: Engine, proxy: Proxy, tmp_path: Path
+) -> None:
+    """Two senders share a send (a scheduler and a worker). One hands a batch to SendGrid, then the
+    database stays away past its bound: it stops, keeping the batch's outcomes on its own disk. The other,
+    once the database is back, must not take that batch as a dead sender's: a claim's lease covers the
+    time its sender may wait for the database (``DIGEST_DATABASE_OUTAGE``) on top of
+    ``DIGEST_SEND_LEASE``. The clocks are fixed: the other sender claims after the plain lease ran out."""
+    lease, outage = timedelta(seconds=5), timedelta(seconds=3)
+    number = approved_issue(direct, tmp_path)
+    readers = audience(direct, READERS)
+
+    def sender(engine: Engine, sendgrid: SendGridStandIn, at: timedelta, held_in: str) -> IssueSender:
+        mailer = SendGridMailer(KEY, host=sendgrid.url, timeout=5.0)
+        made = make_sender(engine, mailer, at=T0 + at, batch_size=BATCH)
+        made.settings = replace(made.settings, lease=lease, outage=outage, held_outcomes=tmp_path / held_in)
+        return made
+
+    with CutAtAcceptances(tmp_path / "accepted.jsonl", proxy, seconds=6, at={1}) as sendgrid:
+        with sender(through_proxy, sendgrid, timedelta(0), "held-a") as first, pytest.raises(DatabaseError):
+            first.send(number)
+        assert accepted(sendgrid) == Counter(readers[:BATCH])
+        wait_until(lambda: not proxy.down.is_set(), what="the database back", timeout=30)
+
+        with sender(direct, sendgrid, lease + timedelta(seconds=1), "held-b") as other:
+            other.send(number)
+        assert max(accepted(sendgrid).values()) == 1  # the first batch was not sent again
+
+        with sender(direct, sendgrid, lease + outage + timedelta(seconds=1), "held-a") as again:
+            report = again.send(number)  # the first sender's machine: it records what it kept
+        assert accepted(sendgrid) == Counter(readers)  # everyone once
+    assert (report.in_flight, issue_status(direct, number)) == (0, IssueStatus.sent)
+    assert set(statuses(direct, number).values()) == {DeliveryStatus.sent}
 
 
 def run_digest(

@@ -42,7 +42,8 @@ from tests.support.sending import (
 )
 
 # The send starts an hour after the issue was composed; every sender's clock is fixed.
-LEASE = SendSettings(from_=FROM, base_url=BASE_URL).lease
+DEFAULTS = SendSettings(from_=FROM, base_url=BASE_URL)
+LEASE = DEFAULTS.lease + DEFAULTS.outage  # how long a claimed batch stays its sender's
 
 
 # --- building an approved issue and its audience through the services ---------------------------------
