@@ -30,6 +30,7 @@ from digest.ops.status import describe as describe_status
 from digest.ops.status import status
 from digest.scheduler.leader import leadership_for
 from digest.scheduler.runner import SchedulerProcess
+from digest.sending import held
 
 
 @app.command("demo")
@@ -135,6 +136,14 @@ def status_command() -> None:
         report = status(session, trigger, now=moment, rules=parts.compose_rules(), sources=names)
     for line in describe_status(report, now=moment, schedule=settings.schedule, timezone=settings.timezone):
         typer.echo(line)
+    files, deliveries = held.waiting(settings.held_outcomes)
+    if files:
+        # A send stopped by a long database outage left them: until recorded, those people are "sending".
+        typer.echo(
+            f"HELD: the outcomes of {deliveries} deliveries the provider took during a database outage wait "
+            f"in {settings.held_outcomes} ({files} file(s)); the next send on this machine records them "
+            "(`digest send`, or the scheduler or a worker here)"
+        )
 
 
 @app.command("serve")

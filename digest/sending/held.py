@@ -61,6 +61,14 @@ def record_kept(engine: Engine, folder: Path) -> int:
     return recorded
 
 
+def waiting(folder: Path) -> tuple[int, int]:
+    """How many held files ``folder`` has, and how many deliveries they hold (``digest status``)."""
+    if not folder.is_dir():
+        return 0, 0
+    files = sorted(folder.glob(f"*{SUFFIX}"))
+    return len(files), sum(len(ids) for path in files for ids in read(path).values())
+
+
 def read(path: Path) -> Changes:
     document = json.loads(path.read_text(encoding="utf-8"))
     return {

@@ -269,11 +269,17 @@ def test_digest_send_stops_with_one_line_after_a_long_outage_and_the_rerun_mails
         assert errors[0].startswith("error: database error: ")
         assert accepted(sendgrid) == Counter(readers[:BATCH])  # the provider took the first batch
         wait_until(lambda: not proxy.down.is_set(), what="the database back", timeout=30)
+        waiting = [
+            line for line in run_digest(["status"], env, tmp_path).stdout.splitlines() if "HELD" in line
+        ]
+        assert len(waiting) == 1  # ops see what waits, and where
+        assert f"of {BATCH} deliveries" in waiting[0]
 
         rerun = run_digest(["send"], env, tmp_path)
 
         assert rerun.returncode == 0, rerun.stderr
         assert accepted(sendgrid) == Counter(readers)  # the first batch was recorded, not sent again
+        assert "HELD" not in run_digest(["status"], env, tmp_path).stdout
     assert issue_status(direct, number) == IssueStatus.sent
     assert "held-outcomes" in errors[0]  # the line says where what the provider took was kept
     assert "the next send records them" in errors[0]
@@ -318,6 +324,35 @@ def test_digest_scheduler_rides_through_a_restart_in_the_middle_of_its_send(
         assert proxy.cuts == 1
         assert accepted(sendgrid) == Counter(readers)
     assert "error:" not in log.read_text()
+
+
+def test_digest_scheduler_outlives_an_outage_longer_than_the_bound_and_mails_no_one_twice(
+    proxied_url: str, direct: Engine, proxy: Proxy, tmp_path: Path
+) -> None:
+    """Past ``DIGEST_DATABASE_OUTAGE`` its send stops and keeps the outcomes SendGrid took; the process
+    stays up, and once the database answers its next send records them and finishes the issue."""
+    number = approved_issue(direct, tmp_path)
+    readers = audience(direct, READERS)
+    make_sender(direct, MemoryMailer(), batch_size=BATCH).start(number, resume=False)  # a send to resume
+    log = tmp_path / "scheduler.log"
+    with CutAtFirstAcceptance(tmp_path / "accepted.jsonl", proxy, seconds=6) as sendgrid:
+        env = send_env(proxied_url, sendgrid, BATCH)
+        env.update(DIGEST_HEARTBEAT_EVERY="1s", DIGEST_SCHEDULE="0 7 1 1 *", DIGEST_SOURCES=str(tmp_path))
+        env.update(DIGEST_DATABASE_OUTAGE="2s", DIGEST_SEND_LEASE="1s")
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "digest", "scheduler"], env=env, cwd=tmp_path, stdout=out, stderr=out
+            )
+        try:
+            wait_until(lambda: proxy.cuts == 1, what="the outage", timeout=60)
+            wait_until(lambda: issue_status(direct, number) == IssueStatus.sent, what="the send", timeout=90)
+            assert process.poll() is None, log.read_text()  # it outlived the outage
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        assert accepted(sendgrid) == Counter(readers)  # everyone once: the held batch was not sent again
+    assert "the next send records them" in log.read_text()  # it did stop that send, and said why
+    assert not list((tmp_path / "held-outcomes").glob("*.json"))
 
 
 def test_held_outcomes_read_back_as_the_changes_that_were_kept(tmp_path: Path) -> None:
