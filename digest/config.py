@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     """The folder where a send that stops because the database stayed away longer than
     `DIGEST_DATABASE_OUTAGE` leaves the outcomes of the batch the provider had taken. The next send, worker
     or scheduler started on this machine records them before anything else, so no one gets the issue
-    twice; keep it on storage that outlives the process (not a container's throwaway layer)."""
+    twice; keep it on storage that outlives the process (not a container's throwaway layer). A send that
+    could not write there stops before it mails anyone."""
     from_: str = Field(default="Research Digest <digest@localhost>", alias="DIGEST_FROM")
     """The From header of every email; its domain also names the Message-IDs. Outside `development` it must
     be at a domain of the public DNS (the default, at `localhost`, is refused)."""

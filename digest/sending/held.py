@@ -21,11 +21,30 @@ from typing import Any
 from sqlalchemy import Engine
 
 from digest.db.models import DeliveryStatus
+from digest.errors import ConfigError
 from digest.sending.ledger import Changes, record_groups
 
 log = logging.getLogger("digest.sending")
 
 SUFFIX = ".held.json"
+
+
+def ready(folder: Path) -> None:
+    """Make sure ``folder`` is, or can be made, a folder this process writes to, before anything is handed
+    over: a send finds out at its start, not in the middle of a database outage. Nothing is created."""
+    existing = folder.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        problem = "a file is in the way"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable"
+    else:
+        return
+    raise ConfigError(
+        f"DIGEST_HELD_OUTCOMES={folder} is not a folder this process can write ({problem}): a send keeps "
+        "there what the provider took if the database stays away"
+    )
 
 
 def keep(folder: Path, changes: Changes, *, now: datetime) -> Path:

@@ -148,6 +148,7 @@ class IssueSender:
         started = monotonic()
         if self.settings.held_outcomes is not None:
             folder = self.settings.held_outcomes
+            held.ready(folder)
             self.riding_out(lambda: held.record_kept(self.engine, folder))
         issue, counts = self.riding_out(lambda: self.start(number, resume=resume))
         unmatched = counts.pop(DeliveryStatus.unmatched.value)

@@ -8,6 +8,7 @@ must be injected. A "crash" is a ``KeyboardInterrupt`` raised while a batch is b
 import html
 import re
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sqlmodel import Session, select
 
 from digest.db.engine import unit_of_work
 from digest.db.models import DeliveryStatus, Issue, IssueStatus, Subscriber, SubscriberState
-from digest.errors import InvalidState, PermanentMailError, TransientMailError
+from digest.errors import ConfigError, InvalidState, PermanentMailError, TransientMailError
 from digest.issues.queries import get_issue, next_issue_to_send
 from digest.mail import MemoryMailer, OutboxMailer
 from digest.sending import sender as send_module
@@ -275,6 +276,25 @@ def test_a_permanent_failure_fails_one_delivery_and_the_rest_are_sent(engine: En
     for address in set(active) - {refused}:
         assert (rows[address].status, rows[address].last_error) == ("sent", None)
     assert issue_status(engine, number) == IssueStatus.sent
+
+
+def test_a_held_outcomes_folder_that_cannot_be_written_stops_the_send_before_anyone_is_mailed(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Found at the start, not in the middle of a database outage when the outcomes must go there."""
+    number = approved_issue(engine, tmp_path)
+    audience(engine, 3)
+    in_the_way = tmp_path / "held-outcomes"
+    in_the_way.write_text("a file where the folder should be")
+    mailer = MemoryMailer()
+    sender = make_sender(engine, mailer)
+    sender.settings = replace(sender.settings, held_outcomes=in_the_way)
+
+    with pytest.raises(ConfigError, match=r"DIGEST_HELD_OUTCOMES=.*held-outcomes is not a folder"):
+        sender.send(number)
+
+    assert mailer.sent == []
+    assert issue_status(engine, number) == IssueStatus.approved
 
 
 def test_a_transient_failure_is_retried(engine: Engine, tmp_path: Path) -> None:
