@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from digest.cli.base import (
     BarProgress,
@@ -21,9 +22,9 @@ from digest.cli.base import (
     service_parts,
 )
 from digest.core.topics import label
-from digest.db.engine import ride_out, unit_of_work
+from digest.db.engine import ride_out, unit_of_work, went_away
 from digest.db.models import Issue
-from digest.errors import InvalidInput, InvalidState, NotFound
+from digest.errors import DatabaseError, InvalidInput, InvalidState, NotFound
 from digest.issues import decisions as issue_service
 from digest.issues.queries import (
     awaiting_approval,
@@ -129,25 +130,54 @@ def worker_command(
     poll: Annotated[float, typer.Option(help="Seconds between looks for work when idle.")] = 5.0,
     once: Annotated[bool, typer.Option("--once", help="Work until no send is open, then exit.")] = False,
 ) -> None:
-    """A send worker: takes batches of any open send. Several may run against PostgreSQL; SQLite: one."""
+    """A send worker: takes batches of any open send. Several may run against PostgreSQL; SQLite: one.
+    It stays up through a database outage; with --once it exits with the error past DIGEST_DATABASE_OUTAGE."""
     parts = service_parts()
     stopping = threading.Event()
     with parts.sender() as sender, stop_on_sigterm(sender, stopping):
         while not stopping.is_set():
-            open_send = ride_out(
-                parts.engine,
-                lambda: open_send_number(parts),
-                bound=parts.settings.database_outage,
-                pause=stopping.wait,
-            )
-            if open_send is not None:
-                line = describe_send(sender.send(open_send))
-                log.info("worker: %s", line)
-                typer.echo(line)
-            elif once:
+            try:
+                worked = work_once(parts, sender, stopping)
+            except (DBAPIError, DatabaseError) as exc:
+                if once or not database_away(exc):
+                    raise
+                # Past DIGEST_DATABASE_OUTAGE: what the provider took is kept on disk (the error says where),
+                # and a service stays up to record it and go on once the database answers.
+                log.error("worker: %s; trying again in %g s", outage_line(exc), poll)
+                worked = False
+            if not worked and once:
                 break
-            else:
+            if not worked:
                 stopping.wait(poll)
+
+
+def work_once(parts: Parts, sender: IssueSender, stopping: threading.Event) -> bool:
+    """Send the open send, if there is one (waiting out a short database outage to look); whether it did."""
+    open_send = ride_out(
+        parts.engine,
+        lambda: open_send_number(parts),
+        bound=parts.settings.database_outage,
+        pause=stopping.wait,
+    )
+    if open_send is None:
+        return False
+    line = describe_send(sender.send(open_send))
+    log.info("worker: %s", line)
+    typer.echo(line)
+    return True
+
+
+def database_away(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the error it wraps) says the database cannot be reached."""
+    cause = exc if isinstance(exc, DBAPIError) else exc.__cause__
+    return isinstance(cause, DBAPIError) and went_away(cause)
+
+
+def outage_line(exc: BaseException) -> str:
+    if isinstance(exc, DBAPIError):
+        detail = str(exc.orig or exc).strip()
+        return f"database error: {detail.splitlines()[0] if detail else type(exc).__name__}"
+    return str(exc)
 
 
 @contextmanager

@@ -11,6 +11,7 @@ records what the provider took before going on, so nobody gets the issue twice. 
 with no server to restart.
 """
 
+import signal
 import subprocess
 import sys
 import threading
@@ -299,6 +300,41 @@ def test_digest_worker_rides_through_a_restart(
         assert proxy.cuts == 1
         assert accepted(sendgrid) == Counter(readers)
     assert issue_status(direct, number) == IssueStatus.sent
+
+
+def test_digest_worker_outlives_an_outage_longer_than_the_bound_and_mails_no_one_twice(
+    proxied_url: str, direct: Engine, proxy: Proxy, tmp_path: Path
+) -> None:
+    """A worker run as a service (not ``--once``) whose send stops past ``DIGEST_DATABASE_OUTAGE`` says
+    so in its log and stays up; once the database answers it records what SendGrid took and finishes."""
+    number = approved_issue(direct, tmp_path)
+    readers = audience(direct, READERS)
+    make_sender(direct, MemoryMailer(), batch_size=BATCH).start(number, resume=False)  # the send is open
+    log = tmp_path / "worker.log"
+    with CutAtFirstAcceptance(tmp_path / "accepted.jsonl", proxy, seconds=6) as sendgrid:
+        env = send_env(proxied_url, sendgrid, BATCH)
+        env.update(DIGEST_DATABASE_OUTAGE="2s", DIGEST_SEND_LEASE="1s")
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "digest", "worker", "--poll", "0.5"],
+                env=env,
+                cwd=tmp_path,
+                stdout=out,
+                stderr=out,
+            )
+        try:
+            wait_until(lambda: proxy.cuts == 1, what="the outage", timeout=60)
+            wait_until(lambda: issue_status(direct, number) == IssueStatus.sent, what="the send", timeout=90)
+            assert process.poll() is None, log.read_text()  # before, it exited with the error
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0, log.read_text()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        assert accepted(sendgrid) == Counter(readers)  # everyone once: the held batch was not sent again
+    assert "the next send records them" in log.read_text()  # the stopped send said why, in the log
+    assert not list((tmp_path / "held-outcomes").glob("*.json"))
 
 
 def test_digest_scheduler_rides_through_a_restart_in_the_middle_of_its_send(
