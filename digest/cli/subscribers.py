@@ -19,6 +19,7 @@ from digest.cli.base import (
 )
 from digest.core.durations import format_duration
 from digest.core.topics import EVERYTHING, label
+from digest.core.zones import checked_zone
 from digest.db.engine import unit_of_work
 from digest.db.models import SubscriberState
 from digest.errors import InvalidInput
@@ -41,18 +42,24 @@ def subscribers_add(
         list[str] | None,
         typer.Option("--topic", help="A topic on offer they get; repeat for more (none: everything)."),
     ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option("--timezone", help="Their IANA time zone, e.g. Asia/Kathmandu (none: DIGEST_TIMEZONE)."),
+    ] = None,
 ) -> None:
     """Add a subscriber: pending, with a confirmation email, or, with --confirmed, active.
 
     An active subscriber keeps their state and topics: they change topics from their preferences page.
+    --timezone sets the zone of anyone added or already there.
     """
+    zone = checked_zone(timezone)
     parts = ready_parts()
     choice = topic_service.checked(topic or [], allowed=topics_on_offer(parts))
     consent = subscriber_service.Consent(form="cli --confirmed" if confirmed else "cli")
     moment = now()
     with unit_of_work(parts.engine) as session:
         subscriber = subscriber_service.add(
-            session, email, confirmed=confirmed, consent=consent, now=moment, topics=choice
+            session, email, confirmed=confirmed, consent=consent, now=moment, topics=choice, timezone=zone
         )
         chosen = topic_service.chosen(subscriber)
         pending = subscriber.state == SubscriberState.pending
@@ -60,7 +67,8 @@ def subscribers_add(
         due = (
             subscriptions.confirmation_due(subscriber, now=moment, resend_window=window) if pending else None
         )
-    typer.echo(f"{subscriber.email}: {subscriber.state}; topics: {label(chosen)}")
+        zone_note = f"; time zone: {subscriber.timezone}" if subscriber.timezone else ""
+    typer.echo(f"{subscriber.email}: {subscriber.state}; topics: {label(chosen)}{zone_note}")
     if pending:
         typer.echo(send_confirmation(parts, due, subscriber.email))
     if topic and chosen != choice:

@@ -105,6 +105,9 @@ class Issue(SQLModel, table=True):
     # A send stopped for ops to act (bad credentials, an error storm); `digest send --resume` clears it.
     paused_reason: str | None = Field(default=None, max_length=500)
     paused_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # When an editor scheduled it to go out (``digest approve --at``); None: as soon as it is approved.
+    # With local delivery, its wall-clock time in DIGEST_TIMEZONE is the time each reader gets it.
+    send_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class IssueItem(SQLModel, table=True):
@@ -150,6 +153,8 @@ class Subscriber(SQLModel, table=True):
     # The topics they chose, canonical JSON (``core/topics.encode``); ``[]``: everything. Indexed with the
     # state (above): a send groups the active list by it.
     topics: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+    # Their IANA time zone (``Asia/Kathmandu``); None: the publisher's DIGEST_TIMEZONE.
+    timezone: str | None = Field(default=None, max_length=64)
 
 
 class Suppression(SQLModel, table=True):
@@ -212,10 +217,32 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # With local delivery: the start of the wave it belongs to; no claim takes it before (NULL: at once).
+    not_before: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     # What the provider last said about this message (processed, deferred, delivered, bounced, blocked,
     # dropped) and when, from its webhook; the send never reads or writes these.
     provider_status: str | None = Field(default=None, max_length=20)
     provider_event_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class IssueWave(SQLModel, table=True):
+    """One time zone's place in an issue's local-time send: the instant its readers' wave starts.
+
+    Written with the audience when the send starts and never moved, but for a wave that is too late
+    (``sending/waves.py``). Zones whose local time falls on one instant share a wave: their deliveries
+    carry the same ``not_before``.
+    """
+
+    __table_args__ = (UniqueConstraint("issue_id", "zone"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id", ondelete="CASCADE")
+    zone: str = Field(max_length=64)
+    local_at: str = Field(max_length=40)  # the wall-clock time there, e.g. 2026-12-08T07:00+05:45
+    starts_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    readers: int  # when the send started
+    # Why it starts later than planned (a late scheduler past DIGEST_MISFIRE_GRACE), or "".
+    note: str = Field(default="", max_length=300)
 
 
 class UsedChallenge(SQLModel, table=True):

@@ -1,9 +1,8 @@
-"""``digest subscribers export --all``: the whole list moved out, as CSV or JSON lines, streamed.
-
-Each subscriber's address, state, topics, dates and consent record, in the order they joined. Rows are
-read in chunks from a server-side cursor and written as they come, so a million subscribers take the
-memory of one chunk. Erased subscribers hold no address any more and are left out. The CSV's columns
-are those ``digest subscribers import`` reads back (``email``, ``topics`` separated by ``;``).
+"""``digest subscribers export --all``: the whole list moved out, as CSV or JSON lines, streamed. Each
+subscriber's address, state, topics, time zone (empty: the publisher's), dates and consent record, in the
+order they joined. Rows are read in chunks from a server-side cursor and written as they come, so a million
+subscribers take the memory of one chunk. Erased subscribers hold no address any more and are left out. The
+CSV's columns are those ``digest subscribers import`` reads back (``email``, ``topics`` separated by ``;``).
 """
 
 import csv
@@ -22,6 +21,7 @@ COLUMNS = (
     "email",
     "state",
     "topics",
+    "timezone",
     "subscribed_at",
     "confirmed_at",
     "unsubscribed_at",
@@ -50,6 +50,7 @@ def every_subscriber(session: Session) -> Iterator[dict[str, Any]]:
             "email": subscriber.email,
             "state": subscriber.state,
             "topics": list(decode(subscriber.topics)),
+            "timezone": subscriber.timezone,
             "subscribed_at": when(subscriber.created_at),
             "confirmed_at": when(subscriber.confirmed_at),
             "unsubscribed_at": when(subscriber.unsubscribed_at),

@@ -6,7 +6,8 @@ row changes the list, in a transaction of its own:
   stored in that state, never active: moving services must not bring back anyone who left;
 - with ``--confirmed --consent-source`` (consent proven elsewhere) the others become active, except those
   who never confirmed there; without it they become pending and are sent a confirmation;
-- the opt-in time, IP and sign-up source the file gives go into the consent record;
+- the opt-in time, IP and sign-up source the file gives go into the consent record; a time zone the file
+  gives (checked against the IANA list: an unknown one skips the row, named) becomes the reader's;
 - the same address twice in the file (any case) counts once; an erased address is refused.
 A dry run does all of it inside transactions that are rolled back, and sends nothing.
 """
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from digest.core.topics import choice_of, normalise
+from digest.core.zones import checked_zone
 from digest.db.engine import unit_of_work
 from digest.db.models import SubscriberState
 from digest.errors import InvalidInput
@@ -115,6 +117,16 @@ def apply(session: Session, row: Row, plan: ImportPlan) -> tuple[str, Notice | N
         # Erased at its owner's request: an operator's list must not store or mail it again.
         raise InvalidInput(f"{email} was erased at its owner's request; not imported")
     topics = topics_of(row, plan.topics_on_offer)
+    zone = checked_zone(row.timezone)
+    outcome = changed(session, email, row, plan, topics)
+    if zone is not None:
+        existing_or_new(session, email, now=plan.now).timezone = zone
+    return outcome
+
+
+def changed(
+    session: Session, email: str, row: Row, plan: ImportPlan, topics: Sequence[str]
+) -> tuple[str, Notice | None]:
     consent = Consent(form=consent_form(row, plan), ip=row.ip, at=row.opted_in_at)
     if row.left is not None:
         return leave(session, email, row.left, consent, plan.now), None

@@ -13,7 +13,8 @@ documented export:
   undeliverable, spammy, ...), creation_date, ip_address, source, tags;
 - ``listmonk``: email, status (enabled, disabled, blocklisted), created_at;
 - ``ghost``: email, subscribed_to_emails, created_at, labels;
-- ``csv``: an ``email`` column and an optional ``topics`` column (names separated by ``;``), or addresses
+- ``csv``: an ``email`` column, an optional ``topics`` column (names separated by ``;``) and an optional
+  ``timezone`` column (an IANA name, as Mailchimp's TIMEZONE column too), or addresses
   in the first column; ``state``, ``consent_at`` and ``consent_ip`` as ``digest subscribers export --all``
   writes them are honoured.
 Imports ``errors``, ``db.models`` and ``core`` only.
@@ -46,6 +47,7 @@ class Row:
     opted_in_at: datetime | None = None
     ip: str | None = None
     source: str | None = None
+    timezone: str = ""  # an IANA zone, from a ``timezone`` column (Mailchimp's TIMEZONE, digest's export)
 
 
 Cells = dict[str, str]
@@ -136,6 +138,7 @@ def mailchimp(line: int, cells: Cells) -> Row:
         left=left,
         opted_in_at=when(cells.get("confirm_time", "")) or when(cells.get("optin_time", "")),
         ip=cells.get("confirm_ip") or cells.get("optin_ip") or None,
+        timezone=cells.get("timezone", ""),
     )
 
 
@@ -205,6 +208,7 @@ def plain(line: int, cells: Cells) -> Row:
         unconfirmed=state == SubscriberState.pending,
         opted_in_at=when(cells.get("consent_at", "")),
         ip=cells.get("consent_ip") or None,
+        timezone=cells.get("timezone", ""),
     )
 
 

@@ -97,12 +97,14 @@ def add(
     consent: Consent,
     now: datetime,
     topics: Sequence[str] = EVERYTHING,
+    timezone: str | None = None,
 ) -> Subscriber:
     """Add ``address`` as pending, or as active when consent was proven elsewhere (``confirmed``). An
     erased address is refused either way: a pending one would be sent a confirmation.
 
     Adding again never downgrades an active subscriber, nor changes their ``topics`` (as a sign-up would
-    not: they change them from their preferences link).
+    not: they change them from their preferences link). A ``timezone`` given (an IANA name, checked by
+    the caller with ``core.zones.checked_zone``) is set whatever their state: ops correct it so.
     """
     email = normalise_address(address)
     if is_suppressed(session, email):
@@ -117,6 +119,9 @@ def add(
         subscriber.confirmed_at = now if confirmed else None
         record_consent(subscriber, consent, now=now)
         choose(subscriber, topics)
+        subscriber.updated_at = now
+    if timezone is not None:
+        subscriber.timezone = timezone
         subscriber.updated_at = now
     session.add(subscriber)
     session.flush()

@@ -188,6 +188,8 @@ def export(session: Session, subscriber: Subscriber) -> dict[str, Any]:
         "unsubscribed_at": when(subscriber.unsubscribed_at),
         "topics": list(chosen(subscriber)),
         "topics_note": "the topics you chose; an empty list means every topic",
+        "timezone": subscriber.timezone,
+        "timezone_note": "the time zone you chose, in which the digest reaches you; null: the publisher's",
         "consent": {
             "at": when(subscriber.consent_at),
             "ip": subscriber.consent_ip,

@@ -39,6 +39,7 @@ def create_app(parts: Parts) -> FastAPI:
         consent_text=settings.consent_text,
         consent_text_version=settings.consent_text_version,
         resend_window=settings.confirm_resend_window,
+        publisher_zone=settings.timezone,
         proof=(
             ProofOfWork(settings.signing_keys[-1], parts.engine, max_number=settings.altcha_max_number)
             if settings.altcha

@@ -43,6 +43,7 @@ class Web:
     consent_text: str
     consent_text_version: str
     resend_window: timedelta
+    publisher_zone: str = "UTC"  # DIGEST_TIMEZONE: the zone of readers who chose none
     proof: ProofOfWork | None = None
     # The push API and the provider's webhook (web/api.py, web/webhooks.py); off when None.
     renderer: Renderer | None = None

@@ -6,7 +6,9 @@ no redirect and no cookie; the token in the URL is its only authority, so it nee
 never unsubscribes: link scanners fetch every GET.
 
 The preferences page also sets the subscriber's topics: those on offer, and any they chose that are no
-longer offered (so they can untick it); none ticked means everything.
+longer offered (so they can untick it); none ticked means everything. And their time zone: typed into a
+field that suggests IANA zones as they type (a ``datalist``: no script), checked with zoneinfo; empty
+means the publisher's.
 """
 
 import json
@@ -16,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
+from digest.core.zones import checked_zone, zone_choices
 from digest.db.engine import unit_of_work
 from digest.db.models import Subscriber, SubscriberState
 from digest.errors import InvalidInput
@@ -109,6 +112,8 @@ def preferences(
         notice=notice,
         error=error,
         topics=choices,
+        zones=zone_choices(),
+        publisher_zone=web.publisher_zone,
     )
 
 
@@ -132,7 +137,8 @@ def change_preferences(request: Request, token: str, web: WebDep, form: FormDep)
                 subscriptions.erase(session, subscriber, now=web.now())
                 return web.pages.render(request, "message.html", title="Your data is erased", message=ERASED)
             try:
-                notice = change_subscription(session, subscriber, action, web, picked, choices)
+                zone = str(form.get("timezone", ""))
+                notice = change_subscription(session, subscriber, action, web, picked, choices, zone)
             except InvalidInput as exc:
                 notice, error = "", f"Nothing was saved: {exc}."
             data = subscriptions.export(session, subscriber)
@@ -154,6 +160,7 @@ def change_subscription(
     web: Web,
     picked: Sequence[str],
     choices: Sequence[str],
+    zone: str = "",
 ) -> str:
     """Do what the button pressed asks; return what to tell the subscriber."""
     if action == "topics":
@@ -164,6 +171,13 @@ def change_subscription(
         if not chosen:
             return "Saved. With no topic ticked, you get every summary, whatever its topic."
         return f"Saved. You get only the summaries on these topics: {', '.join(chosen)}."
+    if action == "timezone":
+        subscriber.timezone = checked_zone(zone)
+        subscriber.updated_at = web.now()
+        session.add(subscriber)
+        if subscriber.timezone is None:
+            return f"Saved. The digest reaches you by the publisher's time zone, {web.publisher_zone}."
+        return f"Saved. The digest reaches you by the time in {subscriber.timezone}."
     if action == "leave":
         subscriptions.unsubscribe(session, subscriber, now=web.now())
         return "You are unsubscribed. You will get no more digests."
