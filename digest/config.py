@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from digest.core.addresses import domain_of, is_public_domain
 from digest.core.durations import parse_duration
+from digest.core.engagement import Tracking
 from digest.errors import ConfigError, InvalidInput
 
 DEVELOPMENT_SECRET = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
@@ -189,6 +190,14 @@ class Settings(BaseSettings):
     min_fill_time: timedelta = timedelta(seconds=2)
     """A sign-up form sent back faster than this is taken for a bot: it gets the usual answer and
     nothing is done."""
+    tracking: Tracking = Tracking.aggregate
+    """What the links of a digest record: `off` (links go straight to their address, nothing is
+    recorded), `aggregate` (links pass through `/r/...`, which counts clicks per issue, summary and
+    topic and records no reader), or `individual` (as aggregate, and which subscriber clicked: disclose
+    it to readers)."""
+    track_opens: bool = False
+    """Add an open pixel to each digest (not with `DIGEST_TRACKING=off`). Opens are estimates: privacy
+    proxies such as Apple Mail's load every image of every message."""
     altcha: bool = False
     """Ask sign-ups to solve a self-hosted proof-of-work challenge (ALTCHA)."""
     altcha_max_number: int = Field(default=100_000, ge=1_000, le=10_000_000)

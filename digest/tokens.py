@@ -23,6 +23,7 @@ from itsdangerous import BadSignature, SignatureExpired, Signer, URLSafeSerializ
 from itsdangerous.signer import HMACAlgorithm
 
 from digest.core.clock import utc_now
+from digest.core.engagement import LinkKind, TrackedLink
 
 
 class Purpose(enum.StrEnum):
@@ -193,3 +194,31 @@ class ApiTokens:
 
 def fingerprint(password_hash: str) -> str:
     return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+class ClickTokens:
+    """The tokens of tracked links (``/r/{token}``): the issue, summary, kind and address of one link.
+
+    Signed under a salt of their own, so no other token passes for one. Only a render signs them, and a
+    render signs only the addresses the issue holds: the redirect can reach nothing else (never an open
+    redirect). They never expire, as the email they sit in never does.
+    """
+
+    def __init__(self, keys: list[str]) -> None:
+        self._serializer = URLSafeSerializer(
+            keys, salt="digest.click", signer_kwargs={"digest_method": hashlib.sha256}
+        )
+
+    def sign(self, link: TrackedLink) -> str:
+        return self._serializer.dumps([link.issue, link.summary, str(link.kind), link.url])
+
+    def read(self, token: str) -> TrackedLink:
+        """The link a genuine token names; ``TokenInvalid`` otherwise."""
+        try:
+            payload = self._serializer.loads(token)
+        except (BadSignature, UnicodeDecodeError, ValueError) as exc:
+            raise TokenInvalid("this link is not valid") from exc
+        match payload:
+            case [int(issue), int() | None as summary, str(kind), str(url)] if kind in LinkKind.__members__:
+                return TrackedLink(issue=issue, kind=LinkKind(kind), url=url, summary=summary)
+        raise TokenInvalid("this link is not valid")

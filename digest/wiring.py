@@ -10,7 +10,9 @@ from functools import cached_property
 from sqlalchemy import Engine
 
 from digest.config import Settings, load_settings
+from digest.core.engagement import TrackedLink, Tracking
 from digest.db.engine import make_engine
+from digest.engagement.clicks import ClickRecorder, TrackedLinks
 from digest.errors import ConfigError
 from digest.issues.compose import ComposeRules
 from digest.mail import ConsoleMailer, Mailer, MemoryMailer, OutboxMailer
@@ -19,7 +21,7 @@ from digest.rendering import Renderer, SiteView
 from digest.sending.sender import IssueSender, SendSettings
 from digest.sources import FetchRules, Source, open_sources
 from digest.subscribers.notices import NoticeSender, NoticeSettings
-from digest.tokens import ApiTokens, Purpose, Tokens
+from digest.tokens import ApiTokens, ClickTokens, Purpose, Tokens
 
 
 @dataclass
@@ -59,7 +61,24 @@ class Parts:
         site = SiteView(
             base_url=settings.base_url, name=settings.site_name, postal_address=settings.postal_address
         )
-        return Renderer(site)
+        # DIGEST_TRACKING=off: the render never sees a tracker, so every link stays as written.
+        tracking = self.settings.tracking != Tracking.off
+        return Renderer(site, track=self.click_link if tracking else None)
+
+    def click_link(self, link: TrackedLink) -> str:
+        """Where a tracked link of an email leads: ``/r/{token}`` on the site."""
+        return f"{self.settings.base_url}/r/{self.click_tokens.sign(link)}"
+
+    @cached_property
+    def click_tokens(self) -> ClickTokens:
+        return ClickTokens(self.settings.signing_keys)
+
+    @cached_property
+    def tracked_links(self) -> TrackedLinks:
+        """What ``/r/{token}`` needs; with ``DIGEST_TRACKING=off`` it records nothing."""
+        off = self.settings.tracking == Tracking.off
+        recorder = None if off else ClickRecorder(self.engine, self.settings.signing_keys[-1])
+        return TrackedLinks(self.click_tokens, recorder)
 
     def compose_rules(self) -> ComposeRules:
         """What compose takes: ``DIGEST_MAX_ITEMS``, ``DIGEST_MAX_AGE``, ``DIGEST_FIRST_ISSUE_LOOKBACK``."""

@@ -340,3 +340,25 @@ class EditorialAction(SQLModel, table=True):
     action: str = Field(max_length=40)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Engagement(SQLModel, table=True):
+    """One click on a tracked link (or one open, later), appended and never changed: many web processes
+    insert at once without waiting on each other's rows (no unique key, no update), on both databases.
+
+    ``visitor`` is a keyed hash of the client's address and user agent for this issue on this day: it
+    sets a scanner's burst apart (``core/engagement.py``) and estimates unique clicks, and names nobody.
+    ``subscriber_id`` is filled only under ``DIGEST_TRACKING=individual``.
+    """
+
+    __table_args__ = (Index("ix_engagement_issue_at", "issue_number", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_number: int
+    summary_id: int | None = None
+    action: str = Field(max_length=10)  # click, open
+    kind: str = Field(default="", max_length=10)  # page, doi, note (a click's link)
+    source: str = Field(max_length=10)  # redirect, pixel, sendgrid
+    visitor: str = Field(max_length=32)
+    subscriber_id: int | None = None
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

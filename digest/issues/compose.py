@@ -186,6 +186,7 @@ def issue_view(session: Session, issue: Issue, only: Collection[int] | None = No
             journal=summary.source_journal,
             doi=summary.source_doi,
             year=year_of(summary.source_published),
+            summary_id=summary.id,
         )
         shown_in_full = item.featured if only is None else len(featured) < in_full
         (featured if shown_in_full else more).append(view)

@@ -1,16 +1,18 @@
 """Rendering the digest email: Jinja2 (autoescape on) -> MJML (mjml-python) -> responsive HTML, plus text."""
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from mjml import mjml2html
 
+from digest.core.engagement import LinkKind, TrackedLink
 from digest.core.evidence import LEGEND, Evidence, Tone, evidence
 from digest.core.personalize import Markers, neutralised, new_key
 from digest.errors import DigestError
-from digest.rendering.note import note_html
+from digest.rendering.note import note_html, note_links
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -116,6 +118,13 @@ class ItemView:
     journal: str | None = None
     doi: str | None = None
     year: int | None = None
+    summary_id: int | None = None
+    # Where the DOI link leads when it is tracked (``rendering/tracking.py``); else ``doi_url``.
+    doi_link: str | None = None
+
+    @property
+    def doi_href(self) -> str | None:
+        return self.doi_link or self.doi_url
 
     @property
     def evidence(self) -> Evidence | None:
@@ -159,6 +168,8 @@ class IssueView:
     featured: tuple[ItemView, ...]
     more: tuple[ItemView, ...] = ()
     note: str = ""
+    # What each link of the note becomes (a tracked link) in the HTML and the text; ``None``: itself.
+    note_link: Callable[[str], str] | None = field(default=None, compare=False)
 
     @property
     def count_label(self) -> str:
@@ -167,12 +178,13 @@ class IssueView:
 
     @property
     def note_paragraphs(self) -> list[str]:
-        return [part.strip() for part in self.note.split("\n\n") if part.strip()]
+        note = note_links(self.note, self.note_link) if self.note_link else self.note
+        return [part.strip() for part in note.split("\n\n") if part.strip()]
 
     @property
     def note_html(self) -> Markup:
         """The note's Markdown as sanitised, inline-styled HTML (the text part shows the Markdown)."""
-        return note_html(self.note, link_color=STYLE["link"])
+        return note_html(self.note, link_color=STYLE["link"], link=self.note_link)
 
 
 @dataclass(frozen=True)
@@ -220,8 +232,16 @@ class RenderedEmail:
 
 
 class Renderer:
-    def __init__(self, site: SiteView, folder: Path | None = None) -> None:
+    def __init__(
+        self,
+        site: SiteView,
+        folder: Path | None = None,
+        *,
+        track: Callable[[TrackedLink], str] | None = None,
+    ) -> None:
+        """``track``: the address of a tracked link (``DIGEST_TRACKING``); ``None``: links as written."""
         self.site = site
+        self.track = track
         loader = FileSystemLoader(str(folder or templates_dir()))
         # MJML does not escape, so Jinja2 must, for .mjml.j2 too (select_autoescape would miss it).
         self._markup = Environment(
@@ -236,6 +256,8 @@ class Renderer:
         )
 
     def render_issue(self, issue: IssueView) -> RenderedEmail:
+        if self.track is not None:
+            issue = tracked(issue, self.track)
         key = new_key()
         markers = Markers.of(key)
         links = {
@@ -268,6 +290,27 @@ class Renderer:
         html = mjml_to_html(self._markup.get_template(f"email/{name}.mjml.j2").render(context))
         text = self._text.get_template(f"email/{name}.txt.j2").render(context)
         return RenderedEmail(subject=subject, html=html, text=tidy_text(text))
+
+
+def tracked(issue: IssueView, track: Callable[[TrackedLink], str]) -> IssueView:
+    """``issue`` with each summary's page and DOI, and each link of the note, leading through ``track``
+    (once per render: the same tokens for every reader of it). Unsubscribe, preferences and the
+    view-in-browser link are not the issue's content and stay as they are."""
+
+    def item(view: ItemView) -> ItemView:
+        def link(kind: LinkKind, url: str) -> str:
+            return track(TrackedLink(issue.number, kind, url, view.summary_id))
+
+        doi = view.doi_url
+        return replace(
+            view, url=link(LinkKind.page, view.url), doi_link=link(LinkKind.doi, doi) if doi else None
+        )
+
+    def note(url: str) -> str:
+        return track(TrackedLink(issue.number, LinkKind.note, url))
+
+    featured, more = tuple(map(item, issue.featured)), tuple(map(item, issue.more))
+    return replace(issue, featured=featured, more=more, note_link=note)
 
 
 def mjml_to_html(source: str) -> str:

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException
 
 from digest.tokens import FormTokens
-from digest.web import api, archive, editor, links, ops, subscribe, webhooks
+from digest.web import api, archive, clicks, editor, links, ops, subscribe, webhooks
 from digest.web.context import Web
 from digest.web.conventions import HeadAsGet, SlashRedirect, allowed_methods
 from digest.web.guard import Counts, Guard, TooManyRequests, parse_limits
@@ -27,6 +27,7 @@ def create_app(parts: Parts) -> FastAPI:
     app.state.web = Web(
         engine=parts.engine,
         tokens=parts.tokens,
+        clicks=parts.tracked_links,
         pages=Pages(settings.site_name),
         guard=Guard(
             FormTokens(settings.signing_keys),
@@ -58,6 +59,7 @@ def create_app(parts: Parts) -> FastAPI:
     )
     app.include_router(subscribe.router)
     app.include_router(links.router)
+    app.include_router(clicks.router)
     app.include_router(archive.router)
     app.include_router(ops.router)
     app.include_router(api.router)

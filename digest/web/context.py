@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 
 from digest.core.clock import utc_now
 from digest.db.engine import unit_of_work
+from digest.engagement.clicks import TrackedLinks
 from digest.issues.queries import latest_published_number
 from digest.rendering import Renderer
 from digest.subscribers import topics
@@ -36,6 +37,7 @@ log = logging.getLogger("digest.web")
 class Web:
     engine: Engine
     tokens: Tokens
+    clicks: TrackedLinks
     pages: Pages
     guard: Guard
     notices: NoticeSender

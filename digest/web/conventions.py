@@ -12,6 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Characters a path may hold as they are (RFC 3986 pchar and "/"); everything else is percent-encoded.
 PATH_SAFE = "/:@!$&'()*+,;=-._~"
+# Set in the scope of a HEAD request answered as a GET.
+HEAD_KEY = "digest.head"
 
 
 class HeadAsGet:
@@ -32,8 +34,9 @@ class HeadAsGet:
                 message = {**message, "body": b""}
             await send(message)
 
-        # A copy: the server keeps its own scope, so it still knows the request was a HEAD.
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        # A copy: the server keeps its own scope, so it still knows the request was a HEAD. ``HEAD_KEY``
+        # tells a route that counts visits (a tracked link) not to count this one.
+        await self.app({**scope, "method": "GET", HEAD_KEY: True}, receive, headers_only)
 
 
 def allowed_methods(routes: Iterable[BaseRoute], scope: Scope) -> str:

@@ -1,0 +1,73 @@
+"""Recording a click on a tracked link: one row appended to ``engagement``, nothing read, nothing updated.
+
+An append-only table is what lets a burst after a send be absorbed: each click is one short INSERT with
+no unique key to check and no row to lock, so web processes never wait on each other's clicks (on
+PostgreSQL; SQLite serialises writers, each one a single INSERT). Nothing that names a reader is kept
+under ``aggregate`` tracking: the visitor is a keyed hash of the client's address and user agent, for
+one issue on one day, which no one can turn back into either (the key never leaves the process).
+"""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, insert
+
+from digest.core.engagement import TrackedLink, is_scanner
+from digest.db.models import Engagement
+from digest.tokens import ClickTokens
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Who followed a link, as much as the request says: used for the visitor hash, then forgotten."""
+
+    address: str
+    user_agent: str
+    head: bool = False
+
+    @property
+    def counts(self) -> bool:
+        """HEAD requests and link scanners' or bots' user agents are never counted."""
+        return not self.head and not is_scanner(self.user_agent)
+
+
+class ClickRecorder:
+    """Appends clicks for the web app; one per process, shared by its threads."""
+
+    def __init__(self, engine: Engine, secret: str) -> None:
+        self._engine = engine
+        # A key of its own, derived from the signing key: the visitor hash is no token and no token's MAC.
+        self._key = hashlib.sha256(b"digest.visitor\0" + secret.encode()).digest()
+
+    def visitor(self, issue: int, visit: Visit, at: datetime) -> str:
+        """The same for one client on one issue all day, different the next day and for another issue."""
+        material = f"{issue}\0{at.date().isoformat()}\0{visit.address}\0{visit.user_agent}".encode()
+        return hmac.new(self._key, material, hashlib.sha256).hexdigest()[:32]
+
+    def record(self, link: TrackedLink, visit: Visit, *, at: datetime) -> bool:
+        """Record ``visit`` following ``link`` if it counts; whether it was recorded."""
+        if not visit.counts:
+            return False
+        row = {
+            "issue_number": link.issue,
+            "summary_id": link.summary,
+            "action": "click",
+            "kind": str(link.kind),
+            "source": "redirect",
+            "visitor": self.visitor(link.issue, visit, at),
+            "at": at,
+        }
+        with self._engine.begin() as connection:
+            connection.execute(insert(Engagement), row)
+        return True
+
+
+@dataclass(frozen=True)
+class TrackedLinks:
+    """What ``/r/{token}`` needs: the tokens, and the recorder (``None`` with ``DIGEST_TRACKING=off``:
+    links of emails sent before tracking was turned off still lead where they did, uncounted)."""
+
+    tokens: ClickTokens
+    recorder: ClickRecorder | None

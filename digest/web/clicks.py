@@ -1,0 +1,35 @@
+"""``GET /r/{token}``: a tracked link of an email. Records the click and answers 302 to the link's address.
+
+The address comes only from the signed token (``ClickTokens``), which only a render makes, from the
+issue's own links: nothing else can be reached (no open redirect). A tampered token, or one made for
+another purpose, gets the link-problem page and no redirect. ``HEAD`` is answered the same way and
+never counted, nor is a link scanner's user agent.
+"""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from digest.engagement.clicks import Visit
+from digest.tokens import TokenInvalid
+from digest.web.context import WebDep
+from digest.web.conventions import HEAD_KEY
+from digest.web.subscribe import link_problem
+
+router = APIRouter()
+
+
+@router.get("/r/{token}", response_model=None)
+def follow(request: Request, token: str, web: WebDep) -> Response:
+    try:
+        link = web.clicks.tokens.read(token)
+    except TokenInvalid as exc:
+        return link_problem(request, web, exc)
+    visit = Visit(
+        address=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", ""),
+        head=bool(request.scope.get(HEAD_KEY)),
+    )
+    if web.clicks.recorder is not None:
+        web.clicks.recorder.record(link, visit, at=web.now())
+    # No cache: a browser that kept the redirect would go straight to the address next time, uncounted.
+    return RedirectResponse(link.url, status_code=302, headers={"Cache-Control": "no-store"})
