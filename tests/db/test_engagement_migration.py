@@ -1,4 +1,4 @@
-"""Migration 0013 adds the append-only ``engagement`` table to a database that holds issues, on both
+"""Migration 0014 adds the append-only ``engagement`` table to a database that holds issues, on both
 databases; the issues stay, clicks can be appended, and a downgrade drops only the new table."""
 
 from datetime import UTC, datetime
@@ -15,7 +15,7 @@ MOMENT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 def test_upgrade_keeps_the_issues_and_takes_clicks(database_url: str) -> None:
     engine = make_engine(database_url)
     config = alembic_config(engine)
-    command.upgrade(config, "0012")
+    command.upgrade(config, "0013")
     rows = sa.MetaData()
     rows.reflect(engine, only=["issue"])
     with engine.begin() as connection:
@@ -25,7 +25,7 @@ def test_upgrade_keeps_the_issues_and_takes_clicks(database_url: str) -> None:
                 note="", html="<p>h</p>", text="t", markers="0" * 32, created_at=MOMENT, updated_at=MOMENT,
             )
         )  # fmt: skip
-    command.upgrade(config, "0013")
+    command.upgrade(config, "0014")
     after = sa.MetaData()
     after.reflect(engine, only=["issue", "engagement"])
     with engine.begin() as connection:
@@ -38,7 +38,7 @@ def test_upgrade_keeps_the_issues_and_takes_clicks(database_url: str) -> None:
             connection.execute(sa.select(sa.func.count()).select_from(after.tables["engagement"])).scalar()
             == 2
         )
-    command.downgrade(config, "0012")
+    command.downgrade(config, "0013")
     assert "engagement" not in sa.inspect(engine).get_table_names()
     with engine.begin() as connection:
         assert connection.execute(sa.text("SELECT number FROM issue")).scalars().all() == [7]
