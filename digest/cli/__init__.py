@@ -3,10 +3,21 @@
 User mistakes and unreachable services end with one line on stderr and exit code 1, never a traceback.
 """
 
-from digest.cli import bench, editors, ingest, issues, ops, sending, subscribers
+from digest.cli import bench, editors, engagement, ingest, issues, ops, sending, subscribers
 from digest.cli.base import app
 
-__all__ = ["app", "bench", "editors", "ingest", "issues", "main", "ops", "sending", "subscribers"]
+__all__ = [
+    "app",
+    "bench",
+    "editors",
+    "engagement",
+    "ingest",
+    "issues",
+    "main",
+    "ops",
+    "sending",
+    "subscribers",
+]
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
@@ -72,3 +73,19 @@ def clicks(engine: Engine, where: Callable[[Engagement], bool] = lambda row: Tru
     with unit_of_work(engine) as session:
         rows = session.exec(select(Engagement).order_by(col(Engagement.id)))
         return [row for row in rows if where(row)]
+
+
+def destinations(client: TestClient, message: EmailMessage) -> dict[str, list[str]]:
+    """Each address the digest's tracked links lead to, with the tracked links that lead there; asked
+    with HEAD, which the redirect answers and never counts."""
+    found: dict[str, list[str]] = {}
+    for url in dict.fromkeys(tracked_links(message)[0]):
+        answer = client.head(url.removeprefix(BASE_URL))
+        assert answer.status_code == 302
+        found.setdefault(answer.headers["location"], []).append(url)
+    return found
+
+
+def click(client: TestClient, url: str, agent: str) -> None:
+    answer = client.get(url.removeprefix(BASE_URL), headers={"User-Agent": agent})
+    assert answer.status_code == 302, answer.text

@@ -1,0 +1,285 @@
+"""What one issue did: delivered, clicks per summary and topic, click-through, who left, how it moved.
+
+People's clicks only: scanners' bursts (``core/engagement.machine_clicks``) are counted apart. Under
+``aggregate`` tracking a "unique" click is a distinct visitor (one client on one day), an estimate; under
+``individual`` it is a distinct subscriber. An unsubscribe counts for the last issue its subscriber was
+sent before leaving (the issue whose footer or one-click header they most likely used); bounces and
+complaints are the provider's (or the SMTP server's) outcomes of this issue's deliveries.
+"""
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, func, select
+
+from digest.core.engagement import Click, LinkKind, machine_clicks, rate
+from digest.db.models import (
+    Delivery,
+    DeliveryStatus,
+    Engagement,
+    Issue,
+    IssueItem,
+    ProviderEvent,
+    Subscriber,
+    Summary,
+)
+from digest.errors import NotFound
+
+# Provider outcomes of a delivery that mean it never reached the inbox.
+NOT_DELIVERED = ("bounced", "blocked", "dropped")
+# The moments after the send the report shows clicks up to.
+MOMENTS = (
+    timedelta(hours=1),
+    timedelta(hours=3),
+    timedelta(hours=6),
+    timedelta(hours=12),
+    timedelta(days=1),
+    timedelta(days=2),
+    timedelta(days=3),
+    timedelta(days=7),
+)
+
+
+@dataclass(frozen=True)
+class Count:
+    """Clicks on something: distinct people (or visitors) and every click."""
+
+    unique: int = 0
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class SummaryClicks:
+    summary_id: int
+    title: str
+    topics: tuple[str, ...]
+    clicks: Count
+    doi_clicks: int  # of ``clicks.total``, those on the study's DOI
+
+
+@dataclass(frozen=True)
+class Moment:
+    """People's clicks from the send up to ``after`` it (cumulative)."""
+
+    after: timedelta
+    clicks: int
+    unique: int
+
+    @property
+    def label(self) -> str:
+        hours = int(self.after.total_seconds() // 3600)
+        return f"{hours} h" if hours < 24 else f"{hours // 24} d"
+
+
+@dataclass(frozen=True)
+class IssueReport:
+    number: int
+    subject: str
+    sent_at: datetime | None
+    delivered: int
+    bounced: int
+    complained: int
+    unsubscribed: int
+    clicks: Count  # people's clicks on the whole issue (unique: distinct people)
+    machine_clicks: int
+    note_clicks: int
+    summaries: tuple[SummaryClicks, ...]
+    topics: tuple[tuple[str, Count], ...]  # most unique clicks first
+    movement: tuple[Moment, ...]
+
+    @property
+    def click_rate(self) -> float:
+        """Click-through: people who clicked at least once per delivered email."""
+        return rate(self.clicks.unique, self.delivered)
+
+    @property
+    def unsubscribe_rate(self) -> float:
+        return rate(self.unsubscribed, self.delivered)
+
+
+def issue_report(session: Session, number: int, *, now: datetime) -> IssueReport:
+    issue = session.exec(select(Issue).where(Issue.number == number)).first()
+    if issue is None:
+        raise NotFound(f"there is no issue {number}")
+    delivered, bounced = deliveries(session, issue.id or 0)
+    clicks = people_clicks(session, number)
+    machine = count_clicks(session, number) - len(clicks)
+    titled = summaries_of(session, issue.id or 0)
+    per_summary = tuple(
+        SummaryClicks(
+            sid, title, topics, counted([c for c in clicks if c.summary_id == sid]), doi_of(clicks, sid)
+        )
+        for sid, title, topics in titled
+    )
+    return IssueReport(
+        number=number,
+        subject=issue.subject,
+        sent_at=issue.send_started_at,
+        delivered=delivered,
+        bounced=bounced,
+        complained=complaints(session, number),
+        unsubscribed=unsubscribes(session, issue.id or 0),
+        clicks=counted(clicks),
+        machine_clicks=machine,
+        note_clicks=sum(c.kind == LinkKind.note for c in clicks),
+        summaries=per_summary,
+        topics=by_topic(clicks, {sid: topics for sid, _, topics in titled}),
+        movement=movement(clicks, issue.send_started_at, now),
+    )
+
+
+@dataclass(frozen=True)
+class PersonClick:
+    """A click made by a person, as the report counts it."""
+
+    summary_id: int | None
+    kind: str
+    who: str  # the subscriber (individual tracking) or the visitor hash
+    at: datetime
+
+
+def people_clicks(session: Session, number: int) -> list[PersonClick]:
+    """Issue ``number``'s clicks without the scanners' bursts."""
+    query = select(Engagement).where(Engagement.issue_number == number, Engagement.action == "click")
+    rows = list(session.exec(query.order_by(col(Engagement.id))))
+    machine = machine_clicks([Click(row.visitor, row.at, (row.summary_id, row.kind)) for row in rows])
+    return [
+        PersonClick(row.summary_id, row.kind, who_clicked(row), row.at)
+        for index, row in enumerate(rows)
+        if index not in machine
+    ]
+
+
+def who_clicked(row: Engagement) -> str:
+    return f"s{row.subscriber_id}" if row.subscriber_id is not None else f"v{row.visitor}"
+
+
+def count_clicks(session: Session, number: int) -> int:
+    query = select(func.count()).where(Engagement.issue_number == number, Engagement.action == "click")
+    return int(session.exec(query).one())
+
+
+def counted(clicks: Sequence[PersonClick]) -> Count:
+    return Count(unique=len({click.who for click in clicks}), total=len(clicks))
+
+
+def doi_of(clicks: Sequence[PersonClick], summary_id: int) -> int:
+    return sum(click.summary_id == summary_id and click.kind == LinkKind.doi for click in clicks)
+
+
+def by_topic(
+    clicks: Sequence[PersonClick], topics: dict[int, tuple[str, ...]]
+) -> tuple[tuple[str, Count], ...]:
+    """Clicks on each topic's summaries; a person clicking two summaries of one topic counts once."""
+    grouped: dict[str, list[PersonClick]] = {topic: [] for held in topics.values() for topic in held}
+    for click in clicks:
+        for topic in topics.get(click.summary_id or 0, ()):
+            grouped[topic].append(click)
+    counts = [(topic, counted(found)) for topic, found in grouped.items()]
+    return tuple(sorted(counts, key=lambda pair: (-pair[1].unique, -pair[1].total, pair[0])))
+
+
+def movement(clicks: Sequence[PersonClick], sent_at: datetime | None, now: datetime) -> tuple[Moment, ...]:
+    """People's clicks up to each of ``MOMENTS`` after the send, for the moments already reached."""
+    if sent_at is None:
+        return ()
+    moments: list[Moment] = []
+    for after in MOMENTS:
+        if sent_at + after > now and moments:
+            break
+        until = [click for click in clicks if click.at <= sent_at + after]
+        moments.append(Moment(after, len(until), len({click.who for click in until})))
+    return tuple(moments)
+
+
+def deliveries(session: Session, issue_id: int) -> tuple[int, int]:
+    """Emails of the issue that were delivered (sent, and not bounced or dropped since), and bounced."""
+    query = select(Delivery.provider_status, func.count()).where(
+        Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.sent
+    )
+    counts = Counter(
+        {status: number for status, number in session.exec(query.group_by(col(Delivery.provider_status)))}
+    )
+    bounced = sum(counts[status] for status in NOT_DELIVERED)
+    return sum(counts.values()) - bounced, bounced
+
+
+def complaints(session: Session, number: int) -> int:
+    query = select(func.count(func.distinct(ProviderEvent.email_hash))).where(
+        ProviderEvent.issue_number == number, ProviderEvent.event == "spamreport"
+    )
+    return int(session.exec(query).one())
+
+
+def unsubscribes(session: Session, issue_id: int) -> int:
+    """Subscribers sent this issue who left before any later issue was sent to them."""
+    later = aliased(Delivery)
+    sent_later = exists().where(
+        col(later.subscriber_id) == col(Delivery.subscriber_id),
+        col(later.status) == DeliveryStatus.sent,
+        col(later.sent_at) > col(Delivery.sent_at),
+        col(later.sent_at) <= col(Subscriber.unsubscribed_at),
+    )
+    query = (
+        select(func.count())
+        .select_from(Delivery)
+        .join(Subscriber, and_(col(Subscriber.id) == col(Delivery.subscriber_id)))
+        .where(
+            Delivery.issue_id == issue_id,
+            Delivery.status == DeliveryStatus.sent,
+            col(Subscriber.unsubscribed_at) >= col(Delivery.sent_at),
+            ~sent_later,
+        )
+    )
+    return int(session.exec(query).one())
+
+
+def summaries_of(session: Session, issue_id: int) -> list[tuple[int, str, tuple[str, ...]]]:
+    """The issue's summaries in order: id, title as shown, topics."""
+    query = (
+        select(Summary)
+        .join(IssueItem, col(IssueItem.summary_id) == col(Summary.id))
+        .where(IssueItem.issue_id == issue_id)
+        .order_by(col(IssueItem.position))
+    )
+    return [(row.id or 0, row.display_title, tuple(row.topics)) for row in session.exec(query)]
+
+
+def as_json(report: IssueReport) -> dict[str, object]:
+    """The report as plain JSON values (``digest report --json``)."""
+    return {
+        "issue": report.number,
+        "subject": report.subject,
+        "sent_at": report.sent_at.isoformat() if report.sent_at else None,
+        "delivered": report.delivered,
+        "bounced": report.bounced,
+        "complained": report.complained,
+        "unsubscribed": report.unsubscribed,
+        "unsubscribe_rate": round(report.unsubscribe_rate, 4),
+        "clicks": {"unique": report.clicks.unique, "total": report.clicks.total},
+        "click_rate": round(report.click_rate, 4),
+        "machine_clicks": report.machine_clicks,
+        "note_clicks": report.note_clicks,
+        "summaries": [
+            {
+                "summary": row.summary_id,
+                "title": row.title,
+                "topics": list(row.topics),
+                "unique": row.clicks.unique,
+                "total": row.clicks.total,
+                "doi": row.doi_clicks,
+            }
+            for row in report.summaries
+        ],
+        "topics": [
+            {"topic": topic, "unique": count.unique, "total": count.total} for topic, count in report.topics
+        ],
+        "movement": [
+            {"hours": int(m.after.total_seconds() // 3600), "clicks": m.clicks, "unique": m.unique}
+            for m in report.movement
+        ],
+    }
