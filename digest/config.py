@@ -15,9 +15,11 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from digest.core.addresses import domain_of, is_public_domain
+from digest.core.contrast import hex_colour
 from digest.core.durations import parse_duration
 from digest.core.engagement import Tracking
 from digest.errors import ConfigError, InvalidInput
+from digest.rendering.palette import DEFAULT_BRAND, brand_problem
 
 DEVELOPMENT_SECRET = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
 
@@ -160,6 +162,16 @@ class Settings(BaseSettings):
     """How the long-running commands log to stderr: `text`, or `json` (one object per line)."""
     site_name: str = "Research Digest"
     """The name of the digest in emails and pages."""
+    brand_color: str = DEFAULT_BRAND
+    """The email masthead's colour, as hex (`#0e4d64`). Its words are white in the light scheme and a light
+    grey in the dark one; a colour on which either reads below WCAG AA (4.5:1) is refused at start-up."""
+    logo_url: str | None = None
+    """An https address of a logo image shown at the top of the email's masthead (PNG or JPEG; mail
+    clients ignore SVG). None: the masthead shows the site name only."""
+    logo_alt: str | None = None
+    """The logo's alternative text, read out and shown when images are off; the site name by default."""
+    logo_width: int = Field(default=160, ge=16, le=552)
+    """The logo's width in the email, in pixels (its height follows the image's proportions)."""
     consent_text: str = (
         "Yes, email me the weekly Research Digest. I can unsubscribe at any time with one click."
     )
@@ -267,6 +279,25 @@ class Settings(BaseSettings):
                 "redis://127.0.0.1:6379 (schemes: " + ", ".join(RATE_LIMIT_STORES) + ")"
             )
         return value
+
+    @field_validator("brand_color")
+    @classmethod
+    def _brand_color(cls, value: str) -> str:
+        colour = hex_colour(value)
+        problem = brand_problem(colour)
+        if problem:
+            raise ValueError(problem)
+        return colour
+
+    @field_validator("logo_url")
+    @classmethod
+    def _logo_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme != "https" or not parts.netloc or any(ch.isspace() for ch in value.strip()):
+            raise ValueError(f"must be an https:// address of an image without spaces, got {value!r}")
+        return value.strip()
 
     @field_validator("base_url")
     @classmethod

@@ -59,7 +59,13 @@ class Parts:
     def renderer(self) -> Renderer:
         settings = self.settings
         site = SiteView(
-            base_url=settings.base_url, name=settings.site_name, postal_address=settings.postal_address
+            base_url=settings.base_url,
+            name=settings.site_name,
+            postal_address=settings.postal_address,
+            brand_color=settings.brand_color,
+            logo_url=settings.logo_url,
+            logo_alt=settings.logo_alt or settings.site_name,
+            logo_width=settings.logo_width,
         )
         # DIGEST_TRACKING=off: the render never sees a tracker, so every link stays as written.
         tracking = self.settings.tracking != Tracking.off

@@ -8,8 +8,10 @@ import pytest
 from pydantic import ValidationError
 
 from digest.config import DEVELOPMENT_SECRET, Settings, load_settings
+from digest.core.contrast import AA, contrast_ratio
 from digest.core.durations import parse_duration
 from digest.errors import ConfigError, InvalidInput
+from digest.rendering.palette import brand_contrast
 from tests.support import summary, write_summaries
 from tests.support.cli import Digest, Result
 
@@ -335,3 +337,40 @@ def test_a_bad_setting_is_one_line_naming_the_variable(
     line = refused(digest("status", ok=False))
 
     assert line.startswith(f"error: bad setting: {name}: ")
+
+
+# --- the email's brand colour and logo ------------------------------------------------------------------
+
+
+def test_a_brand_colour_whose_masthead_reads_at_aa_in_both_schemes_is_accepted() -> None:
+    assert Settings(brand_color="#14532D").brand_color == "#14532d"
+    assert contrast_ratio("#ffffff", Settings().brand_color) >= AA  # the default passes too
+
+
+def test_a_brand_colour_readable_only_in_the_light_scheme_is_refused_naming_the_dark_one() -> None:
+    colour = "#1a73c8"  # white on it passes AA; the dark scheme's light grey does not
+    assert brand_contrast(colour)["light"] >= AA > brand_contrast(colour)["dark"]
+
+    with pytest.raises(ValidationError, match=r"in the dark scheme; WCAG AA needs 4.5:1") as refusal:
+        Settings(brand_color=colour)
+    assert "light scheme" not in str(refusal.value)
+
+
+@pytest.mark.parametrize("value", ["#ffcc00", "yellow", "#ffcc0"])
+def test_a_bad_brand_colour_stops_the_command_line_naming_the_setting(
+    digest: Digest, env: dict[str, str], value: str
+) -> None:
+    env["DIGEST_BRAND_COLOR"] = value
+
+    line = refused(digest("status", ok=False))
+
+    assert line.startswith("error: bad setting: DIGEST_BRAND_COLOR: ")
+    assert ("too light for the masthead" in line) == value.startswith("#ffcc00")
+
+
+@pytest.mark.parametrize("url", ["http://cdn.example.org/logo.png", "javascript:alert(1)", "logo.png"])
+def test_a_logo_not_at_an_https_address_is_refused_by_name(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("DIGEST_LOGO_URL", url)
+
+    with pytest.raises(ConfigError, match="DIGEST_LOGO_URL: must be an https:// address"):
+        load_settings()

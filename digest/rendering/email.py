@@ -13,79 +13,12 @@ from digest.core.evidence import LEGEND, Evidence, Tone, evidence
 from digest.core.personalize import Markers, neutralised, new_key
 from digest.errors import DigestError
 from digest.rendering.note import note_html, note_links
+from digest.rendering.palette import BADGES, BRAND_INK, DEFAULT_BRAND, STYLE, dark_css
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 # Zero-width characters after the preheader, so the inbox preview shows no stray body text after it.
 PREHEADER_PADDING = "\u034f\u00a0" * 90
-
-STYLE = {
-    "font": "-apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif",
-    "ink": "#1f2933",
-    "muted": "#52606d",
-    "link": "#0b5cad",
-    "paper": "#ffffff",
-    "canvas": "#f3f5f7",
-    "rule": "#d9e2ec",
-    "note_bg": "#fff8e6",
-    "callout_bg": "#e8f4ef",
-    "callout_rule": "#1d7a5a",
-}
-
-# Dark mode (Apple Mail, Outlook for Mac and iOS read prefers-color-scheme; Outlook.com marks its dark
-# view with data-ogsc and data-ogsb): the same roles, each text colour at AA or better on its ground.
-DARK = {
-    "ink": "#e6e9ee",
-    "muted": "#b3bdc8",
-    "link": "#8cc4ff",
-    "paper": "#1b2129",
-    "canvas": "#11161c",
-    "rule": "#3a4552",
-    "note_bg": "#3a3020",
-    "callout_bg": "#163228",
-    "callout_rule": "#7dd8b0",
-}
-
-# Evidence badges by tone (core/evidence.py): text and background, each pair above 4.5:1.
-BADGES = {
-    Tone.strongest: ("#0d4a2f", "#d3ecdf"),
-    Tone.strong: ("#0b3d6e", "#d7e7f7"),
-    Tone.weak: ("#6b4400", "#fbecc8"),
-    Tone.weakest: ("#7a1f1f", "#f8dcdc"),
-    Tone.neutral: ("#33404d", "#e4e9ee"),
-}
-DARK_BADGES = {
-    Tone.strongest: ("#bff0d6", "#1d4733"),
-    Tone.strong: ("#cfe4fb", "#1d3d60"),
-    Tone.weak: ("#fbe3a6", "#4d3a12"),
-    Tone.weakest: ("#ffd3d3", "#5a2424"),
-    Tone.neutral: ("#e6e9ee", "#3a4552"),
-}
-
-
-def dark_css() -> str:
-    """The dark-mode rules: for clients that follow ``prefers-color-scheme`` and for Outlook.com's own
-    dark view. Every element keeps its light colours inline; these only repaint them."""
-    d = DARK
-    rules = [
-        f".dm-canvas, .dm-canvas table {{ background: {d['canvas']} !important; }}",
-        f".dm-paper, .dm-paper table {{ background: {d['paper']} !important; }}",
-        f".dm-ink div, .dm-ink p, .dm-ink h1, .dm-ink h2, .dm-ink li {{ color: {d['ink']} !important; }}",
-        f".dm-muted div, .dm-muted p, .dm-muted-text {{ color: {d['muted']} !important; }}",
-        f".dm-ink a, .dm-muted a {{ color: {d['link']} !important; }}",
-        f".dm-paper .dm-note {{ background: {d['note_bg']} !important; }}",
-        f".dm-callout {{ background: {d['callout_bg']} !important; }}",
-        f".dm-callout {{ border-color: {d['callout_rule']} !important; }}",
-        f".dm-callout .dm-callout-label {{ color: {d['callout_rule']} !important; }}",
-        f".dm-rule p {{ border-color: {d['rule']} !important; }}",
-    ]
-    rules += [
-        f".dm-badge-{tone} {{ color: {ink} !important; background: {paper} !important; }}"
-        for tone, (ink, paper) in DARK_BADGES.items()
-    ]
-    light = "\n".join(rules)
-    outlook = "\n".join("[data-ogsc] " + rule.replace(", .", ", [data-ogsc] .") for rule in rules)
-    return f"@media (prefers-color-scheme: dark) {{\n{light}\n}}\n{outlook}"
 
 
 def outside_words(value: object) -> object:
@@ -210,6 +143,12 @@ class SiteView:
     base_url: str
     name: str = "Research Digest"
     postal_address: str | None = None
+    brand_color: str = DEFAULT_BRAND
+    """The masthead's ground (``DIGEST_BRAND_COLOR``), checked at start-up by ``palette.brand_problem``."""
+    logo_url: str | None = None
+    """An https image shown at the top of the masthead, ``logo_width`` pixels wide (``DIGEST_LOGO_URL``)."""
+    logo_alt: str = ""
+    logo_width: int = 160
     why: str = (
         "You are receiving this because you subscribed to the Research Digest and confirmed your address."
     )
@@ -270,9 +209,10 @@ class Renderer:
             "site": self.site,
             "links": links,
             "style": STYLE,
+            "brand_ink": BRAND_INK["light"],
             "preheader_padding": PREHEADER_PADDING,
             "legend": LEGEND if any(item.evidence for item in issue.featured) else "",
-            "dark_css": Markup(dark_css()),  # noqa: S704 - our own constant rules, no outside text
+            "dark_css": Markup(dark_css(self.site.brand_color)),  # noqa: S704 - our rules, a checked hex colour
         }
         rendered = self._render("digest", issue.subject, context)
         return RenderedEmail(rendered.subject, rendered.html, rendered.text, markers=key)

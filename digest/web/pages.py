@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from digest.rendering import templates_dir
-from digest.rendering.email import STYLE
+from digest.rendering.palette import STYLE
 
 
 class Pages:

@@ -11,9 +11,11 @@ from collections.abc import Callable
 
 import pytest
 
+from digest.core.contrast import AA, contrast_ratio, inverted
 from digest.core.email_features import scan
 from digest.rendering.checks import SUPPORT_FILE, check_email, unsupported
-from digest.rendering.email import BADGES, PREHEADER_PADDING, STYLE
+from digest.rendering.email import PREHEADER_PADDING
+from digest.rendering.palette import BADGES, BRAND_INK, DEFAULT_BRAND, STYLE
 from tests.support.caniemail import CORPUS, support_table
 from tests.support.email_samples import EMAILS
 
@@ -28,7 +30,8 @@ ACCEPTED = {
     "css-overflow": "the same preheader hiding, a fallback behind display:none",
     "css-word-spacing": "MJML puts word-spacing:normal on <body>: the default value, so ignoring it "
     "changes nothing",
-    "css-outline": "MJML's image reset (img { outline: none }) in the head; the emails have no images",
+    "css-outline": "MJML's image reset (img { outline: none }) in the head; the one image, the masthead's "
+    "logo, is not a link, so no outline shows either way",
     "html-doctype": "the HTML5 doctype; Outlook on Windows renders with Word whatever the doctype, and "
     "MJML's Outlook-only tables are made for that",
     "html-meta-color-scheme": "progressive enhancement: tells Apple Mail and others the email works in "
@@ -41,6 +44,8 @@ ACCEPTED = {
     "gets the same rules through [data-ogsc]",
     "css-selector-attribute": "[data-ogsc], the mark of Outlook.com's dark view, in the dark-mode repaint: a "
     "client that ignores the rule shows the light colours, which are inline",
+    "css-border-spacing": "MJML's table around the masthead's logo sets border-spacing:0 and cellspacing=0; "
+    "Outlook on Windows reads the attribute, so the logo sits flush either way",
     "css-cursor": "MJML's button sets cursor:auto, the default; nothing changes where it is ignored",
     "html-target": "MJML's button opens its link in a new tab (target=_blank); Gmail opens links in a new "
     "tab anyway",
@@ -137,7 +142,13 @@ def test_the_preheader_is_padded(email: str) -> None:
 
 
 def test_readable_with_images_off(email: str) -> None:
-    assert "<img" not in email  # nothing is said only in pictures
+    """Nothing is said only in pictures: the one image is the masthead's logo, with its words as alt text
+    and the site name written beside it."""
+    images = re.findall(r"<img\b[^>]*>", email)
+    assert len(images) <= 1
+    for image in images:
+        assert re.search(r'alt="[^"]+"', image), image
+        assert re.search(r'src="https://', image), image
 
 
 def test_nothing_essential_depends_on_a_style_block(email: str) -> None:
@@ -153,6 +164,8 @@ def test_nothing_essential_depends_on_a_style_block(email: str) -> None:
         selectors |= {selector.strip() for selector in re.findall(r"([^{}]+)\{", sheet)}
     allowed = {"#outlook a", "body", "table, td", "img", "p", ".mj-column-per-100", ".mj-outlook-group-fix"}
     allowed |= {".moz-text-html .mj-column-per-100"}
+    # mj-image's rules for fluid-on-mobile images; the logo is not one, so no element carries the class.
+    allowed |= {"table.mj-full-width-mobile", "td.mj-full-width-mobile"}
     dark = {
         selector for selector in selectors if re.fullmatch(r"(\[data-ogsc\] )?\.dm-[\w\-, .>\[\]]*", selector)
     }
@@ -160,22 +173,6 @@ def test_nothing_essential_depends_on_a_style_block(email: str) -> None:
     body = email[email.index("<body") :]
     classes = set(" ".join(re.findall(r'class="([^"]*)"', body)).split())
     assert {c for c in classes if not c.startswith("dm-")} <= {"mj-column-per-100", "mj-outlook-group-fix"}
-
-
-def luminance(colour: str) -> float:
-    channels = [int(colour[index : index + 2], 16) / 255 for index in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def contrast(one: str, other: str) -> float:
-    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
-    return (light + 0.05) / (dark + 0.05)
-
-
-def inverted(colour: str) -> str:
-    """Roughly what mail apps that force dark mode do to a colour: full inversion."""
-    return "#" + "".join(f"{255 - int(colour[index : index + 2], 16):02x}" for index in (1, 3, 5))
 
 
 @pytest.mark.parametrize(
@@ -193,13 +190,20 @@ def inverted(colour: str) -> str:
 )
 def test_colours_keep_their_contrast_in_light_and_dark(text: str, background: str) -> None:
     """WCAG AA (4.5:1) for the palette as written, and as a forced dark mode inverts it."""
-    assert contrast(STYLE[text], STYLE[background]) >= 4.5
-    assert contrast(inverted(STYLE[text]), inverted(STYLE[background])) >= 4.5
+    assert contrast_ratio(STYLE[text], STYLE[background]) >= AA
+    assert contrast_ratio(inverted(STYLE[text]), inverted(STYLE[background])) >= AA
 
 
 @pytest.mark.parametrize("tone", list(BADGES))
 def test_evidence_badges_keep_their_contrast_in_light_and_dark(tone: str) -> None:
     ink, paper = BADGES[tone]  # type: ignore[index]
 
-    assert contrast(ink, paper) >= 4.5
-    assert contrast(inverted(ink), inverted(paper)) >= 4.5
+    assert contrast_ratio(ink, paper) >= AA
+    assert contrast_ratio(inverted(ink), inverted(paper)) >= AA
+
+
+@pytest.mark.parametrize("scheme", list(BRAND_INK))
+def test_the_default_masthead_keeps_its_contrast_as_written_and_inverted(scheme: str) -> None:
+    ink = BRAND_INK[scheme]
+    assert contrast_ratio(ink, DEFAULT_BRAND) >= AA
+    assert contrast_ratio(inverted(ink), inverted(DEFAULT_BRAND)) >= AA

@@ -380,3 +380,29 @@ def test_in_this_issue_lists_every_featured_summary_first_in_order() -> None:
         (item.url, item.title) for item in ISSUE.featured
     ]
     assert "In this issue:\n1. " + ISSUE.featured[0].title in text_part()
+
+
+# --- the masthead ---------------------------------------------------------------------------------------
+
+
+def test_the_masthead_shows_the_logo_at_its_width_with_its_words_and_the_brand_colour() -> None:
+    site = replace(SITE, brand_color="#14532d", logo_url="https://cdn.example.org/logo.png", logo_width=96)
+    site = replace(site, logo_alt="Clinic Digest logo")
+    markup = html_part(site=site)
+    page = Page(markup)
+
+    images = [attributes for attributes in page.attributes if attributes["tag"] == "img"]
+    assert len(images) == 1
+    assert (images[0]["src"], images[0]["alt"], images[0]["width"]) == (
+        "https://cdn.example.org/logo.png",
+        "Clinic Digest logo",
+        "96",
+    )
+    assert 'bgcolor="#14532d"' in markup  # Outlook's table and everyone else's div
+    assert "background:#14532d;background-color:#14532d" in markup
+    assert ".dm-masthead, .dm-masthead table { background: #14532d !important; }" in markup
+    assert page.text.index(site.name) < page.text.index(WALKING.title)
+
+
+def test_without_a_logo_the_masthead_has_no_image() -> None:
+    assert "img" not in Page(html_part()).tags

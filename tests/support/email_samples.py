@@ -1,8 +1,10 @@
 """The two emails the quality tests hold to the bar: a full digest and the confirmation email."""
 
+import io
 from datetime import UTC, datetime
 
 import time_machine
+from PIL import Image, ImageDraw
 
 from digest.mail import MemoryMailer
 from digest.rendering import Markers, Personalizer, RecipientLinks, Renderer, SiteView
@@ -12,7 +14,15 @@ from digest.tokens import Tokens
 from tests.support.rendering import ISSUE
 
 BASE_URL = "https://digest.example.org"
-SITE = SiteView(base_url=BASE_URL, postal_address="Research Digest, 1 Example Street, Springfield")
+LOGO_URL = f"{BASE_URL}/static/logo.png"
+SITE = SiteView(
+    base_url=BASE_URL,
+    postal_address="Research Digest, 1 Example Street, Springfield",
+    brand_color="#0e4d64",
+    logo_url=LOGO_URL,
+    logo_alt="Research Digest logo",
+    logo_width=120,
+)
 LINKS = RecipientLinks(
     unsubscribe=f"{BASE_URL}/unsubscribe/TOKEN", preferences=f"{BASE_URL}/preferences/TOKEN"
 )
@@ -32,6 +42,19 @@ def confirmation_html() -> str:
         view = sender.view(Notice(NoticeKind.confirm, 42, "reader@example.org", "nonce"), None)
     assert view is not None
     return renderer.render_notice(view).html
+
+
+def logo_png() -> bytes:
+    """A 240x60 white mark on transparency, the logo the browser tests serve at ``LOGO_URL``."""
+    image = Image.new("RGBA", (240, 60), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((2, 2, 58, 58), fill=(255, 255, 255, 255))
+    draw.rectangle((24, 14, 36, 46), fill=(14, 77, 100, 255))
+    draw.rectangle((14, 24, 46, 36), fill=(14, 77, 100, 255))
+    draw.rounded_rectangle((72, 18, 236, 42), radius=6, fill=(255, 255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
 EMAILS = {"digest": digest_html, "confirmation": confirmation_html}
