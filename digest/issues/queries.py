@@ -2,7 +2,10 @@
 
 from datetime import datetime
 
+from sqlalchemy import inspect
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from digest.db.models import (
     PUBLISHED,
@@ -58,10 +61,23 @@ def paused_issue(session: Session) -> Issue | None:
     return session.exec(query).first()
 
 
-def published(session: Session) -> list[Issue]:
-    """Every published issue, newest first (the public archive)."""
-    query = select(Issue).where(col(Issue.status).in_(PUBLISHED)).order_by(col(Issue.number).desc())
-    return list(session.exec(query))
+def published_rows() -> SelectOfScalar[Issue]:
+    """Published issues, their stored email (``html``, ``text``: most of a row) left unloaded, for lists
+    and a page's neighbours, which show only numbers, words and dates."""
+    stored_email = (inspect(Issue).attrs[name].class_attribute for name in ("html", "text"))
+    return select(Issue).where(col(Issue.status).in_(PUBLISHED)).options(*map(defer, stored_email))
+
+
+def published(session: Session, *, limit: int | None = None) -> list[Issue]:
+    """Every published issue (or the newest ``limit``), newest first."""
+    return list(session.exec(published_rows().order_by(col(Issue.number).desc()).limit(limit)))
+
+
+def published_neighbours(session: Session, number: int) -> tuple[Issue | None, Issue | None]:
+    """The published issues just before and just after issue ``number`` (drafts and held ones skipped)."""
+    before = published_rows().where(Issue.number < number).order_by(col(Issue.number).desc())
+    after = published_rows().where(Issue.number > number).order_by(col(Issue.number))
+    return session.exec(before).first(), session.exec(after).first()
 
 
 def published_issue(session: Session, number: int) -> Issue | None:

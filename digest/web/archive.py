@@ -1,34 +1,69 @@
-"""The public archive: ``/issues`` and ``/issues/{number}`` ("view in browser"), with no personal links."""
+"""The public archive: ``/issues``, ``/issues/{number}`` (the email's "view in browser") and the Atom feed
+``/issues/feed.xml``.
+
+These are pages of the site for anyone, so they carry no subscriber's links or wording: no unsubscribe or
+preferences link, no "you are receiving this". Every address on them (canonical, card, feed, neighbours,
+sign-up) is built from today's ``DIGEST_BASE_URL``, not the one the issue was composed under. Issues that
+are not published answer exactly as missing ones do. Routes only: the reading is in ``issues/archive.py``.
+"""
+
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
-from digest.db.engine import unit_of_work
-from digest.issues import queries
-from digest.rendering import Markers, Personalizer, RecipientLinks
-from digest.web.context import WebDep
+from digest.core.evidence import LEGEND
+from digest.issues import archive
+from digest.issues.archive import ArchivedIssue
+from digest.rendering.atom import Feed, FeedEntry, atom_feed
+from digest.rendering.note import note_fragment
+from digest.rendering.palette import BADGES, DARK, DARK_BADGES
+from digest.web.context import Web, WebDep
 from digest.web.pages import secure
 
 router = APIRouter()
+ABOUT = "Plain-language summaries of new clinical research: the key takeaway and what it means for you."
+
+
+@dataclass(frozen=True)
+class Card:
+    """What a shared link's preview shows (Open Graph and Twitter card)."""
+
+    title: str
+    description: str
+    type: str = "website"
+    published: str = ""
 
 
 @router.get("/issues", response_class=HTMLResponse)
-def archive(request: Request, web: WebDep) -> HTMLResponse:
-    with unit_of_work(web.engine) as session:
-        listing = [
-            (issue.number, issue.subject, issue.send_started_at or issue.created_at)
-            for issue in queries.published(session)
-        ]
-    return web.pages.render(request, "archive.html", issues=listing)
+def archive_index(request: Request, web: WebDep) -> HTMLResponse:
+    card = Card(f"Past issues of the {web.pages.site_name}", ABOUT)
+    context = page_context(web, f"{web.base_url}/issues", card)
+    return web.pages.render(request, "archive.html", issues=archive.listing(web.engine), **context)
+
+
+@router.get("/issues/feed.xml")
+def archive_feed(web: WebDep) -> Response:
+    issues = archive.feed(web.engine)
+    feed = Feed(
+        title=web.pages.site_name,
+        subtitle=ABOUT,
+        url=f"{web.base_url}/issues/feed.xml",
+        page_url=f"{web.base_url}/issues",
+        updated=max((issue.entry.updated_at for issue in issues), default=web.now()),
+        language="en",
+        entries=[feed_entry(web, issue) for issue in issues],
+    )
+    response = Response(atom_feed(feed), media_type="application/atom+xml; charset=utf-8")
+    secure(response)
+    return response
 
 
 @router.get("/issues/{number}", response_class=HTMLResponse)
 def archived_issue(request: Request, number: int, web: WebDep) -> HTMLResponse:
-    with unit_of_work(web.engine) as session:
-        issue = queries.published_issue(session, number)
-        html = issue.html if issue else None
-        markers = issue.markers if issue else ""
-    if html is None:
+    issue = archive.archived_issue(web.engine, number)
+    if issue is None:
         return web.pages.render(
             request,
             "message.html",
@@ -36,14 +71,38 @@ def archived_issue(request: Request, number: int, web: WebDep) -> HTMLResponse:
             title="No such issue",
             message=f"Issue {number} has not been published.",
         )
-    # The stored email, exactly as sent, with the personal links replaced by general pages.
-    links = RecipientLinks(
-        unsubscribe=f"{web.base_url}/unsubscribe", preferences=f"{web.base_url}/preferences"
+    entry, view = issue.entry, issue.view
+    card = Card(entry.subject, entry.preheader or ABOUT, "article", entry.published_at.isoformat())
+    return web.pages.render(
+        request,
+        "issue.html",
+        issue=issue,
+        note=note_fragment(view.note) if view.note.strip() else "",
+        legend=LEGEND if any(item.evidence for item in view.featured) else "",
+        disclaimer=web.renderer.site.disclaimer if web.renderer else "",
+        **page_context(web, f"{web.base_url}/issues/{entry.number}", card),
     )
-    response = HTMLResponse(Personalizer(html, Markers.of(markers)).fill(links))
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
-        "base-uri 'none'; frame-ancestors 'none'"
+
+
+def page_context(web: Web, page_url: str, card: Card) -> dict[str, Any]:
+    """What both archive pages need: their addresses, their card and the archive's colours."""
+    return {
+        "base_url": web.base_url,
+        "page_url": page_url,
+        "card": card,
+        "badges": {str(tone): colours for tone, colours in BADGES.items()},
+        "dark_badges": {str(tone): colours for tone, colours in DARK_BADGES.items()},
+        "dark": DARK,
+    }
+
+
+def feed_entry(web: Web, issue: ArchivedIssue) -> FeedEntry:
+    entry = issue.entry
+    return FeedEntry(
+        url=f"{web.base_url}/issues/{entry.number}",
+        title=f"Issue {entry.number}: {entry.subject}",
+        published=entry.published_at,
+        updated=entry.updated_at,
+        summary=entry.preheader or entry.subject,
+        content_html=web.pages.fragment("_issue_items.html", view=issue.view),
     )
-    secure(response)
-    return response

@@ -63,7 +63,8 @@ def unsubscribe(request: Request, token: str, web: WebDep) -> HTMLResponse:
 @router.get("/unsubscribe", response_class=HTMLResponse)
 @router.get("/preferences", response_class=HTMLResponse)
 def links_without_token(request: Request, web: WebDep) -> HTMLResponse:
-    """Where the archive's copy of an issue points: the real links are personal and live in each email."""
+    """For anyone who arrives without a token (copies from before the archive became pages pointed here):
+    the real links are personal and live in each email."""
     return web.pages.render(
         request,
         "message.html",

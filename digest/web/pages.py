@@ -37,6 +37,10 @@ class Pages:
         secure(response)
         return response
 
+    def fragment(self, name: str, **context: Any) -> str:
+        """A template's HTML on its own, for use outside a page (an Atom entry's content)."""
+        return self._env.get_template(name).render(site_name=self.site_name, style=STYLE, **context)
+
 
 def secure(response: Response) -> None:
     response.headers["Referrer-Policy"] = "no-referrer"

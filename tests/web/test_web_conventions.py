@@ -18,7 +18,17 @@ from tests.support.cli import Digest
 from tests.support.web import BASE_URL, send_issue
 
 # Pages a monitor or a link preview may ask for, each one a GET route of its own.
-PAGES = ["/subscribe", "/issues", "/issues/1", "/healthz", "/livez", "/readyz", "/metrics", "/editor/login"]
+PAGES = [
+    "/subscribe",
+    "/issues",
+    "/issues/1",
+    "/issues/feed.xml",
+    "/healthz",
+    "/livez",
+    "/readyz",
+    "/metrics",
+    "/editor/login",
+]
 
 
 @pytest.fixture
