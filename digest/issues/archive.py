@@ -8,6 +8,7 @@ issues still being prepared.
 
 An issue's page is built from its items in the order and selection the editor approved, with the same
 view the email was rendered from (``compose.issue_view``), but without any subscriber's links or wording.
+Its words are those sent: ingest never changes a summary that an approved or published issue holds.
 
 May import ``digest.db``, ``digest.issues`` and ``digest.rendering``.
 """

@@ -35,10 +35,7 @@ def publish_week(
     """Ingest two summaries dated in ``week``, compose an issue of them under ``base_url`` and, with
     ``send``, approve and send it to the active subscribers; return its number."""
     at = NOW + week * WEEK
-    items = [summary(10 * week + n, published_at=at - timedelta(hours=n)) for n in (1, 2)]
-    write_summaries(folder, f"week-{week}.json", items)
-    renderer = Renderer(SiteView(base_url=base_url, postal_address="1 Example Street"))
-    ingest(engine, [FolderSource(folder)], renderer, now=at)
+    renderer = write_week(engine, folder, week, base_url=base_url)
     with unit_of_work(engine) as session:
         issue = compose(session, renderer, RULES, now=at)
         assert issue is not None
@@ -51,6 +48,18 @@ def publish_week(
     if send:
         make_sender(engine, MemoryMailer(), at=at + timedelta(minutes=5)).send(number)
     return number
+
+
+def write_week(engine: Engine, folder: Path, week: int, *, base_url: str, **changes: str) -> Renderer:
+    """Write (or rewrite, with ``changes`` to the week's lead summary) the two summaries of ``week`` and
+    ingest them, as the publisher's source would; the renderer used."""
+    at = NOW + week * WEEK
+    items = [summary(10 * week + n, published_at=at - timedelta(hours=n)) for n in (1, 2)]
+    items[0].update(changes)
+    write_summaries(folder, f"week-{week}.json", items)
+    renderer = Renderer(SiteView(base_url=base_url, postal_address="1 Example Street"))
+    ingest(engine, [FolderSource(folder)], renderer, now=at + timedelta(minutes=1 if changes else 0))
+    return renderer
 
 
 def build_archive(engine: Engine, folder: Path, *, base_url: str) -> Archive:

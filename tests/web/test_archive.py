@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from digest.db.engine import unit_of_work
 from digest.issues.queries import get_issue
-from tests.support.archive import Archive, build_archive
+from tests.support.archive import Archive, build_archive, write_week
 
 COMPOSED_AT = "https://old-host.example.net"  # the site's address when the issues were composed and sent
 TODAY = "https://digest.example.org"  # DIGEST_BASE_URL now (conftest's env)
@@ -104,6 +104,25 @@ def test_links_follow_todays_base_url(client: TestClient, archive: Archive, engi
 def same_page(html: str, number: str) -> str:
     """The page with its number and its per-response nonce taken out."""
     return re.sub(r'nonce="[^"]+"', "", html).replace(f"Issue {number} ", "Issue N ")
+
+
+def test_a_summary_updated_after_the_send_leaves_the_archive_as_sent(
+    client: TestClient, archive: Archive, engine: Engine, tmp_path: Path
+) -> None:
+    """The source changes the lead summary of the second issue after it went out: ingest keeps a sent
+    issue's summaries as they were, so its page and feed entry still show the words readers were sent."""
+    changes = {"key_takeaway": "A corrected takeaway.", "headline": "A corrected headline"}
+    write_week(engine, tmp_path / "archive-summaries", 1, base_url=COMPOSED_AT, **changes)
+    page = client.get(f"/issues/{archive.sent[1]}").text
+    entry = next(
+        entry
+        for entry in feedparser.parse(client.get("/issues/feed.xml").content).entries
+        if entry.link.endswith(f"/issues/{archive.sent[1]}")
+    )
+    for shown in (page, entry.content[0].value):
+        assert "The key takeaway of study 11." in shown
+        assert "Plain headline number 11" in shown
+        assert "corrected" not in shown
 
 
 def test_unpublished_issues_answer_as_missing_ones(client: TestClient, archive: Archive) -> None:
