@@ -18,6 +18,7 @@ from digest.core.addresses import domain_of, is_public_domain
 from digest.core.contrast import hex_colour
 from digest.core.durations import parse_duration
 from digest.core.engagement import Tracking
+from digest.core.origins import parse_origins
 from digest.errors import ConfigError, InvalidInput
 from digest.rendering.palette import DEFAULT_BRAND, brand_problem
 
@@ -214,6 +215,11 @@ class Settings(BaseSettings):
     """Ask sign-ups to solve a self-hosted proof-of-work challenge (ALTCHA)."""
     altcha_max_number: int = Field(default=100_000, ge=1_000, le=10_000_000)
     """The difficulty of the proof-of-work challenge: the largest number a browser may have to try."""
+    embed_origins: str = ""
+    """The sites allowed to embed the sign-up form (`/embed`), as exact origins separated by commas or
+    spaces: `https://www.example.org, https://blog.example.org` (scheme, host and port only; no path, no
+    wildcard). CORS and the iframe's `frame-ancestors` follow this list, and a sign-up sent from a page
+    of any other site is refused. Empty: only this site's own pages."""
 
     @field_validator(
         "ingest_every",
@@ -299,6 +305,15 @@ class Settings(BaseSettings):
             raise ValueError(f"must be an https:// address of an image without spaces, got {value!r}")
         return value.strip()
 
+    @field_validator("embed_origins")
+    @classmethod
+    def _embed_origins(cls, value: str) -> str:
+        try:
+            parse_origins(value)
+        except InvalidInput as exc:  # a ValueError, so that pydantic names the variable
+            raise ValueError(str(exc)) from exc
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
@@ -322,6 +337,11 @@ class Settings(BaseSettings):
     def editor_accounts(self) -> dict[str, str]:
         """Editor name -> argon2 password hash, from ``DIGEST_EDITORS``."""
         return parse_editors(self.editors or "")
+
+    @property
+    def embed_origin_list(self) -> tuple[str, ...]:
+        """``DIGEST_EMBED_ORIGINS`` as browsers write origins (lower case, no default port)."""
+        return parse_origins(self.embed_origins)
 
     @property
     def source_list(self) -> list[str]:

@@ -156,6 +156,44 @@ class FormTokens:
         return seconds
 
 
+@dataclass(frozen=True)
+class EmbedStamp:
+    """What a genuine embed token says: the site it was handed to (``""``: this site's own page) and
+    how many seconds ago."""
+
+    origin: str
+    age: float
+
+
+class EmbedTokens:
+    """Signed timestamps handed to an embedded sign-up form (``GET /embed/token``): when the form was
+    set up, for the minimum fill time, and for which site.
+
+    A salt of their own: no form, link or API token passes for one. Each holds a random nonce, so a
+    sign-up spends its own token alone (replays are refused through the used-form-token table).
+    """
+
+    def __init__(self, keys: list[str]) -> None:
+        self._serializer = URLSafeTimedSerializer(
+            keys, salt="digest.embed", signer_kwargs={"digest_method": hashlib.sha256}
+        )
+
+    def issue(self, origin: str) -> str:
+        return self._serializer.dumps([origin, secrets.token_urlsafe(9)])
+
+    def stamp(self, token: str, *, max_age: timedelta) -> EmbedStamp:
+        """The token's site and age; ``TokenInvalid`` if forged, made for another purpose, or too old."""
+        try:
+            payload, signed_at = self._serializer.loads(
+                token, max_age=int(max_age.total_seconds()), return_timestamp=True
+            )
+        except (BadSignature, UnicodeDecodeError) as exc:
+            raise TokenInvalid(FORM_EXPIRED) from exc
+        if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], str)):
+            raise TokenInvalid(FORM_EXPIRED)
+        return EmbedStamp(origin=payload[0], age=(utc_now() - signed_at).total_seconds())
+
+
 class ApiTokens:
     """Bearer tokens for ``POST /api/summaries``, one per editor, issued by ``digest editors token NAME``.
 

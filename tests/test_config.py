@@ -374,3 +374,26 @@ def test_a_logo_not_at_an_https_address_is_refused_by_name(monkeypatch: pytest.M
 
     with pytest.raises(ConfigError, match="DIGEST_LOGO_URL: must be an https:// address"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    "origins",
+    ["*", "https://www.example.org/newsletter", "www.example.org", "ftp://example.org", "https://a@b.org"],
+)
+def test_embed_origins_that_are_not_exact_origins_stop_start_up(
+    monkeypatch: pytest.MonkeyPatch, origins: str
+) -> None:
+    monkeypatch.setenv("DIGEST_EMBED_ORIGINS", f"https://ok.example.org, {origins}")
+    with pytest.raises(ConfigError, match=r"DIGEST_EMBED_ORIGINS: .* is not an origin: write scheme://host"):
+        load_settings()
+
+
+def test_embed_origins_are_read_as_browsers_write_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "DIGEST_EMBED_ORIGINS", "https://WWW.Example.org:443/ http://127.0.0.1:8001,https://b.org"
+    )
+    assert load_settings().embed_origin_list == (
+        "https://www.example.org",
+        "http://127.0.0.1:8001",
+        "https://b.org",
+    )

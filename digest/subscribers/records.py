@@ -26,6 +26,9 @@ class Consent:
     user_agent: str | None = None
     text_version: str | None = None
     at: datetime | None = None  # when it was given, if before now (an imported opt-in time)
+    # The reader's IANA zone as their browser reported it at sign-up (checked with ``core.zones``), None
+    # when it did not: a sign-up stores it as their zone (``request_subscription``).
+    timezone: str | None = None
 
 
 def normalise_address(address: str) -> str:

@@ -62,6 +62,7 @@ SIGN_UP_COLUMNS = (
     "consent_ip",
     "consent_user_agent",
     "consent_text_version",
+    "timezone",
     "topics",
     "updated_at",
     "confirmation_sent_at",
@@ -96,6 +97,8 @@ def request_subscription(
         if subscriber.state != SubscriberState.pending:  # an unsubscribed address must confirm again
             row["state"], row["confirmation_sent_at"] = SubscriberState.pending, None
         row.update(consent_fields(consent, now=now), topics=encoded(topics), updated_at=now)
+        # A browser's zone becomes theirs; a form that cannot tell (no script) keeps the one known.
+        row["timezone"] = consent.timezone or subscriber.timezone
         if not recently(row["confirmation_sent_at"], now, resend_window):  # list bombing: one per window
             row["confirmation_sent_at"], due = now, NoticeKind.confirm
     session.execute(update(Subscriber).where(col(Subscriber.id) == subscriber.id).values(row))

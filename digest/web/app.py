@@ -6,10 +6,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
-from digest.tokens import FormTokens
-from digest.web import api, archive, clicks, editor, links, ops, subscribe, webhooks
+from digest.core.origins import origin_of
+from digest.rendering import templates_dir
+from digest.tokens import EmbedTokens, FormTokens
+from digest.web import api, archive, clicks, editor, embed, links, ops, subscribe, webhooks
 from digest.web.context import Web
 from digest.web.conventions import HeadAsGet, SlashRedirect, allowed_methods
+from digest.web.embed_sites import Embed, EmbedCORS, EmbedSites, Script
 from digest.web.guard import Counts, Guard, TooManyRequests, parse_limits
 from digest.web.pages import Pages
 from digest.web.proof import ProofOfWork
@@ -24,6 +27,7 @@ def create_app(parts: Parts) -> FastAPI:
     )
     app.router.default = SlashRedirect(app.router.routes, settings.base_url)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(EmbedCORS, origins=settings.embed_origin_list)
     app.state.web = Web(
         engine=parts.engine,
         tokens=parts.tokens,
@@ -56,8 +60,14 @@ def create_app(parts: Parts) -> FastAPI:
         blocked_in_a_row=settings.blocked_in_a_row,
         configured_topics=tuple(settings.topic_list),
         topics_lookback=settings.topics_lookback,
+        embed=Embed(
+            EmbedSites(settings.embed_origin_list, origin_of(settings.base_url) or settings.base_url),
+            EmbedTokens(settings.signing_keys),
+            Script.load(templates_dir() / "embed" / "embed.js"),
+        ),
     )
     app.include_router(subscribe.router)
+    app.include_router(embed.router)
     app.include_router(links.router)
     app.include_router(clicks.router)
     app.include_router(archive.router)

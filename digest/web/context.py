@@ -25,6 +25,7 @@ from digest.subscribers import topics
 from digest.subscribers.notices import NoticeSender, send_quietly
 from digest.subscribers.subscriptions import Notice
 from digest.tokens import ApiTokens, Tokens
+from digest.web.embed_sites import Embed
 from digest.web.guard import Guard
 from digest.web.pages import Pages
 from digest.web.proof import ProofOfWork
@@ -55,6 +56,8 @@ class Web:
     # The topics subscribers choose from: these (DIGEST_TOPICS) and those of recent summaries.
     configured_topics: tuple[str, ...] = ()
     topics_lookback: timedelta = timedelta(days=90)
+    # The embedded sign-up form (web/embed.py): its allowed sites, signed timestamps and script.
+    embed: Embed | None = None
 
     def now(self) -> datetime:
         return utc_now()

@@ -185,13 +185,21 @@ def subscribe_json(request: Request, web: Web, tasks: BackgroundTasks, body: Any
 
 
 def register(
-    request: Request, web: Web, tasks: BackgroundTasks, email: str, choice: Sequence[str], *, form: str
+    request: Request,
+    web: Web,
+    tasks: BackgroundTasks,
+    email: str,
+    choice: Sequence[str],
+    *,
+    form: str,
+    timezone: str | None = None,
 ) -> None:
     consent = Consent(
         form=form,
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         text_version=web.consent_text_version,
+        timezone=timezone,
     )
     with unit_of_work(web.engine) as session:
         notice = subscriptions.request_subscription(
