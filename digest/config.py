@@ -168,7 +168,8 @@ class Settings(BaseSettings):
     grey in the dark one; a colour on which either reads below WCAG AA (4.5:1) is refused at start-up."""
     logo_url: str | None = None
     """An https address of a logo image shown at the top of the email's masthead (PNG or JPEG; mail
-    clients ignore SVG). None: the masthead shows the site name only."""
+    clients ignore SVG), and the picture of an archive page's card when its link is shared. None: the
+    masthead shows the site name only."""
     logo_alt: str | None = None
     """The logo's alternative text, read out and shown when images are off; the site name by default."""
     logo_width: int = Field(default=160, ge=16, le=552)

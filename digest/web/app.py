@@ -32,7 +32,7 @@ def create_app(parts: Parts) -> FastAPI:
         engine=parts.engine,
         tokens=parts.tokens,
         clicks=parts.tracked_links,
-        pages=Pages(settings.site_name),
+        pages=Pages(settings.site_name, logo_url=settings.logo_url, logo_alt=settings.logo_alt),
         guard=Guard(
             FormTokens(settings.signing_keys),
             parse_limits(settings.rate_limit_ip, settings.rate_limit_address),

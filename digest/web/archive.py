@@ -90,6 +90,8 @@ def page_context(web: Web, page_url: str, card: Card) -> dict[str, Any]:
         "base_url": web.base_url,
         "page_url": page_url,
         "card": card,
+        "card_image": web.pages.logo_url or "",
+        "card_image_alt": web.pages.logo_alt,
         "badges": {str(tone): colours for tone, colours in BADGES.items()},
         "dark_badges": {str(tone): colours for tone, colours in DARK_BADGES.items()},
         "dark": DARK,

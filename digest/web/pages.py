@@ -16,8 +16,11 @@ from digest.rendering.palette import STYLE
 
 
 class Pages:
-    def __init__(self, site_name: str) -> None:
+    def __init__(self, site_name: str, *, logo_url: str | None = None, logo_alt: str | None = None) -> None:
         self.site_name = site_name
+        # DIGEST_LOGO_URL and DIGEST_LOGO_ALT: the picture on a shared archive link's card.
+        self.logo_url = logo_url
+        self.logo_alt = logo_alt or site_name
         self._env = Environment(
             loader=FileSystemLoader(str(templates_dir() / "pages")),
             autoescape=select_autoescape(["html"], default=True),

@@ -16,6 +16,8 @@ from sqlalchemy import Engine
 
 from digest.db.engine import unit_of_work
 from digest.issues.queries import get_issue
+from digest.web.app import create_app
+from digest.wiring import Parts
 from tests.support.archive import Archive, build_archive, write_week
 
 COMPOSED_AT = "https://old-host.example.net"  # the site's address when the issues were composed and sent
@@ -64,6 +66,21 @@ def test_issue_page_is_a_page_of_the_site(client: TestClient, archive: Archive) 
     assert '<meta name="twitter:card" content="summary">' in html
     assert re.search(r'<meta name="twitter:description" content="[^"]{20,}">', html)
     assert FEED_LINK in html
+
+
+def test_the_card_shows_the_logo_when_there_is_one(
+    client: TestClient, archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "og:image" not in client.get(f"/issues/{archive.sent[0]}").text
+    monkeypatch.setenv("DIGEST_LOGO_URL", "https://cdn.example.org/logo.png")
+    monkeypatch.setenv("DIGEST_LOGO_ALT", "Research Digest: a magnifier over a heart")
+    with Parts.from_environment() as parts, TestClient(create_app(parts), base_url=TODAY) as branded:
+        for path in ("/issues", f"/issues/{archive.sent[0]}"):
+            html = branded.get(path).text
+            assert '<meta property="og:image" content="https://cdn.example.org/logo.png">' in html
+            assert (
+                '<meta property="og:image:alt" content="Research Digest: a magnifier over a heart">' in html
+            )
 
 
 def test_first_and_latest_issue_link_only_to_what_exists(client: TestClient, archive: Archive) -> None:
