@@ -283,3 +283,10 @@ def as_json(report: IssueReport) -> dict[str, object]:
             for m in report.movement
         ],
     }
+
+
+def recent_reports(session: Session, *, now: datetime, count: int = 8) -> list[IssueReport]:
+    """The reports of the last ``count`` issues whose send started, oldest first (as charts read)."""
+    query = select(Issue.number).where(col(Issue.send_started_at).is_not(None))
+    numbers = list(session.exec(query.order_by(col(Issue.number).desc()).limit(count)))
+    return [issue_report(session, number, now=now) for number in reversed(numbers)]

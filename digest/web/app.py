@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from digest.core.origins import origin_of
 from digest.rendering import templates_dir
 from digest.tokens import EmbedTokens, FormTokens
-from digest.web import api, archive, clicks, editor, embed, links, ops, subscribe, webhooks
+from digest.web import api, archive, clicks, editor, embed, links, ops, reports, subscribe, webhooks
 from digest.web.context import Web
 from digest.web.conventions import HeadAsGet, SlashRedirect, allowed_methods
 from digest.web.embed_sites import Embed, EmbedCORS, EmbedSites, Script
@@ -70,6 +70,7 @@ def create_app(parts: Parts) -> FastAPI:
     app.include_router(embed.router)
     app.include_router(links.router)
     app.include_router(clicks.router)
+    app.include_router(reports.router)
     app.include_router(archive.router)
     app.include_router(ops.router)
     app.include_router(api.router)

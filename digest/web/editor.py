@@ -36,6 +36,7 @@ from digest.web.editor_auth import (
     SignInRequired,
 )
 from digest.web.pages import secure
+from digest.web.reports import percent, recent_figures
 from digest.wiring import Parts
 
 router = APIRouter()
@@ -155,6 +156,8 @@ def issue_list(request: Request, editor: EditorDep, web: WebDep, auth: AuthDep) 
         in_review=in_review,
         past=past,
         form_token=auth.form_token(editor),
+        percent=percent,
+        **recent_figures(web),
     )
 
 

@@ -1,6 +1,7 @@
 """The editor's pages, request by request, on SQLite and PostgreSQL: sign-in, refusals, decisions with
 their audit trail, edits that re-render at once, test sends, and the warnings shown before approving."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -306,7 +307,7 @@ def test_a_stale_order_is_refused(client: TestClient, issue: int, engine: Engine
 
 
 def test_subject_preheader_and_a_sanitised_markdown_note(
-    client: TestClient, issue: int, engine: Engine
+    client: TestClient, issue: int, engine: Engine, parts: Parts
 ) -> None:
     sign_in(client)
     note = (
@@ -320,7 +321,11 @@ def test_subject_preheader_and_a_sanitised_markdown_note(
     assert "<strong>readers</strong> &amp; friends." in kept.html
     assert "<script>" not in kept.html
     assert 'href="javascript' not in kept.html.replace(" ", "")
-    assert 'href="https://digest.example.org/method"' in kept.html
+    # The note's link, tracked (DIGEST_TRACKING=aggregate), leads to the address the editor wrote.
+    (tracked,) = re.findall(
+        r'href="https://digest.example.org/r/([^"]+)"', kept.html.split("In this issue")[0]
+    )
+    assert parts.click_tokens.read(tracked).url == "https://digest.example.org/method"
     assert "<title>A new subject</title>" in kept.html
     assert "Hello **readers** & friends." in kept.text
     assert trail(engine, issue) == [("ada", "edit")]
