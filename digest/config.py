@@ -20,6 +20,7 @@ from digest.core.durations import parse_duration
 from digest.core.engagement import Tracking
 from digest.core.origins import parse_origins
 from digest.errors import ConfigError, InvalidInput
+from digest.i18n import language, shipped_languages
 from digest.rendering.palette import DEFAULT_BRAND, brand_problem
 
 DEVELOPMENT_SECRET = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
@@ -174,6 +175,11 @@ class Settings(BaseSettings):
     """The logo's alternative text, read out and shown when images are off; the site name by default."""
     logo_width: int = Field(default=160, ge=16, le=552)
     """The logo's width in the email, in pixels (its height follows the image's proportions)."""
+    language: str = "en"
+    """The language of every word readers see: emails, notices and the subscriber's pages (`en`, `es`;
+    one of the catalogues under `digest/locales/`). Dates follow it, and a language written right to
+    left sets the pages and emails right to left. Summaries and the settings' own texts (the site name,
+    `DIGEST_CONSENT_TEXT`, `DIGEST_WELCOME_TEXT`) are shown as written: write them in this language."""
     consent_text: str = (
         "Yes, email me the weekly Research Digest. I can unsubscribe at any time with one click."
     )
@@ -312,6 +318,19 @@ class Settings(BaseSettings):
         try:
             parse_origins(value)
         except InvalidInput as exc:  # a ValueError, so that pydantic names the variable
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if value not in shipped_languages():
+            raise ValueError(
+                f"no catalogue ships for {value!r}; choose one of " + ", ".join(shipped_languages())
+            )
+        try:
+            language(value)  # compiled now, so a broken catalogue stops start-up, not the first email
+        except ConfigError as exc:
             raise ValueError(str(exc)) from exc
         return value
 

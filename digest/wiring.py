@@ -14,6 +14,7 @@ from digest.core.engagement import TrackedLink, Tracking
 from digest.db.engine import make_engine
 from digest.engagement.clicks import ClickRecorder, TrackedLinks
 from digest.errors import ConfigError
+from digest.i18n import language
 from digest.issues.compose import ComposeRules
 from digest.mail import ConsoleMailer, Mailer, MemoryMailer, OutboxMailer
 from digest.mail.mime import is_valid_from
@@ -69,7 +70,9 @@ class Parts:
         )
         # DIGEST_TRACKING=off: the render never sees a tracker, so every link stays as written.
         tracking = self.settings.tracking != Tracking.off
-        return Renderer(site, track=self.click_link if tracking else None)
+        return Renderer(
+            site, track=self.click_link if tracking else None, language=language(settings.language)
+        )
 
     def click_link(self, link: TrackedLink) -> str:
         """Where a tracked link of an email leads: ``/r/{token}`` on the site."""

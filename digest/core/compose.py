@@ -3,9 +3,12 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from gettext import NullTranslations
 
 SUBJECT_LIMIT = 78
 PREHEADER_LIMIT = 140
+# The words of a subject and preheader in English; wiring passes the catalogue of DIGEST_LANGUAGE.
+ENGLISH = NullTranslations()
 
 
 @dataclass(frozen=True)
@@ -45,17 +48,18 @@ def shorten(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def subject_for(count: int, lead_headline: str) -> str:
+def subject_for(count: int, lead_headline: str, words: NullTranslations = ENGLISH) -> str:
     """The news first, then how many more: ``"Hearing aids did not slow memory decline, and 13 more"``.
 
     A phone shows the first 35 to 40 characters of a subject: they carry the lead summary's headline, not
     a count. The count comes last and is never cut; the headline is shortened to leave it room.
     """
-    more = f", and {count - 1} more" if count > 1 else ""
+    more = words.ngettext(", and %(count)d more", ", and %(count)d more", count - 1) % {"count": count - 1}
+    more = more if count > 1 else ""
     return shorten(lead_headline, max(20, SUBJECT_LIMIT - len(more))) + more
 
 
-def preheader_for(selection: Selection) -> str:
+def preheader_for(selection: Selection, words: NullTranslations = ENGLISH) -> str:
     """The inbox preview line, continuing the subject rather than repeating it: the next headlines
     ("Also: ..."), or the lead's takeaway when it is the only summary."""
     if selection.is_empty:
@@ -63,4 +67,7 @@ def preheader_for(selection: Selection) -> str:
     lead, *rest = selection.ordered
     if not rest:
         return shorten(lead.key_takeaway, PREHEADER_LIMIT)
-    return shorten("Also: " + "; ".join(item.display_title for item in rest), PREHEADER_LIMIT)
+    also = words.gettext("Also: %(headlines)s") % {
+        "headlines": "; ".join(item.display_title for item in rest)
+    }
+    return shorten(also, PREHEADER_LIMIT)

@@ -19,14 +19,19 @@ class Tone(StrEnum):
     neutral = "neutral"
 
 
-GRADE = {"high": Tone.strongest, "moderate": Tone.strong, "low": Tone.weak, "very low": Tone.weakest}
+# GRADE's words in English and in Spanish (DIGEST_LANGUAGE=es): summaries state them in their own language.
+GRADE = {
+    "high": Tone.strongest,
+    "moderate": Tone.strong,
+    "low": Tone.weak,
+    "very low": Tone.weakest,
+    "alta": Tone.strongest,
+    "moderada": Tone.strong,
+    "baja": Tone.weak,
+    "muy baja": Tone.weakest,
+}
 NUMBERED = {1: Tone.strongest, 2: Tone.strong, 3: Tone.weak, 4: Tone.weakest, 5: Tone.weakest}
-LEVEL = re.compile(r"^(?:level|loe|oxford level)?\s*([1-5])\s*[a-c]?$")
-LEGEND = (
-    "Evidence levels: High or Level 1 means the findings are unlikely to change with more research; "
-    "Moderate or Level 2, probably close; Low or Level 3, may well change; Very low or Levels 4-5, "
-    "uncertain. They rate the research, not the advice."
-)
+LEVEL = re.compile(r"^(?:level|loe|oxford level|nivel)?\s*([1-5])\s*[a-c]?$")
 
 
 @dataclass(frozen=True)

@@ -231,7 +231,7 @@ def send_naively(parts: Parts, number: int, count: int) -> None:
     sender = parts.sender()
     with unit_of_work(parts.engine) as session:
         issue = get_issue(session, number)
-        view = issue_view(session, issue)
+        view = issue_view(session, issue, language=parts.renderer.language)
         people = session.exec(select(Subscriber).order_by(col(Subscriber.id)).limit(count)).all()
     for person in people:
         rendered = parts.renderer.render_issue(view)

@@ -18,6 +18,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from digest.core.compose import Candidate, Selection, preheader_for, select_items, subject_for
 from digest.db.models import EditorialAction, Issue, IssueItem, IssueStatus, Summary
+from digest.i18n import ENGLISH, Language
 from digest.rendering import IssueView, ItemView, Renderer
 
 EDITABLE = (IssueStatus.draft, IssueStatus.held)
@@ -62,6 +63,7 @@ def compose(
     The issue keeps its age limit as ``window_start``, so its page can name what was too old for it.
     """
     oldest = age_limit(session, rules, now=now)
+    words = renderer.language.translations
     rows = candidates(session, after=oldest, now=now)
     selection = select_items(
         [Candidate(row.id or 0, row.published_at, row.display_title, row.key_takeaway) for row in rows],
@@ -77,8 +79,8 @@ def compose(
         period=period,
         window_start=oldest,
         window_end=now,
-        subject=subject_for(len(selection.ordered), selection.ordered[0].display_title),
-        preheader=preheader_for(selection),
+        subject=subject_for(len(selection.ordered), selection.ordered[0].display_title, words),
+        preheader=preheader_for(selection, words),
         created_at=now,
         updated_at=now,
     )
@@ -153,7 +155,9 @@ def skipped_for_age(
     return list(session.exec(query.order_by(col(Summary.published_at).desc(), col(Summary.id))))
 
 
-def issue_view(session: Session, issue: Issue, only: Collection[int] | None = None) -> IssueView:
+def issue_view(
+    session: Session, issue: Issue, only: Collection[int] | None = None, language: Language = ENGLISH
+) -> IssueView:
     """What the templates need to show ``issue``: its items in order, the featured ones in full.
 
     With ``only`` (a variant's summary ids), just those items, with subject and preheader for them; as
@@ -171,7 +175,8 @@ def issue_view(session: Session, issue: Issue, only: Collection[int] | None = No
     if only is not None:
         rows = [(item, summary) for item, summary in rows if summary.id in only]
         if not worded_by_editor(session, issue):  # an editor's words go to every variant
-            subject, preheader = announcement([summary for _, summary in rows]) or (subject, preheader)
+            worded = announcement([summary for _, summary in rows], language)
+            subject, preheader = worded or (subject, preheader)
     featured: list[ItemView] = []
     more: list[ItemView] = []
     for item, summary in rows:
@@ -194,7 +199,7 @@ def issue_view(session: Session, issue: Issue, only: Collection[int] | None = No
         number=issue.number,
         subject=subject,
         preheader=preheader,
-        date_label=f"{issue.window_end:%-d %B %Y}",
+        date_label=language.date(issue.window_end),
         featured=tuple(featured),
         more=tuple(more),
         note=issue.note,
@@ -203,7 +208,7 @@ def issue_view(session: Session, issue: Issue, only: Collection[int] | None = No
 
 def render_and_store(session: Session, renderer: Renderer, issue: Issue) -> None:
     """Render ``issue`` once and keep the result with it."""
-    rendered = renderer.render_issue(issue_view(session, issue))
+    rendered = renderer.render_issue(issue_view(session, issue, language=renderer.language))
     issue.html = rendered.html
     issue.text = rendered.text
     issue.markers = rendered.markers
@@ -223,7 +228,7 @@ def rerender_issues_holding(session: Session, renderer: Renderer, summary_ids: s
     issues = list(session.exec(query))
     for issue in issues:
         if not worded_by_editor(session, issue):
-            refresh_announcement(session, issue)
+            refresh_announcement(session, issue, renderer.language)
         render_and_store(session, renderer, issue)
     return [issue.number for issue in issues]
 
@@ -238,7 +243,7 @@ def worded_by_editor(session: Session, issue: Issue) -> bool:
     return any("subject" in detail or "preheader" in detail for detail in edits)
 
 
-def refresh_announcement(session: Session, issue: Issue) -> None:
+def refresh_announcement(session: Session, issue: Issue, language: Language = ENGLISH) -> None:
     """Subject and preheader quote the top item, whose words an updated summary may have changed."""
     query = (
         select(Summary)
@@ -246,21 +251,21 @@ def refresh_announcement(session: Session, issue: Issue) -> None:
         .where(IssueItem.issue_id == issue.id)
         .order_by(col(IssueItem.position))
     )
-    worded = announcement(list(session.exec(query)))
+    worded = announcement(list(session.exec(query)), language)
     if worded:
         issue.subject, issue.preheader = worded
 
 
-def announcement(summaries: Sequence[Summary]) -> tuple[str, str] | None:
+def announcement(summaries: Sequence[Summary], language: Language = ENGLISH) -> tuple[str, str] | None:
     """The subject and preheader for these summaries, in this order: the top one's headline first."""
     if not summaries:
         return None
     items = tuple(
         Candidate(row.id or 0, row.published_at, row.display_title, row.key_takeaway) for row in summaries
     )
-    return subject_for(len(items), items[0].display_title), preheader_for(
-        Selection(ordered=items, featured=len(items))
-    )
+    words = language.translations
+    selection = Selection(ordered=items, featured=len(items))
+    return subject_for(len(items), items[0].display_title, words), preheader_for(selection, words)
 
 
 def year_of(published: str | None) -> int | None:

@@ -80,7 +80,7 @@ def arrange(
     if not order:
         raise InvalidInput("an issue needs at least one item: cancel the issue instead")
     featured = sum(row.featured for row in rows)
-    automatic = announces_itself(session, issue)
+    automatic = announces_itself(session, issue, renderer)
     dropped = [row for row in rows if row.summary_id not in order]
     for row in dropped:
         session.delete(row)
@@ -96,17 +96,17 @@ def arrange(
         session.add(row)
     session.flush()
     if automatic:  # the subject and preheader quote the top item: follow the new order
-        refresh_announcement(session, issue)
+        refresh_announcement(session, issue, renderer.language)
     detail = "order " + " ".join(str(summary_id) for summary_id in order)
     if dropped:
         detail += "; dropped " + " ".join(str(row.summary_id) for row in dropped)
     return changed(session, renderer, issue, by=by, now=now, action="arrange", detail=detail)
 
 
-def announces_itself(session: Session, issue: Issue) -> bool:
+def announces_itself(session: Session, issue: Issue, renderer: Renderer) -> bool:
     """Whether the subject and preheader are still the ones compose wrote (no editor changed them)."""
     written = (issue.subject, issue.preheader)
-    refresh_announcement(session, issue)
+    refresh_announcement(session, issue, renderer.language)
     automatic = (issue.subject, issue.preheader) == written
     issue.subject, issue.preheader = written
     return automatic

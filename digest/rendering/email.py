@@ -9,9 +9,10 @@ from markupsafe import Markup
 from mjml import mjml2html
 
 from digest.core.engagement import LinkKind, TrackedLink
-from digest.core.evidence import LEGEND, Evidence, Tone, evidence
+from digest.core.evidence import Evidence, Tone, evidence
 from digest.core.personalize import Markers, neutralised, new_key
 from digest.errors import DigestError
+from digest.i18n import ENGLISH, Language
 from digest.rendering.note import note_html, note_links
 from digest.rendering.palette import BADGES, BRAND_INK, DEFAULT_BRAND, STYLE, dark_css
 
@@ -82,15 +83,6 @@ class ItemView:
         """``"The Lancet, 2026"``: where the study was published, when the summary says."""
         return ", ".join(part for part in (self.journal, str(self.year) if self.year else None) if part)
 
-    @property
-    def study_line(self) -> str:
-        parts = []
-        if self.study_type:
-            parts.append(f"Study type: {self.study_type}")
-        if self.evidence_level:
-            parts.append(f"Evidence level: {self.evidence_level}")
-        return " · ".join(parts)
-
 
 @dataclass(frozen=True)
 class IssueView:
@@ -105,9 +97,8 @@ class IssueView:
     note_link: Callable[[str], str] | None = field(default=None, compare=False)
 
     @property
-    def count_label(self) -> str:
-        count = len(self.featured) + len(self.more)
-        return f"{count} new research {'summary' if count == 1 else 'summaries'}"
+    def count(self) -> int:
+        return len(self.featured) + len(self.more)
 
     @property
     def note_paragraphs(self) -> list[str]:
@@ -149,13 +140,6 @@ class SiteView:
     """An https image shown at the top of the masthead, ``logo_width`` pixels wide (``DIGEST_LOGO_URL``)."""
     logo_alt: str = ""
     logo_width: int = 160
-    why: str = (
-        "You are receiving this because you subscribed to the Research Digest and confirmed your address."
-    )
-    disclaimer: str = (
-        "These summaries are for information only and are not medical advice; "
-        "talk to a health professional before changing your care."
-    )
 
 
 @dataclass(frozen=True)
@@ -170,6 +154,19 @@ class RenderedEmail:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+def translated(environment: Environment, language: Language) -> Environment:
+    """``environment`` speaking ``language``: ``{% trans %}``, ``_()`` and ``ngettext()`` in its templates
+    (new-style gettext, so placeholders are escaped where autoescape is on), whitespace in ``{% trans %}``
+    blocks collapsed as ``pybabel extract`` collapses it (``trimmed``)."""
+    environment.add_extension("jinja2.ext.i18n")
+    environment.policies["ext.i18n.trimmed"] = True
+    environment.install_gettext_translations(language.translations, newstyle=True)  # type: ignore[attr-defined]
+    environment.globals["lang"] = language.code
+    environment.globals["dir"] = language.direction
+    environment.filters["day"] = language.date
+    return environment
+
+
 class Renderer:
     def __init__(
         self,
@@ -177,21 +174,28 @@ class Renderer:
         folder: Path | None = None,
         *,
         track: Callable[[TrackedLink], str] | None = None,
+        language: Language = ENGLISH,
     ) -> None:
-        """``track``: the address of a tracked link (``DIGEST_TRACKING``); ``None``: links as written."""
+        """``track``: the address of a tracked link (``DIGEST_TRACKING``); ``None``: links as written.
+        ``language``: the words, direction and dates of ``DIGEST_LANGUAGE``."""
         self.site = site
         self.track = track
+        self.language = language
         loader = FileSystemLoader(str(folder or templates_dir()))
         # MJML does not escape, so Jinja2 must, for .mjml.j2 too (select_autoescape would miss it).
-        self._markup = Environment(
-            loader=loader, autoescape=True, undefined=StrictUndefined, finalize=outside_words
+        self._markup = translated(
+            Environment(loader=loader, autoescape=True, undefined=StrictUndefined, finalize=outside_words),
+            language,
         )
         # The text part is plain text, never shown as HTML: escaping would print "&amp;" to readers.
-        self._text = Environment(
-            loader=loader,
-            autoescape=False,  # noqa: S701
-            undefined=StrictUndefined,
-            finalize=outside_words,
+        self._text = translated(
+            Environment(
+                loader=loader,
+                autoescape=False,  # noqa: S701
+                undefined=StrictUndefined,
+                finalize=outside_words,
+            ),
+            language,
         )
 
     def render_issue(self, issue: IssueView) -> RenderedEmail:
@@ -211,7 +215,7 @@ class Renderer:
             "style": STYLE,
             "brand_ink": BRAND_INK["light"],
             "preheader_padding": PREHEADER_PADDING,
-            "legend": LEGEND if any(item.evidence for item in issue.featured) else "",
+            "legend": any(item.evidence for item in issue.featured),
             "dark_css": Markup(dark_css(self.site.brand_color)),  # noqa: S704 - our rules, a checked hex colour
         }
         rendered = self._render("digest", issue.subject, context)

@@ -56,7 +56,7 @@ def email_for(
         raise NotFound(f"issue {issue.number} does not hold summary {min(unknown)}")
     if summary_ids == every:
         return VariantEmail(issue.subject, issue.preheader, issue.html, issue.text, issue.markers)
-    view = issue_view(session, issue, only=set(summary_ids))
+    view = issue_view(session, issue, only=set(summary_ids), language=renderer.language)
     rendered: RenderedEmail = renderer.render_issue(view)
     return VariantEmail(view.subject, view.preheader, rendered.html, rendered.text, rendered.markers)
 

@@ -130,7 +130,8 @@ def test_layout_tables_are_presentation(email: str) -> None:
 
 
 def test_language_and_dark_mode_meta(email: str) -> None:
-    assert re.match(r'<!doctype html><html lang="en"', email)
+    lang = "es" if "Darse de baja" in email else "en"  # the Spanish sample speaks Spanish
+    assert re.match(rf'<!doctype html><html lang="{lang}" dir="ltr"', email)
     assert '<meta name="color-scheme" content="light dark"' in email
     assert '<meta name="supported-color-schemes" content="light dark"' in email
 

@@ -193,7 +193,7 @@ def test_the_footer() -> None:
     assert page.hrefs("View in browser") == [f"{BASE_URL}/issues/{ISSUE.number}"]
     assert page.hrefs("View in your browser") == [f"{BASE_URL}/issues/{ISSUE.number}"]
     assert "are not medical advice" in page.text
-    assert SITE.why in page.text
+    assert "You are receiving this because you subscribed to the Research Digest" in page.text
     assert page.text.endswith(POSTAL_ADDRESS)
 
     text = text_part()

@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 import time_machine
 from PIL import Image, ImageDraw
 
+from digest.i18n import language
 from digest.mail import MemoryMailer
 from digest.rendering import Markers, Personalizer, RecipientLinks, Renderer, SiteView
 from digest.subscribers.notices import NoticeSender, NoticeSettings
 from digest.subscribers.subscriptions import Notice, NoticeKind
 from digest.tokens import Tokens
-from tests.support.rendering import ISSUE
+from tests.support.rendering import ISSUE, spanish_issue
 
 BASE_URL = "https://digest.example.org"
 LOGO_URL = f"{BASE_URL}/static/logo.png"
@@ -57,4 +58,10 @@ def logo_png() -> bytes:
     return out.getvalue()
 
 
-EMAILS = {"digest": digest_html, "confirmation": confirmation_html}
+def spanish_digest_html() -> str:
+    """The digest of a Spanish list (DIGEST_LANGUAGE=es)."""
+    rendered = Renderer(SITE, language=language("es")).render_issue(spanish_issue())
+    return Personalizer(rendered.html, Markers.of(rendered.markers)).fill(LINKS)
+
+
+EMAILS = {"digest": digest_html, "confirmation": confirmation_html, "digest-es": spanish_digest_html}

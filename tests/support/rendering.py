@@ -46,3 +46,56 @@ ISSUE = IssueView(
     note="Welcome to issue 12 — thank you for reading.\n\n"
     "A reader asked whether <b>bold</b> claims & “miracle” cures get special treatment: they don't.",
 )
+
+
+# The same issue for a Spanish list (DIGEST_LANGUAGE=es): summaries written in Spanish, the date in Spanish.
+PASEOS = ItemView(
+    title="Caminar diez minutos después de comer bajó el azúcar en sangre en personas con diabetes tipo 2",
+    url="https://summaries.example.org/s/paseos-despues-de-comer",
+    key_takeaway="Tres paseos cortos al día, cada uno justo después de una comida, bajaron la glucosa de "
+    "24 horas más que un único paseo de 30 minutos.",
+    what_it_means="Si vive con diabetes tipo 2, un paseo corto después de comer es un hábito fácil de "
+    "probar.",
+    study_type="Ensayo cruzado aleatorizado",
+    evidence_level="Moderada",
+    topics=("diabetes", "ejercicio"),
+    journal="Diabetes Care",
+    doi="10.5555/walking-after-meals",
+    year=2026,
+)
+
+
+CAFE = ItemView(
+    title="Café y ritmo cardiaco: sin riesgo añadido en una cohorte de 12 000 adultos de Zúrich",
+    url="https://summaries.example.org/s/cafe-ritmo",
+    key_takeaway="Tomar de 2 a 3 tazas al día no aumentó el riesgo de fibrilación auricular, tampoco a "
+    "partir de los 65 años.",
+    what_it_means="No hace falta renunciar al café con leche por el ritmo del corazón; si nota "
+    "palpitaciones, coménteselo a su médico.",
+    study_type="Estudio de cohortes prospectivo",
+    evidence_level="Baja",
+)
+
+
+VITAMINA_D = ItemView(
+    title="Vitamina D₃ y caídas: un ensayo de 2 años en mayores de 65",
+    url="https://summaries.example.org/s/vitamina-d3-caidas",
+    key_takeaway="Una pastilla diaria de vitamina D no redujo las caídas.",
+    what_it_means="Los ejercicios de equilibrio y fuerza siguen siendo la opción mejor respaldada.",
+)
+
+
+def spanish_issue() -> IssueView:
+    from datetime import date
+
+    from digest.i18n import language
+
+    return IssueView(
+        number=12,
+        subject="Caminar diez minutos después de comer bajó el azúcar en sangre, y 2 más",
+        preheader="Además: Café y ritmo cardiaco; Vitamina D₃ y caídas",
+        date_label=language("es").date(date(2026, 11, 23)),
+        featured=(PASEOS, CAFE),
+        more=(VITAMINA_D,),
+        note="Bienvenidos al número 12; gracias por leernos.",
+    )
