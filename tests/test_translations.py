@@ -36,7 +36,14 @@ TEMPLATES = ROOT / "templates"
 # The templates readers see; the editor's pages (templates/pages/editor/) are for staff, in English.
 READER_TEMPLATES = sorted(
     path.relative_to(TEMPLATES).as_posix()
-    for pattern in ("email/digest.*.j2",)
+    for pattern in (
+        "email/digest.*.j2",
+        "pages/archive.html",
+        "pages/issue.html",
+        "pages/_issue_items.html",
+        "pages/_signup_cta.html",
+        "pages/_archive_head.html",
+    )
     for path in TEMPLATES.glob(pattern)
 )
 WORD = re.compile(r"[^\W\d_]{2,}")

@@ -16,6 +16,7 @@ from digest.rendering.email import (
     Renderer,
     SiteView,
     templates_dir,
+    translated,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "SiteView",
     "new_key",
     "templates_dir",
+    "translated",
 ]

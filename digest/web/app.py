@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException
 
 from digest.core.origins import origin_of
+from digest.i18n import language
 from digest.rendering import templates_dir
 from digest.tokens import EmbedTokens, FormTokens
 from digest.web import api, archive, clicks, editor, embed, links, ops, reports, subscribe, webhooks
@@ -32,7 +33,12 @@ def create_app(parts: Parts) -> FastAPI:
         engine=parts.engine,
         tokens=parts.tokens,
         clicks=parts.tracked_links,
-        pages=Pages(settings.site_name, logo_url=settings.logo_url, logo_alt=settings.logo_alt),
+        pages=Pages(
+            settings.site_name,
+            logo_url=settings.logo_url,
+            logo_alt=settings.logo_alt,
+            language=language(settings.language),
+        ),
         guard=Guard(
             FormTokens(settings.signing_keys),
             parse_limits(settings.rate_limit_ip, settings.rate_limit_address),

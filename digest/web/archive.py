@@ -13,7 +13,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from digest.core.evidence import LEGEND
 from digest.issues import archive
 from digest.issues.archive import ArchivedIssue
 from digest.rendering.atom import Feed, FeedEntry, atom_feed
@@ -23,7 +22,13 @@ from digest.web.context import Web, WebDep
 from digest.web.pages import secure
 
 router = APIRouter()
-ABOUT = "Plain-language summaries of new clinical research: the key takeaway and what it means for you."
+
+
+def about(web: Web) -> str:
+    """What the archive is, for its cards and feed."""
+    return web.pages.gettext(
+        "Plain-language summaries of new clinical research: the key takeaway and what it means for you."
+    )
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,8 @@ class Card:
 
 @router.get("/issues", response_class=HTMLResponse)
 def archive_index(request: Request, web: WebDep) -> HTMLResponse:
-    card = Card(f"Past issues of the {web.pages.site_name}", ABOUT)
+    title = web.pages.gettext("Past issues of the %(name)s") % {"name": web.pages.site_name}
+    card = Card(title, about(web))
     context = page_context(web, f"{web.base_url}/issues", card)
     return web.pages.render(request, "archive.html", issues=archive.listing(web.engine), **context)
 
@@ -48,11 +54,11 @@ def archive_feed(web: WebDep) -> Response:
     issues = archive.feed(web.engine)
     feed = Feed(
         title=web.pages.site_name,
-        subtitle=ABOUT,
+        subtitle=about(web),
         url=f"{web.base_url}/issues/feed.xml",
         page_url=f"{web.base_url}/issues",
         updated=max((issue.entry.updated_at for issue in issues), default=web.now()),
-        language="en",
+        language=web.pages.language.code,
         entries=[feed_entry(web, issue) for issue in issues],
     )
     response = Response(atom_feed(feed), media_type="application/atom+xml; charset=utf-8")
@@ -68,18 +74,17 @@ def archived_issue(request: Request, number: int, web: WebDep) -> HTMLResponse:
             request,
             "message.html",
             404,
-            title="No such issue",
-            message=f"Issue {number} has not been published.",
+            title=web.pages.gettext("No such issue"),
+            message=web.pages.gettext("Issue %(number)s has not been published.") % {"number": number},
         )
     entry, view = issue.entry, issue.view
-    card = Card(entry.subject, entry.preheader or ABOUT, "article", entry.published_at.isoformat())
+    card = Card(entry.subject, entry.preheader or about(web), "article", entry.published_at.isoformat())
     return web.pages.render(
         request,
         "issue.html",
         issue=issue,
         note=note_fragment(view.note) if view.note.strip() else "",
-        legend=LEGEND if any(item.evidence for item in view.featured) else "",
-        disclaimer=web.renderer.site.disclaimer if web.renderer else "",
+        legend=any(item.evidence for item in view.featured),
         **page_context(web, f"{web.base_url}/issues/{entry.number}", card),
     )
 
@@ -102,7 +107,8 @@ def feed_entry(web: Web, issue: ArchivedIssue) -> FeedEntry:
     entry = issue.entry
     return FeedEntry(
         url=f"{web.base_url}/issues/{entry.number}",
-        title=f"Issue {entry.number}: {entry.subject}",
+        title=web.pages.gettext("Issue %(number)s: %(subject)s")
+        % {"number": entry.number, "subject": entry.subject},
         published=entry.published_at,
         updated=entry.updated_at,
         summary=entry.preheader or entry.subject,

@@ -11,21 +11,36 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from digest.rendering import templates_dir
+from digest.i18n import ENGLISH, Language
+from digest.rendering import templates_dir, translated
 from digest.rendering.palette import STYLE
 
 
 class Pages:
-    def __init__(self, site_name: str, *, logo_url: str | None = None, logo_alt: str | None = None) -> None:
+    def __init__(
+        self,
+        site_name: str,
+        *,
+        logo_url: str | None = None,
+        logo_alt: str | None = None,
+        language: Language = ENGLISH,
+    ) -> None:
+        """``language``: the words, ``lang``, ``dir`` and dates of every page (``DIGEST_LANGUAGE``)."""
         self.site_name = site_name
         # DIGEST_LOGO_URL and DIGEST_LOGO_ALT: the picture on a shared archive link's card.
         self.logo_url = logo_url
         self.logo_alt = logo_alt or site_name
-        self._env = Environment(
+        self.language = language
+        environment = Environment(
             loader=FileSystemLoader(str(templates_dir() / "pages")),
             autoescape=select_autoescape(["html"], default=True),
             undefined=StrictUndefined,
         )
+        self._env = translated(environment, language)
+
+    def gettext(self, message: str) -> str:
+        """``message`` in the pages' language, for words a route puts on a page."""
+        return self.language.gettext(message)
 
     def render(self, request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         nonce = secrets.token_urlsafe(16)
