@@ -10,7 +10,7 @@ from functools import cached_property
 from sqlalchemy import Engine
 
 from digest.config import Settings, load_settings
-from digest.core.engagement import TrackedLink, Tracking
+from digest.core.engagement import TrackedLink, Tracking, tracking_notice
 from digest.db.engine import make_engine
 from digest.engagement.clicks import ClickRecorder, TrackedLinks
 from digest.errors import ConfigError
@@ -67,12 +67,17 @@ class Parts:
             logo_url=settings.logo_url,
             logo_alt=settings.logo_alt or settings.site_name,
             logo_width=settings.logo_width,
+            tracking=self.tracking_notice,
         )
         # DIGEST_TRACKING=off: the render never sees a tracker, so every link stays as written.
         tracking = self.settings.tracking != Tracking.off
         return Renderer(
             site, track=self.click_link if tracking else None, language=language(settings.language)
         )
+
+    @property
+    def tracking_notice(self) -> str:
+        return tracking_notice(self.settings.tracking, opens=self.settings.track_opens)
 
     def click_link(self, link: TrackedLink) -> str:
         """Where a tracked link of an email leads: ``/r/{token}`` on the site."""

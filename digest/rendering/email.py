@@ -53,7 +53,7 @@ class ItemView:
     doi: str | None = None
     year: int | None = None
     summary_id: int | None = None
-    # Where the DOI link leads when it is tracked (``rendering/tracking.py``); else ``doi_url``.
+    # Where the DOI link leads when it is tracked (``tracked`` below); else ``doi_url``.
     doi_link: str | None = None
 
     @property
@@ -140,6 +140,8 @@ class SiteView:
     """An https image shown at the top of the masthead, ``logo_width`` pixels wide (``DIGEST_LOGO_URL``)."""
     logo_alt: str = ""
     logo_width: int = 160
+    tracking: str = ""
+    """What readers are told about tracked links (``core/engagement.tracking_notice``)."""
 
 
 @dataclass(frozen=True)

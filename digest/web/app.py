@@ -66,6 +66,7 @@ def create_app(parts: Parts) -> FastAPI:
         blocked_in_a_row=settings.blocked_in_a_row,
         configured_topics=tuple(settings.topic_list),
         topics_lookback=settings.topics_lookback,
+        tracking_notice=parts.tracking_notice,
         embed=Embed(
             EmbedSites(settings.embed_origin_list, origin_of(settings.base_url) or settings.base_url),
             EmbedTokens(settings.signing_keys),

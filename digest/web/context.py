@@ -56,6 +56,8 @@ class Web:
     # The topics subscribers choose from: these (DIGEST_TOPICS) and those of recent summaries.
     configured_topics: tuple[str, ...] = ()
     topics_lookback: timedelta = timedelta(days=90)
+    # What the sign-up page tells readers about tracked links (``core/engagement.tracking_notice``).
+    tracking_notice: str = ""
     # The embedded sign-up form (web/embed.py): its allowed sites, signed timestamps and script.
     embed: Embed | None = None
 

@@ -64,6 +64,7 @@ def form_page(
         consent_text=web.consent_text,
         form_token=web.guard.form_token(FORM),
         proof=web.proof.challenge() if web.proof else None,
+        tracking=web.tracking_notice,
         **topic_fields(web, picked),
     )
 

@@ -17,6 +17,7 @@ from digest.core.engagement import LinkKind
 from digest.db.models import Engagement
 from digest.tokens import Purpose
 from digest.wiring import Parts
+from tests.support import parts_of
 from tests.support.cli import Digest
 from tests.support.engagement import NOTE_URL, clicks, hrefs, send_with_note, tracked_links
 from tests.support.web import BASE_URL, RELAXED, confirmed, digests, link_in, path_of, subscriber
@@ -74,6 +75,11 @@ def test_every_content_link_leads_through_a_redirect_to_the_issues_own_address(
     assert link_in(message, "unsubscribe").startswith(f"{BASE_URL}/unsubscribe/")
     assert f"{BASE_URL}/issues/{sent}" in hrefs(message)
 
+    # The footer says which tracking applies, in both parts, and so does the sign-up page.
+    said = "pass through our site, which counts clicks per summary without recording who clicked"
+    assert all(said in " ".join(part.split()) for part in parts_of(message))
+    assert said in client.get("/subscribe").text
+
     rows = clicks(parts.engine)
     assert len(rows) == len(in_html)
     assert {row.issue_number for row in rows} == {sent}
@@ -109,6 +115,9 @@ def test_off_leaves_every_link_as_written(client: TestClient, parts: Parts, sent
     assert "https://doi.org/10.1136/bmj.test1" in links
     assert NOTE_URL in links
     assert clicks(parts.engine) == []
+    said = "go straight to their pages: we do not count who reads or clicks"
+    assert all(said in " ".join(part.split()) for part in parts_of(message))
+    assert said in client.get("/subscribe").text
 
 
 def test_a_tampered_or_foreign_token_gets_the_link_problem_page(
