@@ -20,7 +20,7 @@ from digest.core.durations import parse_duration
 from digest.core.engagement import Tracking
 from digest.core.origins import parse_origins
 from digest.errors import ConfigError, InvalidInput
-from digest.i18n import language, shipped_languages
+from digest.i18n import N_, language, shipped_languages
 from digest.rendering.palette import DEFAULT_BRAND, brand_problem
 
 DEVELOPMENT_SECRET = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
@@ -178,15 +178,16 @@ class Settings(BaseSettings):
     language: str = "en"
     """The language of every word readers see: emails, notices and the subscriber's pages (`en`, `es`;
     one of the catalogues under `digest/locales/`). Dates follow it, and a language written right to
-    left sets the pages and emails right to left. Summaries and the settings' own texts (the site name,
-    `DIGEST_CONSENT_TEXT`, `DIGEST_WELCOME_TEXT`) are shown as written: write them in this language."""
-    consent_text: str = (
+    left sets the pages and emails right to left. Summaries, the site name and texts you set yourself
+    (`DIGEST_CONSENT_TEXT`, `DIGEST_WELCOME_TEXT`) are shown as written: write them in this language; the
+    defaults of those two are translated."""
+    consent_text: str = N_(
         "Yes, email me the weekly Research Digest. I can unsubscribe at any time with one click."
     )
     """The words beside the sign-up form's consent box; each consent record keeps a hash of them."""
     welcome_email: bool = True
     """Whether confirming a subscription sends a welcome email."""
-    welcome_text: str = (
+    welcome_text: str = N_(
         "Once a week you will get a short email with the newest plain-language research summaries: "
         "for each one, its key takeaway and what it means for you."
     )
@@ -351,7 +352,12 @@ class Settings(BaseSettings):
     @property
     def consent_text_version(self) -> str:
         """Changes whenever the consent text does, so each consent record says which text was agreed to."""
-        return hashlib.sha256(self.consent_text.encode()).hexdigest()[:12]
+        return hashlib.sha256(self.consent_shown.encode()).hexdigest()[:12]
+
+    @property
+    def consent_shown(self) -> str:
+        """The consent words as the form shows them: the default in ``DIGEST_LANGUAGE``, yours as written."""
+        return language(self.language).gettext(self.consent_text)
 
     @property
     def editor_accounts(self) -> dict[str, str]:

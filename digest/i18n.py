@@ -70,6 +70,12 @@ class Language:
 ENGLISH = Language(SOURCE_LANGUAGE)
 
 
+def N_(message: str) -> str:
+    """Marks ``message`` for the catalogue where it is written (a setting's default); it is translated
+    where it is shown."""
+    return message
+
+
 @cache
 def language(code: str) -> Language:
     """The language ``code`` with its catalogue compiled (once per process); ``ConfigError`` naming

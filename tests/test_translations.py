@@ -37,7 +37,7 @@ TEMPLATES = ROOT / "templates"
 READER_TEMPLATES = sorted(
     path.relative_to(TEMPLATES).as_posix()
     for pattern in (
-        "email/digest.*.j2",
+        "email/*.j2",
         "pages/archive.html",
         "pages/issue.html",
         "pages/_issue_items.html",
@@ -273,3 +273,17 @@ def test_the_spanish_issue_goes_out_in_spanish_in_every_part(
     assert "Idea clave:" in plain
     assert "Evidencia: Moderada" in html
     assert english_left_in(subject) == []
+
+
+def test_the_confirmation_email_is_in_spanish(digest: Digest, env: dict[str, str], outbox: Path) -> None:
+    env["DIGEST_LANGUAGE"] = "es"
+    digest("db", "upgrade")
+    digest("subscribers", "add", "luis@example.org")
+    [message] = read_outbox(outbox / "notices")
+    plain, html = parts_of(message)
+    assert str(message["Subject"]) == "Confirme su suscripción a Research Digest"
+    assert re.search(r'<html lang="es" dir="ltr"', html)
+    for part in (plain, html):
+        assert "Confirmar mi suscripción" in part
+        assert "El enlace funciona durante 7 días." in part
+        assert english_left_in(part) == []

@@ -56,49 +56,82 @@ class NoticeSender:
         return f"{self.settings.base_url}/{purpose}/{token}"
 
     def view(self, notice: Notice, latest_issue: int | None) -> NoticeView | None:
-        name = self.settings.site_name
-        preferences = self.link(Purpose.preferences, notice)
+        """The notice's words, in the renderer's language (``DIGEST_LANGUAGE``)."""
         if notice.kind == NoticeKind.confirm:
-            return NoticeView(
-                subject=f"Confirm your subscription to the {name}",
-                heading="Please confirm your subscription",
-                paragraphs=(
-                    f"Someone, probably you, asked to receive the {name} at this address.",
-                    "Confirm with the button below and the weekly emails will start.",
-                ),
-                button_label="Confirm my subscription",
-                button_url=self.link(Purpose.confirm, notice),
-                closing=(
-                    f"The link works for {self.settings.confirm_days} "
-                    f"day{'' if self.settings.confirm_days == 1 else 's'}. "
-                    "If you did not ask for this, ignore this email: nothing will be sent to you.",
-                ),
-                footer=f"You received this one email because this address was entered on the {name} form.",
-            )
+            return self.confirmation(notice)
         if notice.kind == NoticeKind.welcome:
-            if not self.settings.welcome_email:
-                return None
-            archive = f"{self.settings.base_url}/issues" + (f"/{latest_issue}" if latest_issue else "")
-            return NoticeView(
-                subject=f"Welcome to the {name}",
-                heading="You are subscribed",
-                paragraphs=(self.settings.welcome_text,),
-                button_label="Read the latest issue" if latest_issue else "See past issues",
-                button_url=archive,
-                closing=("You can change what you get or leave at any time from your preferences.",),
-                footer=f"You are receiving this because you confirmed your subscription to the {name}.",
-                preferences_url=preferences,
-            )
+            return self.welcome(notice, latest_issue) if self.settings.welcome_email else None
+        return self.already_subscribed(notice)
+
+    def confirmation(self, notice: Notice) -> NoticeView:
+        words, name, days = (
+            self.renderer.language.translations,
+            self.settings.site_name,
+            self.settings.confirm_days,
+        )
+        lasts = words.ngettext("The link works for %(days)d day.", "The link works for %(days)d days.", days)
         return NoticeView(
-            subject=f"You are already subscribed to the {name}",
-            heading="You are already subscribed",
+            subject=words.gettext("Confirm your subscription to the %(name)s") % {"name": name},
+            heading=words.gettext("Please confirm your subscription"),
             paragraphs=(
-                f"Someone, probably you, asked to subscribe this address to the {name}. "
-                "It is subscribed already, so nothing has changed.",
+                words.gettext("Someone, probably you, asked to receive the %(name)s at this address.")
+                % {"name": name},
+                words.gettext("Confirm with the button below and the weekly emails will start."),
             ),
-            button_label="Manage preferences",
-            button_url=preferences,
-            footer=f"You received this because this address was entered on the {name} sign-up form.",
+            button_label=words.gettext("Confirm my subscription"),
+            button_url=self.link(Purpose.confirm, notice),
+            closing=(
+                lasts % {"days": days}
+                + " "
+                + words.gettext(
+                    "If you did not ask for this, ignore this email: nothing will be sent to you."
+                ),
+            ),
+            footer=words.gettext(
+                "You received this one email because this address was entered on the %(name)s form."
+            )
+            % {"name": name},
+        )
+
+    def welcome(self, notice: Notice, latest_issue: int | None) -> NoticeView:
+        words, name = self.renderer.language.translations, self.settings.site_name
+        archive = f"{self.settings.base_url}/issues" + (f"/{latest_issue}" if latest_issue else "")
+        return NoticeView(
+            subject=words.gettext("Welcome to the %(name)s") % {"name": name},
+            heading=words.gettext("You are subscribed"),
+            paragraphs=(words.gettext(self.settings.welcome_text),),  # the default in the list's language
+            button_label=words.gettext("Read the latest issue")
+            if latest_issue
+            else words.gettext("See past issues"),
+            button_url=archive,
+            closing=(
+                words.gettext("You can change what you get or leave at any time from your preferences."),
+            ),
+            footer=words.gettext(
+                "You are receiving this because you confirmed your subscription to the %(name)s."
+            )
+            % {"name": name},
+            preferences_url=self.link(Purpose.preferences, notice),
+        )
+
+    def already_subscribed(self, notice: Notice) -> NoticeView:
+        words, name = self.renderer.language.translations, self.settings.site_name
+        return NoticeView(
+            subject=words.gettext("You are already subscribed to the %(name)s") % {"name": name},
+            heading=words.gettext("You are already subscribed"),
+            paragraphs=(
+                words.gettext(
+                    "Someone, probably you, asked to subscribe this address to the %(name)s. "
+                    "It is subscribed already, so nothing has changed."
+                )
+                % {"name": name},
+            ),
+            button_label=words.gettext("Manage preferences"),
+            button_url=self.link(Purpose.preferences, notice),
+            footer=words.gettext(
+                "You received this because this address was entered on the %(name)s sign-up form."
+            )
+            % {"name": name},
         )
 
 

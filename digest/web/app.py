@@ -47,7 +47,7 @@ def create_app(parts: Parts) -> FastAPI:
         ),
         notices=parts.notice_sender(),
         base_url=settings.base_url,
-        consent_text=settings.consent_text,
+        consent_text=settings.consent_shown,
         consent_text_version=settings.consent_text_version,
         resend_window=settings.confirm_resend_window,
         publisher_zone=settings.timezone,
