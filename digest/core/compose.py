@@ -1,9 +1,14 @@
-"""Choosing what goes into an issue, and how it is announced. Pure: works on plain values."""
+"""Choosing what goes into an issue, and how it is announced. Pure: works on plain values.
+
+Subjects and preheaders are plain text: a headline's inline emphasis (``core/inline.py``) is left out.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from gettext import NullTranslations
+
+from digest.core.inline import words as plain_words
 
 SUBJECT_LIMIT = 78
 PREHEADER_LIMIT = 140
@@ -56,7 +61,7 @@ def subject_for(count: int, lead_headline: str, words: NullTranslations = ENGLIS
     """
     more = words.ngettext(", and %(count)d more", ", and %(count)d more", count - 1) % {"count": count - 1}
     more = more if count > 1 else ""
-    return shorten(lead_headline, max(20, SUBJECT_LIMIT - len(more))) + more
+    return shorten(plain_words(lead_headline), max(20, SUBJECT_LIMIT - len(more))) + more
 
 
 def preheader_for(selection: Selection, words: NullTranslations = ENGLISH) -> str:
@@ -66,8 +71,8 @@ def preheader_for(selection: Selection, words: NullTranslations = ENGLISH) -> st
         return ""
     lead, *rest = selection.ordered
     if not rest:
-        return shorten(lead.key_takeaway, PREHEADER_LIMIT)
+        return shorten(plain_words(lead.key_takeaway), PREHEADER_LIMIT)
     also = words.gettext("Also: %(headlines)s") % {
-        "headlines": "; ".join(item.display_title for item in rest)
+        "headlines": "; ".join(plain_words(item.display_title) for item in rest)
     }
     return shorten(also, PREHEADER_LIMIT)

@@ -1,7 +1,7 @@
 """A summary as sources deliver it, validated: the format of docs/sources-and-api.md.
 
-Text fields are plain text. Nothing here escapes or strips markup: rendering escapes everything, so a
-headline such as ``<b>Coffee</b>`` is shown literally, never as markup.
+Text fields are stored as given. They may carry inline emphasis (``<i>``, ``<sup>``...): rendering keeps
+those and reduces every other tag to its words (``core/inline.py``), so nothing here strips markup.
 """
 
 import hashlib
@@ -38,7 +38,7 @@ def _topic(value: str) -> str:
     return no_control_characters(value)
 
 
-# Every text field of a summary: plain text, kept as given (markup included) and escaped when rendered.
+# Every text field of a summary: kept as given; rendered with its inline emphasis only (core/inline.py).
 Text = Annotated[str, AfterValidator(no_control_characters)]
 Topic = Annotated[str, AfterValidator(_topic)]
 

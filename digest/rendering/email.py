@@ -10,6 +10,7 @@ from mjml import mjml2html
 
 from digest.core.engagement import LinkKind, TrackedLink
 from digest.core.evidence import Evidence, Tone, evidence
+from digest.core.inline import emphasis_html, words
 from digest.core.personalize import Markers, neutralised, new_key
 from digest.errors import DigestError
 from digest.i18n import ENGLISH, Language
@@ -30,6 +31,22 @@ def outside_words(value: object) -> object:
     if isinstance(value, str):
         return neutralised(value)
     return value
+
+
+def emphasis(text: str) -> Markup:
+    """A summary's text as HTML keeping its inline emphasis: the one place outside words become markup.
+
+    Sanitised first (``core/inline.py``: only bare i, em, b, strong, sub, sup are left), then cut where it
+    reads like a per-recipient marker (sanitising reads entities, so ``&#95;`` is a ``_`` only after it),
+    and only then marked safe. Templates use it as the ``inline`` filter; the text part's ``inline`` is
+    ``words``, the same text without tags.
+    """
+    # Sanitised output is canonical: "<sup>" here is the tag. Smaller and without line height, so a
+    # superscript does not push its line away from the one above.
+    html = neutralised(emphasis_html(text))
+    for tag in ("sub", "sup"):
+        html = html.replace(f"<{tag}>", f'<{tag} style="font-size:75%;line-height:0;">')
+    return Markup(html)  # noqa: S704 - sanitised and neutralised just above
 
 
 def templates_dir() -> Path:
@@ -62,7 +79,7 @@ class ItemView:
 
     @property
     def evidence(self) -> Evidence | None:
-        return evidence(self.evidence_level)
+        return evidence(words(self.evidence_level)) if self.evidence_level else None
 
     @property
     def badge_colors(self) -> tuple[str, str]:
@@ -81,7 +98,8 @@ class ItemView:
     @property
     def citation(self) -> str:
         """``"The Lancet, 2026"``: where the study was published, when the summary says."""
-        return ", ".join(part for part in (self.journal, str(self.year) if self.year else None) if part)
+        journal = words(self.journal) if self.journal else None
+        return ", ".join(part for part in (journal, str(self.year) if self.year else None) if part)
 
 
 @dataclass(frozen=True)
@@ -189,6 +207,7 @@ class Renderer:
             Environment(loader=loader, autoescape=True, undefined=StrictUndefined, finalize=outside_words),
             language,
         )
+        self._markup.filters.update(inline=emphasis, words=words)
         # The text part is plain text, never shown as HTML: escaping would print "&amp;" to readers.
         self._text = translated(
             Environment(
@@ -199,6 +218,7 @@ class Renderer:
             ),
             language,
         )
+        self._text.filters.update(inline=words, words=words)
 
     def render_issue(self, issue: IssueView) -> RenderedEmail:
         if self.track is not None:

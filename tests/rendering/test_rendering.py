@@ -20,6 +20,7 @@ import pytest
 
 from digest.core.compose import PREHEADER_LIMIT, Candidate, Selection, preheader_for, shorten, subject_for
 from digest.core.evidence import Tone, evidence
+from digest.core.inline import words
 from digest.core.summary import SummaryIn
 from digest.rendering import IssueView, ItemView, Markers, Personalizer, RecipientLinks, Renderer, SiteView
 from digest.sources.samples import SampleSource
@@ -54,6 +55,10 @@ def write_golden() -> None:
     GOLDEN.write_text(text_part(), encoding="utf-8", newline="\n")
 
 
+# Tags inside a line of text: no space around them ("10<sup>4</sup>" reads "104", as a mail client shows).
+INLINE = frozenset({"a", "b", "i", "em", "strong", "sub", "sup"})
+
+
 class Page(HTMLParser):
     """An HTML document as a mail client shows it: its tags, its links and its visible text."""
 
@@ -71,6 +76,8 @@ class Page(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
+        if tag not in INLINE:
+            self._data.append(" ")
         self.attributes.append({"tag": tag, **dict(attrs)})
         if tag in ("style", "title"):
             self._skip += 1
@@ -78,6 +85,8 @@ class Page(HTMLParser):
             self._href, self._anchor = dict(attrs).get("href") or "", []
 
     def handle_endtag(self, tag: str) -> None:
+        if tag not in INLINE:
+            self._data.append(" ")
         if tag in ("style", "title"):
             self._skip -= 1
         if tag == "a" and self._href is not None:
@@ -92,7 +101,7 @@ class Page(HTMLParser):
 
     @property
     def text(self) -> str:
-        return squash(" ".join(self._data))
+        return squash("".join(self._data))
 
     def hrefs(self, label: str) -> list[str]:
         return [href for href, text in self.links if text == label]
@@ -109,11 +118,17 @@ def test_the_text_part_matches_the_golden_file() -> None:
     assert text_part() == GOLDEN.read_text(encoding="utf-8")
 
 
-def test_the_text_part_shows_markup_as_written() -> None:
+def test_the_text_part_shows_the_words_without_tags() -> None:
     text = text_part()
     assert "1. Walking 10 minutes after meals lowered blood sugar in people with type 2 diabetes\n" in text
-    assert f"2. {COFFEE.title}\n" in text
-    assert f"Key takeaway: {COFFEE.key_takeaway}\n" in text
+    assert "2. Coffee & heart rhythm: no extra risk in Müller's cohort of 12 000 Zürich adults\n" in text
+    assert (
+        "Key takeaway: 2\u20133 cups a day did not raise the risk of atrial fibrillation, at ≥ 65 years too; "
+        "10^4 person-years of data.\n"
+    ) in text
+    for tag_or_code in ("<i>", "<sup>", "<b>no", "<script", "alert(", "javascript", "<a "):
+        assert tag_or_code not in text, tag_or_code
+    # The editor's note is Markdown, whose text twin is the Markdown as written (tags typed there too).
     assert "A reader asked whether <b>bold</b> claims & “miracle” cures" in text
     assert "&amp;" not in text
     assert "&lt;" not in text
@@ -122,22 +137,26 @@ def test_the_text_part_shows_markup_as_written() -> None:
 # --- the HTML -----------------------------------------------------------------------------------------
 
 
-def test_markup_in_summaries_is_shown_as_text_escaped_once() -> None:
+def test_inline_emphasis_renders_and_every_other_tag_is_reduced_to_its_words() -> None:
     markup = html_part()
     page = Page(markup)
 
-    assert "b" not in page.tags
+    assert "<b>no</b> extra risk" in markup  # in the 'In this issue' list and the headline
+    assert "risk of <i>atrial fibrillation</i>" in markup
+    assert '10<sup style="font-size:75%;line-height:0;">4</sup> person-years of data.' in markup
     assert "script" not in page.tags
-    assert "&lt;b&gt;no&lt;/b&gt;" in markup
-    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in markup
+    assert not [a for a in page.attributes if a["tag"] == "a" and "javascript" in (a.get("href") or "")]
+    assert "alert(" not in markup
     assert "Coffee &amp; heart rhythm" in markup
     for twice in ("&amp;lt;", "&amp;gt;", "&amp;amp;", "&amp;#"):
         assert twice not in markup
-    # A reader sees the characters that were written.
-    assert COFFEE.title in page.text
-    assert COFFEE.key_takeaway in page.text
+    # A reader sees the words that were written, never a tag as characters.
+    assert words(COFFEE.title) in page.text
+    assert words(COFFEE.key_takeaway).replace("^", "") in page.text
+    assert "<i>" not in page.text
+    assert "<sup>" not in page.text
     assert "A reader asked whether <b>bold</b> claims & “miracle” cures get special treatment" in page.text
-    assert (COFFEE.url, COFFEE.title) in page.links
+    assert (COFFEE.url, words(COFFEE.title)) in page.links
 
 
 def test_the_subject_and_preheader_are_escaped_once_too() -> None:
@@ -146,15 +165,17 @@ def test_the_subject_and_preheader_are_escaped_once_too() -> None:
     assert "<title>Coffee &amp; &lt;b&gt;tea&lt;/b&gt;</title>" in markup
     assert "Decaf &lt;i&gt;or&lt;/i&gt; not &amp; why" in markup
     assert "&amp;amp;" not in markup
-    assert "i" not in Page(markup).tags
+    head = markup[: markup.index("<body")]
+    assert "<i>" not in head
+    assert "Decaf &lt;i&gt;or&lt;/i&gt; not &amp; why" in markup[markup.index("<body") :]
 
 
 def test_every_featured_item_is_shown_in_full() -> None:
     page = Page(html_part())
     for item in ISSUE.featured:
-        assert (item.url, item.title) in page.links, item.title
-        assert f"Key takeaway: {item.key_takeaway}" in page.text
-        assert f"What this means for you {item.what_it_means}" in page.text
+        assert (item.url, words(item.title)) in page.links, item.title
+        assert f"Key takeaway: {words(item.key_takeaway).replace('^', '')}" in page.text
+        assert f"What this means for you {words(item.what_it_means)}" in page.text
     assert "Randomised crossover trial Evidence: Moderate" in page.text
     assert "Prospective cohort study" in page.text
     assert "Diabetes Care, 2026 · doi.org/10.5555/walking-after-meals" in page.text
@@ -261,7 +282,7 @@ def test_a_full_issue_stays_under_gmails_clipping_size() -> None:
     markup = Personalizer(rendered.html, Markers.of(rendered.markers)).fill(links)
 
     page = Page(markup)
-    assert all((item.url, item.title) in page.links for item in issue.featured + issue.more)
+    assert all((item.url, words(item.title)) in page.links for item in issue.featured + issue.more)
     assert len(markup.encode("utf-8")) < GMAIL_CLIPS_AT
 
 

@@ -20,8 +20,8 @@ WALKING = ItemView(
 COFFEE = ItemView(
     title="Coffee & heart rhythm: <b>no</b> extra risk in Müller's cohort of 12 000 Zürich adults",
     url="https://summaries.example.org/s/coffee-rhythm?ref=digest&issue=12",
-    key_takeaway="<script>alert('x')</script> is not a finding; this is: 2\u20133 cups a day did not raise "
-    "the risk of atrial fibrillation, at ≥ 65 years too.",
+    key_takeaway="2\u20133 cups a day did not raise the risk of <i>atrial fibrillation</i>, at ≥ 65 years "
+    "too<script>alert('x')</script>; 10<sup>4</sup> person-years <a href='javascript:alert(1)'>of data</a>.",
     what_it_means="You need not give up your café au lait for your heart's rhythm; "
     "tell your doctor about palpitations.",
     study_type="Prospective cohort study",
