@@ -15,6 +15,7 @@ from digest.rendering.email import (
     RenderedEmail,
     Renderer,
     SiteView,
+    emphasis,
     templates_dir,
     translated,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "RenderedEmail",
     "Renderer",
     "SiteView",
+    "emphasis",
     "new_key",
     "templates_dir",
     "translated",

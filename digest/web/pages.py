@@ -11,8 +11,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from digest.core.inline import words
 from digest.i18n import ENGLISH, Language
-from digest.rendering import templates_dir, translated
+from digest.rendering import emphasis, templates_dir, translated
 from digest.rendering.palette import STYLE
 
 
@@ -37,6 +38,8 @@ class Pages:
             undefined=StrictUndefined,
         )
         self._env = translated(environment, language)
+        # A summary's text on a page (the archive): its inline emphasis kept, as in the email.
+        self._env.filters.update(inline=emphasis, words=words)
 
     def gettext(self, message: str) -> str:
         """``message`` in the pages' language, for words a route puts on a page."""
