@@ -160,6 +160,8 @@ def printed_constants(node: nodes.Node) -> list[str]:
         return [node.value]
     if isinstance(node, nodes.Pair):  # {% trans name=... %}: the placeholder's name is not shown
         return printed_constants(node.value)
+    if isinstance(node, nodes.Filter) and node.name == "map" and node.node is not None:
+        return printed_constants(node.node)  # map("words"): the filter's name is not shown
     return [text for child in node.iter_child_nodes() for text in printed_constants(child)]
 
 
