@@ -213,12 +213,9 @@ class Settings(BaseSettings):
     nothing is done."""
     tracking: Tracking = Tracking.aggregate
     """What the links of a digest record: `off` (links go straight to their address, nothing is
-    recorded), `aggregate` (links pass through `/r/...`, which counts clicks per issue, summary and
-    topic and records no reader), or `individual` (as aggregate, and which subscriber clicked: disclose
-    it to readers)."""
-    track_opens: bool = False
-    """Add an open pixel to each digest (not with `DIGEST_TRACKING=off`). Opens are estimates: privacy
-    proxies such as Apple Mail's load every image of every message."""
+    recorded) or `aggregate` (links pass through `/r/...`, which counts clicks per issue, summary and
+    topic and records no reader). `individual` (which subscriber clicked) is not built yet and is
+    refused."""
     altcha: bool = False
     """Ask sign-ups to solve a self-hosted proof-of-work challenge (ALTCHA)."""
     altcha_max_number: int = Field(default=100_000, ge=1_000, le=10_000_000)
@@ -333,6 +330,15 @@ class Settings(BaseSettings):
             language(value)  # compiled now, so a broken catalogue stops start-up, not the first email
         except ConfigError as exc:
             raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("tracking")
+    @classmethod
+    def _tracking(cls, value: Tracking) -> Tracking:
+        if value == Tracking.individual:
+            raise ValueError(
+                "DIGEST_TRACKING=individual is not built yet: use aggregate (the default) or off"
+            )
         return value
 
     @field_validator("base_url")

@@ -77,7 +77,7 @@ class Parts:
 
     @property
     def tracking_notice(self) -> str:
-        return tracking_notice(self.settings.tracking, opens=self.settings.track_opens)
+        return tracking_notice(self.settings.tracking)
 
     def click_link(self, link: TrackedLink) -> str:
         """Where a tracked link of an email leads: ``/r/{token}`` on the site."""

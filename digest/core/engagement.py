@@ -101,14 +101,11 @@ def rate(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def tracking_notice(tracking: Tracking, *, opens: bool = False) -> str:
+def tracking_notice(tracking: Tracking) -> str:
     """What the sign-up page and every digest's footer tell readers about the tracking that applies."""
     if tracking == Tracking.off:
         return "Links in our emails go straight to their pages: we do not count who reads or clicks."
-    counted = (
-        "counts clicks per summary without recording who clicked"
-        if tracking == Tracking.aggregate
-        else "records which of its links you follow, and shows it in your data download"
+    return (
+        "Links in our emails pass through our site, which counts clicks per summary without recording "
+        "who clicked."
     )
-    pixel = " An invisible image counts how often it is opened." if opens else ""
-    return f"Links in our emails pass through our site, which {counted}.{pixel}"

@@ -2,7 +2,11 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from digest.config import load_settings
 from digest.core.engagement import Click, is_scanner, machine_clicks
+from digest.errors import ConfigError
 
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -44,3 +48,9 @@ def test_scanner_user_agents() -> None:
     assert is_scanner("Barracuda Sentinel (EE)")
     assert not is_scanner("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15")
     assert not is_scanner("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/130.0 Safari/537.36 Edg/130.0")
+
+
+def test_individual_tracking_is_refused_until_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGEST_TRACKING", "individual")
+    with pytest.raises(ConfigError, match="DIGEST_TRACKING=individual is not built yet"):
+        load_settings()
