@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import Engine
 
 from digest.db.engine import unit_of_work
+from digest.engagement.report import IssueReport, recent_reports
 from digest.ops.health import Readings, check_health, check_ready, read_metrics
 from digest.web.context import WebDep
 
@@ -76,9 +77,36 @@ class DigestCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with unit_of_work(self.engine) as session:
             readings = read_metrics(session, now=self.clock())
+            reports = recent_reports(session, now=self.clock(), count=ISSUES_IN_METRICS)
         yield from subscriber_metrics(readings)
         yield from send_metrics(readings)
         yield from schedule_metrics(readings)
+        yield from issue_metrics(reports)
+
+
+# The last issues whose totals /metrics shows (each scrape reads their clicks).
+ISSUES_IN_METRICS = 8
+
+
+def issue_metrics(reports: list[IssueReport]) -> Iterator[Metric]:
+    """Per-issue totals of the last issues, as ``digest report`` counts them."""
+    figures: dict[str, tuple[str, Callable[[IssueReport], int]]] = {
+        "delivered": ("Emails of the issue delivered.", lambda r: r.delivered),
+        "readers_clicked": (
+            "Readers (distinct visitors) who clicked a link of the issue.",
+            lambda r: r.clicks.unique,
+        ),
+        "clicks": ("People's clicks on the issue's links (machine clicks apart).", lambda r: r.clicks.total),
+        "machine_clicks": ("Clicks set apart as mail scanners'.", lambda r: r.machine_clicks),
+        "unsubscribed": ("Subscribers who left after this issue, before another.", lambda r: r.unsubscribed),
+        "bounced": ("Deliveries of the issue bounced or dropped.", lambda r: r.bounced),
+        "complaints": ("Spam reports of the issue.", lambda r: r.complained),
+    }
+    for name, (documentation, value) in figures.items():
+        family = gauge(f"digest_issue_{name}", documentation, labels=["issue"])
+        for report in reports:
+            family.add_metric([str(report.number)], value(report))
+        yield family
 
 
 def subscriber_metrics(readings: Readings) -> Iterator[Metric]:

@@ -54,7 +54,7 @@ def clicked(client: TestClient, outbox: Path, digest: Digest, env: dict[str, str
     return number
 
 
-def test_the_report_counts_the_clicks_readers_made(clicked: int, digest: Digest) -> None:
+def test_the_report_counts_the_clicks_readers_made(clicked: int, digest: Digest, client: TestClient) -> None:
     report = json.loads(digest("report", str(clicked), "--json").stdout)
     assert report["issue"] == clicked
     assert report["delivered"] == 3
@@ -72,6 +72,15 @@ def test_the_report_counts_the_clicks_readers_made(clicked: int, digest: Digest)
     assert topics == {"cardiology": (2, 3), "nutrition": (1, 1)}
     assert report["movement"][0] == {"hours": 1, "clicks": 5, "unique": 2}
     assert (report["unsubscribed"], report["bounced"], report["complained"]) == (0, 0, 0)
+
+    exposed = client.get("/metrics").text
+    for line in (
+        ("delivered", "3.0"),
+        ("readers_clicked", "2.0"),
+        ("clicks", "5.0"),
+        ("machine_clicks", "13.0"),
+    ):
+        assert f'digest_issue_{line[0]}{{issue="{clicked}"}} {line[1]}' in exposed
 
     table = digest("report", str(clicked)).stdout
     assert "delivered             3" in table

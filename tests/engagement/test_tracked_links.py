@@ -8,18 +8,22 @@ tampered or foreign token gets the link-problem page, never a redirect. ``off`` 
 written. HEAD requests and scanners' user agents are answered but never counted.
 """
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from digest.core.engagement import LinkKind
 from digest.db.models import Engagement
+from digest.devtools.sendgrid_standin import SendGridStandIn
 from digest.tokens import Purpose
 from digest.wiring import Parts
 from tests.support import parts_of
 from tests.support.cli import Digest
-from tests.support.engagement import NOTE_URL, clicks, hrefs, send_with_note, tracked_links
+from tests.support.engagement import NOTE_URL, TRACKED, clicks, hrefs, send_with_note, tracked_links
+from tests.support.sendgrid import KEY, SPEC
 from tests.support.web import BASE_URL, RELAXED, confirmed, digests, link_in, path_of, subscriber
 
 READERS = ["ann@example.org", "bob@example.org"]
@@ -148,3 +152,30 @@ def test_head_requests_and_scanners_are_answered_but_never_counted(
     assert clicks(parts.engine) == []
     follow(client, "https://digest.example.org" + url)
     assert len(clicks(parts.engine)) == 1
+
+
+def test_links_of_an_issue_sent_through_sendgrid_are_tracked_and_counted(
+    client: TestClient, parts: Parts, digest: Digest, env: dict[str, str], tmp_path: Path
+) -> None:
+    for reader in READERS:
+        digest("subscribers", "add", reader, "--confirmed")
+    with SendGridStandIn(KEY, SPEC, tmp_path / "accepted.jsonl") as sendgrid:
+        env.update(
+            DIGEST_EMAIL_BACKEND="sendgrid", DIGEST_SENDGRID_API_KEY=KEY, DIGEST_SENDGRID_HOST=sendgrid.url
+        )
+        number = send_with_note(digest, env, parts)
+        bodies: list[dict[str, Any]] = list(sendgrid.bodies)
+    assert sorted(line["email"] for line in sendgrid.recorded()) == READERS
+    (body,) = bodies  # one render, one shared body for both readers
+    html = next(part["value"] for part in body["content"] if part["type"] == "text/html")
+    links = sorted(set(TRACKED.findall(html)))
+    assert len(links) == 7  # three pages, three DOIs, the note's link
+    # Every link followed within a second or two: what a scanner does, so these are set apart.
+    targets = {follow(client, url) for url in links}
+    assert "https://doi.org/10.1136/bmj.test2" in targets
+    assert NOTE_URL in targets
+    follow(client, links[0], agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Safari/604.1")
+    report = json.loads(digest("report", str(number), "--json").stdout)
+    assert report["delivered"] == 2
+    assert report["clicks"] == {"unique": 1, "total": 1}
+    assert report["machine_clicks"] == 7
