@@ -8,6 +8,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from mjml import mjml2html
 
+from digest.core.direction import Direction, direction
 from digest.core.engagement import LinkKind, TrackedLink
 from digest.core.evidence import Evidence, Tone, evidence
 from digest.core.inline import emphasis_html, words
@@ -76,6 +77,17 @@ class ItemView:
     @property
     def doi_href(self) -> str | None:
         return self.doi_link or self.doi_url
+
+    @property
+    def dir(self) -> Direction:
+        """Which way the item's words run (``core/direction.py``): from its headline's first letter, or
+        its takeaway's and meaning's when the headline has none; tags do not count."""
+        return direction(words(self.title), words(self.key_takeaway), words(self.what_it_means))
+
+    @property
+    def start(self) -> str:
+        """The side the item's lines start on: its alignment, and where its callout's rule goes."""
+        return "right" if self.dir == "rtl" else "left"
 
     @property
     def evidence(self) -> Evidence | None:

@@ -113,3 +113,29 @@ def test_every_text_keeps_aa_contrast_on_its_ground(browser: Browser, scheme: st
     assert any("Research Digest" in text for _, _, text in pairs)  # the masthead is among them
     for ink, ground, text in pairs:
         assert contrast_ratio(ink, ground) >= AA, (text, ink, ground)
+
+
+# Where each item's "Read the full summary" link starts and ends, and the item's computed direction.
+READ_MORE_EDGES = """() => [...document.querySelectorAll('a > span[dir]')].map(label => {
+    const block = label.closest('div[dir]'), box = label.getBoundingClientRect();
+    return [getComputedStyle(block).direction, box.left, box.right];
+})"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", WIDTHS)
+def test_right_to_left_items_start_on_the_right(browser: Browser, width: int, scheme: str) -> None:
+    """Chromium lays the Arabic and Hebrew items out from the right edge and the English one from the
+    left, each inside the 24 px margins."""
+    page = browser.new_page(viewport={"width": width, "height": 800}, color_scheme=scheme)  # type: ignore[arg-type]
+    try:
+        page.set_content(EMAILS["digest-rtl"](), wait_until="load")
+        edges = page.evaluate(READ_MORE_EDGES)
+    finally:
+        page.close()
+    assert [direction for direction, _, _ in edges] == ["rtl", "ltr", "rtl"]
+    for direction, left, right in edges:
+        if direction == "rtl":
+            assert width - 24 - 1 <= right <= width - 24 + 1, (width, left, right)
+        else:
+            assert 24 - 1 <= left <= 24 + 1, (width, left, right)

@@ -25,7 +25,7 @@ from digest.core.summary import SummaryIn
 from digest.rendering import IssueView, ItemView, Markers, Personalizer, RecipientLinks, Renderer, SiteView
 from digest.sources.samples import SampleSource
 from digest.tokens import Purpose, Tokens
-from tests.support.rendering import COFFEE, ISSUE, VITAMIN_D, WALKING
+from tests.support.rendering import COFFEE, ISSUE, RTL_ISSUE, VITAMIN_D, WALKING
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "digest.txt"
 BASE_URL = "https://digest.example.org"
@@ -427,3 +427,19 @@ def test_the_masthead_shows_the_logo_at_its_width_with_its_words_and_the_brand_c
 
 def test_without_a_logo_the_masthead_has_no_image() -> None:
     assert "img" not in Page(html_part()).tags
+
+
+# --- right to left --------------------------------------------------------------------------------------
+
+
+def test_each_item_lays_out_the_way_its_words_run() -> None:
+    page = Page(html_part(RTL_ISSUE))
+    headings = [a for a in page.attributes if a["tag"] == "h2" and "dir" in a]
+    assert [h["dir"] for h in headings] == ["rtl", "ltr", "rtl"]  # Arabic, English, Hebrew
+    listed = [a["dir"] for a in page.attributes if a["tag"] == "li"]
+    assert listed == ["rtl", "ltr", "rtl", "rtl", "ltr"]  # 'In this issue', then 'More this week'
+    callouts = [a["style"] or "" for a in page.attributes if a.get("class") == "dm-callout"]
+    assert ["border-right:4px" in style for style in callouts] == [True, False, True]
+    # The reader's language keeps its own direction inside a right-to-left item: its labels stay whole.
+    labels = [a["dir"] for a in page.attributes if a["tag"] == "strong" and "dir" in a]
+    assert labels == ["ltr", "ltr", "ltr"]

@@ -12,7 +12,7 @@ from digest.rendering import Markers, Personalizer, RecipientLinks, Renderer, Si
 from digest.subscribers.notices import NoticeSender, NoticeSettings
 from digest.subscribers.subscriptions import Notice, NoticeKind
 from digest.tokens import Tokens
-from tests.support.rendering import ISSUE, spanish_issue
+from tests.support.rendering import ISSUE, RTL_ISSUE, spanish_issue
 
 BASE_URL = "https://digest.example.org"
 LOGO_URL = f"{BASE_URL}/static/logo.png"
@@ -31,6 +31,12 @@ LINKS = RecipientLinks(
 
 def digest_html() -> str:
     rendered = Renderer(SITE).render_issue(ISSUE)
+    return Personalizer(rendered.html, Markers.of(rendered.markers)).fill(LINKS)
+
+
+def right_to_left_html() -> str:
+    """A digest whose Arabic and Hebrew summaries lay out right to left beside an English one."""
+    rendered = Renderer(SITE).render_issue(RTL_ISSUE)
     return Personalizer(rendered.html, Markers.of(rendered.markers)).fill(LINKS)
 
 
@@ -64,4 +70,9 @@ def spanish_digest_html() -> str:
     return Personalizer(rendered.html, Markers.of(rendered.markers)).fill(LINKS)
 
 
-EMAILS = {"digest": digest_html, "confirmation": confirmation_html, "digest-es": spanish_digest_html}
+EMAILS = {
+    "digest": digest_html,
+    "confirmation": confirmation_html,
+    "digest-es": spanish_digest_html,
+    "digest-rtl": right_to_left_html,
+}

@@ -1,5 +1,7 @@
 """Test helpers moved out of test_rendering.py, shared by the tests that need them."""
 
+from dataclasses import replace
+
 from digest.rendering import IssueView, ItemView
 
 WALKING = ItemView(
@@ -99,3 +101,36 @@ def spanish_issue() -> IssueView:
         more=(VITAMINA_D,),
         note="Bienvenidos al número 12; gracias por leernos.",
     )
+
+
+# Right-to-left summaries: each item lays out by its own words' direction, whatever the list's language.
+ARABIC = ItemView(
+    title="المشي بعد الوجبات خفّض سكر الدم لدى مرضى السكري من النوع الثاني",
+    url="https://summaries.example.org/s/walking-after-meals-ar",
+    key_takeaway="ثلاث نزهات قصيرة يومياً بعد الأكل خفّضت سكر الدم أكثر من نزهة واحدة مدتها 30 دقيقة.",
+    what_it_means="إذا كنت مصاباً بالسكري، فالمشي القصير بعد الطعام عادة سهلة تستحق التجربة.",
+    study_type="تجربة عشوائية",
+    evidence_level="Moderate",
+    topics=("diabetes",),
+    journal="Diabetes Care",
+    doi="10.5555/walking-after-meals-ar",
+    year=2026,
+)
+
+HEBREW = ItemView(
+    title="<i>APOE4</i>: פעילות גופנית קשורה לזיכרון טוב יותר אצל נשאים",
+    url="https://summaries.example.org/s/apoe4-exercise-he",
+    key_takeaway="נשאים פעילים של הגן <i>APOE4</i> השיגו ציונים גבוהים יותר במבחני זיכרון.",
+    what_it_means="פעילות גופנית טובה מסיבות רבות, וייתכן שחשובה עוד יותר אם יש דמנציה במשפחה.",
+    study_type="סקר חתך",
+    evidence_level="Low",
+)
+
+RTL_ISSUE = IssueView(
+    number=13,
+    subject="Right-to-left summaries",
+    preheader="Two summaries in Arabic and Hebrew, one in English.",
+    date_label="30 November 2026",
+    featured=(ARABIC, WALKING, HEBREW),
+    more=(replace(ARABIC, title="فيتامين د والسقوط لدى كبار السن"), VITAMIN_D),
+)
