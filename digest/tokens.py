@@ -16,6 +16,7 @@ import enum
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -194,8 +195,23 @@ class EmbedTokens:
         return EmbedStamp(origin=payload[0], age=(utc_now() - signed_at).total_seconds())
 
 
+class Scope(enum.StrEnum):
+    """What an API token may do. A token issued before scopes existed may push summaries only."""
+
+    summaries = "summaries"  # POST /api/summaries
+    sign_ups = "sign-ups"  # POST /api/subscribers: double opt-in
+    proven_consent = "proven-consent"  # POST /api/subscribers with "confirmed": consent proven elsewhere
+
+
+@dataclass(frozen=True)
+class ApiHolder:
+    editor: str
+    scopes: frozenset[Scope]
+
+
 class ApiTokens:
-    """Bearer tokens for ``POST /api/summaries``, one per editor, issued by ``digest editors token NAME``.
+    """Bearer tokens for the API (``/api/summaries``, ``/api/subscribers``), issued to an editor by
+    ``digest editors token NAME --scope ...``, each good for its scopes only.
 
     A token is the editor's name and a fingerprint of their password hash (``DIGEST_EDITORS``), signed with
     ``DIGEST_SECRET_KEYS`` under a salt of its own: no link or form token passes for one, nor one for them.
@@ -209,25 +225,35 @@ class ApiTokens:
         )
         self._fingerprints = {name: fingerprint(password_hash) for name, password_hash in editors.items()}
 
-    def issue(self, editor: str) -> str:
+    def issue(self, editor: str, scopes: Iterable[Scope] = (Scope.summaries,)) -> str:
         if editor not in self._fingerprints:
             raise TokenInvalid(f"{editor!r} is not an editor in DIGEST_EDITORS")
-        return self._serializer.dumps([editor, self._fingerprints[editor]])
+        return self._serializer.dumps([editor, self._fingerprints[editor], sorted(set(scopes))])
 
     def editor(self, token: str) -> str:
         """The editor a genuine, current token was issued to; ``TokenInvalid`` otherwise."""
+        return self.holder(token).editor
+
+    def holder(self, token: str) -> ApiHolder:
+        """The editor and scopes of a genuine, current token; ``TokenInvalid`` otherwise."""
+        invalid = TokenInvalid("this API token is not valid")
         try:
             payload = self._serializer.loads(token)
         except (BadSignature, UnicodeDecodeError) as exc:
-            raise TokenInvalid("this API token is not valid") from exc
-        if not (isinstance(payload, list) and len(payload) == 2 and all(isinstance(p, str) for p in payload)):
-            raise TokenInvalid("this API token is not valid")
-        name, print_ = payload
+            raise invalid from exc
+        if not (isinstance(payload, list) and len(payload) in (2, 3)):
+            raise invalid
+        name, print_, scopes = [*payload, [Scope.summaries]][:3]  # no scopes: issued before them
+        if not (isinstance(name, str) and isinstance(print_, str) and isinstance(scopes, list)):
+            raise invalid
         if self._fingerprints.get(name) != print_:
             raise TokenInvalid(
                 "this API token was revoked: its editor left DIGEST_EDITORS or changed password"
             )
-        return str(name)
+        try:
+            return ApiHolder(name, frozenset(Scope(scope) for scope in scopes))
+        except ValueError as exc:
+            raise invalid from exc
 
 
 def fingerprint(password_hash: str) -> str:

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from digest.ingest.push import MAX_ITEMS, push_summaries
 from digest.rendering import Renderer
-from digest.tokens import TokenInvalid
+from digest.tokens import ApiHolder, Scope, TokenInvalid
 from digest.web.context import Web, WebDep
 
 router = APIRouter()
@@ -48,25 +48,38 @@ def problem(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"error": message}, status, headers={"Cache-Control": "no-store", **headers})
 
 
-def editor_of(request: Request, web: Web) -> str | None:
+def holder_of(request: Request, web: Web) -> ApiHolder | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or web.api_tokens is None:
         return None
     try:
-        return web.api_tokens.editor(token.strip())
+        return web.api_tokens.holder(token.strip())
     except TokenInvalid:
         return None
 
 
-@router.post("/api/summaries")
-async def push(request: Request, web: WebDep) -> JSONResponse:
-    editor = editor_of(request, web)
-    if editor is None:
+def allowed(request: Request, web: Web, scope: Scope) -> ApiHolder | JSONResponse:
+    """The token's holder when it may act for ``scope``; else the answer: 401 without a genuine token,
+    403 for one not issued for ``scope``."""
+    holder = holder_of(request, web)
+    command = f"digest editors token NAME --scope {scope}"
+    if holder is None:
         return problem(
             401,
-            "an editor's API token is required: Authorization: Bearer TOKEN (digest editors token NAME)",
+            f"an editor's API token is required: Authorization: Bearer TOKEN ({command})",
             **{"WWW-Authenticate": 'Bearer realm="digest"'},
         )
+    if scope not in holder.scopes:
+        return problem(403, f"this API token is not issued for {scope}: issue one with {command}")
+    return holder
+
+
+@router.post("/api/summaries")
+async def push(request: Request, web: WebDep) -> JSONResponse:
+    holder = allowed(request, web, Scope.summaries)
+    if isinstance(holder, JSONResponse):
+        return holder
+    editor = holder.editor
     if web.renderer is None:
         return problem(503, "the push API is not wired in this process")
     try:

@@ -10,7 +10,20 @@ from digest.core.origins import origin_of
 from digest.i18n import language
 from digest.rendering import templates_dir
 from digest.tokens import EmbedTokens, FormTokens
-from digest.web import api, archive, clicks, editor, embed, links, ops, reports, subscribe, webhooks
+from digest.web import (
+    api,
+    api_subscribers,
+    archive,
+    clicks,
+    editor,
+    editor_embed,
+    embed,
+    links,
+    ops,
+    reports,
+    subscribe,
+    webhooks,
+)
 from digest.web.context import Web
 from digest.web.conventions import HeadAsGet, SlashRedirect, allowed_methods
 from digest.web.embed_sites import Embed, EmbedCORS, EmbedSites, Script
@@ -75,12 +88,14 @@ def create_app(parts: Parts) -> FastAPI:
     )
     app.include_router(subscribe.router)
     app.include_router(embed.router)
+    app.include_router(editor_embed.router)
     app.include_router(links.router)
     app.include_router(clicks.router)
     app.include_router(reports.router)
     app.include_router(archive.router)
     app.include_router(ops.router)
     app.include_router(api.router)
+    app.include_router(api_subscribers.router)
     app.include_router(webhooks.router)
     editor.install(app, parts)
 

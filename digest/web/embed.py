@@ -115,7 +115,10 @@ def form_page(
         proof=web.proof.challenge() if web.proof else None,
         topics=topics_on_offer(web),
         picked=set(entry.topics),
+        # Under no-referrer a browser sends its post with "Origin: null", which names no site.
+        referrer_policy="same-origin",
     )
+    page.headers["Referrer-Policy"] = "same-origin"
     policy = page.headers["Content-Security-Policy"].replace("frame-ancestors 'none'", "")
     page.headers["Content-Security-Policy"] = policy + f"frame-ancestors {embed.sites.frame_ancestors()}"
     return page
@@ -224,6 +227,24 @@ def zone(entry: Entry) -> str | None:
 def form_name(text: str) -> str:
     """A publisher's name for one of their forms, as kept in consent records: plain words, 60 at most."""
     return " ".join(NOT_A_NAME.sub(" ", text).split())[:60]
+
+
+def snippet_name(text: str) -> str:
+    """A form name fit for the snippet's element ids: lower-case letters, digits and dashes."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "signup"
+
+
+def snippet(web: Web, name: str, *, with_topics: bool = True, nonce: str = "") -> str:
+    """The HTML a publisher pastes: the plain form, its scoped style and the script at its version."""
+    return web.pages.fragment(
+        "embed_snippet.html",
+        base_url=web.base_url,
+        form_name=snippet_name(name),
+        topics=topics_on_offer(web) if with_topics else [],
+        consent_text=web.consent_text,
+        script_url=f"{web.base_url}/embed/embed.js?v={embed_of(web).script.version}",
+        nonce=nonce,
+    )
 
 
 def consent_form(name: str, where: str) -> str:

@@ -75,7 +75,10 @@ class Guard:
         self.counts = counts
 
     def check_ip(self, request: Request, action: str) -> None:
-        ip = client_ip(request)
+        self.check_reader_ip(client_ip(request), action)
+
+    def check_reader_ip(self, ip: str, action: str) -> None:
+        """The per-IP limit for ``ip``: the peer's, or a reader's that a publisher's server relays."""
         for item in self.limits.per_ip:
             if not self.counts.hit(item, "ip", action, ip):
                 raise TooManyRequests(

@@ -59,7 +59,8 @@ class Pages:
         return response
 
     def fragment(self, name: str, **context: Any) -> str:
-        """A template's HTML on its own, for use outside a page (an Atom entry's content)."""
+        """A template's HTML on its own, for use outside a page (an Atom entry's content, the embed
+        snippet editors copy)."""
         return self._env.get_template(name).render(site_name=self.site_name, style=STYLE, **context)
 
 

@@ -30,6 +30,7 @@
   function enhance(form) {
     if (form.getAttribute("data-digest-ready")) return;
     form.setAttribute("data-digest-ready", "yes");
+    form.noValidate = true;  /* errors are shown beside the form, in the words the server chose */
     var status = form.querySelector("[data-digest-status]");
     var button = form.querySelector("button[type=submit], button:not([type])");
     var asked = Date.now();
@@ -83,7 +84,7 @@
         say(result.error || "The sign-up did not go through; please try again.", true);
         mark(result.field);
       } catch (problem) {
-        say((problem && problem.error) || "The sign-up service cannot be reached; please try again later.", true);
+        say((problem && problem.error) || "The sign-up could not be sent from this page: the site may not be allowed to use this form, or the service cannot be reached.", true);
       }
       if (button) button.disabled = false;
     });

@@ -3,6 +3,7 @@ PostgreSQL: allowed origins, CORS on the embed endpoints only, the plain form wi
 script's JSON, the signed timestamp (fill time, replay, another site's), and the same answer throughout.
 """
 
+import html
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from digest.wiring import Parts
+from tests.support.editor import EDITORS, sign_in
 from tests.support.embed import EMBED_ENV, PUBLISHER, STRANGER, embed_form, embed_json, embed_token
 from tests.support.web import RELAXED, form_token, link_in, notices, path_of, subscriber, subscriber_count
 
@@ -256,3 +258,43 @@ def test_a_forged_timestamp_is_refused(client: TestClient, parts: Parts) -> None
 
     assert (forged.status_code, forged.json()["field"]) == (422, "token")
     assert subscriber_count(parts.engine) == 0
+
+
+# --- the editor's page ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overrides", [{"DIGEST_EDITORS": EDITORS}], indirect=True, ids=["editors"])
+def test_editors_get_the_snippet_for_this_site_with_a_live_preview(client: TestClient) -> None:
+    assert client.get("/editor/embed").status_code == 303  # signed out: to the sign-in page
+    sign_in(client)
+
+    page = client.get("/editor/embed?form=Sidebar Box&topics=no")
+
+    assert page.status_code == 200
+    code = html.unescape(re.search(r'<textarea id="snippet-code"[^>]*>(.*?)</textarea>', page.text, re.S)[1])  # type: ignore[index]
+    assert 'action="https://digest.example.org/embed/subscribe"' in code
+    assert '<input type="hidden" name="form" value="sidebar-box">' in code
+    assert re.search(r'<script src="https://digest\.example\.org/embed/embed\.js\?v=\w{12}" defer>', code)
+    assert 'name="topics"' not in code
+    assert PUBLISHER in page.text  # the allowed sites are named
+    preview = page.text.split("<h2>Preview</h2>", 1)[1]
+    assert '<form class="digest-signup"' in preview
+    assert "connect-src 'self'" in page.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"DIGEST_ALTCHA": "true", "DIGEST_ALTCHA_MAX_NUMBER": "1000"}],
+    indirect=True,
+    ids=["altcha"],
+)
+def test_with_proof_of_work_on_the_timestamp_brings_a_challenge_and_a_sign_up_needs_its_solution(
+    client: TestClient, parts: Parts, outbox: Path
+) -> None:
+    issued = client.get("/embed/token", headers={"Origin": PUBLISHER}).json()
+    unsolved = embed_json(client, "r@example.org", token=issued["token"])
+
+    assert {"challenge", "salt", "signature", "maxnumber"} <= set(issued["altcha"])
+    assert (unsolved.status_code, unsolved.json()["field"]) == (422, "altcha")
+    assert subscriber_count(parts.engine) == 0
+    assert notices(outbox) == []
