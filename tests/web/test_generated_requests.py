@@ -24,6 +24,7 @@ from schemathesis.core.result import Ok
 from schemathesis.generation.modes import GenerationMode
 from sqlmodel import select
 
+from digest.core.engagement import LinkKind, TrackedLink
 from digest.core.summary import SummaryIn
 from digest.db.engine import unit_of_work
 from digest.db.models import Subscriber
@@ -172,8 +173,13 @@ class Site:
         with unit_of_work(parts.engine) as session:
             reader = session.exec(select(Subscriber).where(Subscriber.email == READER)).one()
         self.links = {
-            purpose: parts.tokens.sign(purpose, reader.id or 0, reader.token_nonce) for purpose in Purpose
+            str(purpose): parts.tokens.sign(purpose, reader.id or 0, reader.token_nonce)
+            for purpose in Purpose
         }
+        # /r/{token}: a tracked link of the sent issue.
+        self.links["r"] = parts.click_tokens.sign(
+            TrackedLink(sent, LinkKind.page, f"{BASE_URL}/issues/{sent}")
+        )
         assert parts.api_tokens is not None
         self.api_token = parts.api_tokens.issue("ada")
 
@@ -187,7 +193,7 @@ class Site:
         """Swap the generated secrets of ``case`` for genuine ones; the headers to send with it."""
         parameters = case.path_parameters or {}
         if "token" in parameters:  # /confirm/{token}, /unsubscribe/{token}, /preferences/{token}...
-            parameters["token"] = self.links[Purpose(case.path.split("/")[1])]
+            parameters["token"] = self.links[case.path.split("/")[1]]
         if "number" in parameters:
             parameters["number"] = self.draft if case.path.startswith("/editor") else self.sent
         headers = {"Authorization": f"Bearer {self.api_token}"}
