@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     """When the scheduled cycle composes and sends, as a cron expression (minute hour day month weekday)."""
     timezone: str = "UTC"
     """The time zone `DIGEST_SCHEDULE` is read in (an IANA name such as `Europe/Berlin`)."""
+    delivery: Literal["once", "local"] = "once"
+    """`once`: everyone gets an issue when its send starts. `local`: each reader gets it at the issue's time
+    (its own, or the hour of `DIGEST_SCHEDULE`) on their own clock, in waves by time zone; readers without
+    a zone are in `DIGEST_TIMEZONE`."""
     ingest_every: timedelta = timedelta(hours=1)
     """How often the scheduler ingests between its cycles; `0` ingests only as the cycle's first step."""
     misfire_grace: timedelta = timedelta(hours=6)

@@ -20,6 +20,7 @@ from digest.mail import ConsoleMailer, Mailer, MemoryMailer, OutboxMailer
 from digest.mail.mime import is_valid_from
 from digest.rendering import Renderer, SiteView
 from digest.sending.sender import IssueSender, SendSettings
+from digest.sending.waves import LocalDelivery
 from digest.sources import FetchRules, Source, open_sources
 from digest.subscribers.notices import NoticeSender, NoticeSettings
 from digest.tokens import ApiTokens, ClickTokens, Purpose, Tokens
@@ -140,8 +141,16 @@ class Parts:
             blocked_in_a_row=settings.blocked_in_a_row,
             outage=settings.database_outage,
             held_outcomes=settings.held_outcomes,
+            local=self.local_delivery(),
         )
         return IssueSender(self.engine, self.mailer(), self.tokens, send_settings, self.renderer)
+
+    def local_delivery(self) -> LocalDelivery | None:
+        """With ``DIGEST_DELIVERY=local``: the publisher's zone, the schedule and the misfire rule."""
+        settings = self.settings
+        if settings.delivery != "local":
+            return None
+        return LocalDelivery(settings.timezone, settings.schedule, settings.misfire_grace)
 
     def mailer(self) -> Mailer:
         """A new mailer for the configured backend."""

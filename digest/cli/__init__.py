@@ -3,7 +3,7 @@
 User mistakes and unreachable services end with one line on stderr and exit code 1, never a traceback.
 """
 
-from digest.cli import bench, editors, engagement, ingest, issues, ops, sending, subscribers
+from digest.cli import bench, editors, engagement, ingest, issues, ops, sending, subscribers, waves
 from digest.cli.base import app
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "ops",
     "sending",
     "subscribers",
+    "waves",
 ]
 
 

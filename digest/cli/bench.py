@@ -37,6 +37,13 @@ Topics = Annotated[
         "(many variants), and compare with one variant."
     ),
 ]
+Zones = Annotated[
+    int,
+    typer.Option(
+        help="Also send with local-time delivery, subscribers spread over K time zones (K waves), and "
+        "compare each wave's throughput with the single-wave send."
+    ),
+]
 Processes = Annotated[
     int, typer.Option(help="Sender processes sharing the send (PostgreSQL), as digest worker would.")
 ]
@@ -56,6 +63,7 @@ def bench_command(
     messages: Messages = 20_000,
     topics: Topics = 0,
     processes: Processes = 1,
+    zones: Zones = 0,
 ) -> None:
     """Measure a send through SendGrid to a local stand-in (--smtp: through SMTP), against the naive way."""
     # The bench and its stand-in server are developer tools: loaded here only, not by every command.
@@ -80,5 +88,10 @@ def bench_command(
     }
     if topics:
         typer.echo(run_topics_bench(topics=topics, **options))
+        return
+    if zones:
+        from digest.devtools.bench_zones import run_zones_bench
+
+        typer.echo(run_zones_bench(zones=zones, **options))
         return
     typer.echo(run_bench(**options).table())

@@ -10,14 +10,16 @@ from typing import Annotated
 import typer
 
 from digest.cli.base import IssueArg, app, now, ready_parts, reports_errors
+from digest.core.zones import wall_time
 from digest.db.engine import unit_of_work
 from digest.db.models import IssueStatus
-from digest.errors import NotFound
+from digest.errors import InvalidInput, NotFound
 from digest.issues import decisions as issue_service
 from digest.issues.compose import compose, too_old_now
 from digest.issues.queries import (
     get_issue,
 )
+from digest.issues.schedule import schedule, shown
 from digest.rendering.checks import check_email
 from digest.sending import report as variant_report
 
@@ -148,7 +150,34 @@ def decision_command(decision: IssueStatus) -> Callable[[int], None]:
     return command
 
 
-app.command("approve", help="Approve an issue for sending.")(decision_command(IssueStatus.approved))
+@app.command("approve")
+@reports_errors
+def approve_command(
+    issue: Annotated[int, typer.Argument(help="Issue number.")],
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help='Send it at this time on DIGEST_TIMEZONE\'s clocks: "2026-12-08 06:00".'),
+    ] = None,
+    at_once: Annotated[
+        bool, typer.Option("--now", help="Clear a time given before: it goes with the next send.")
+    ] = False,
+) -> None:
+    """Approve an issue for sending: with the next send, or at the time --at gives (change it the same way
+    until the send starts; with DIGEST_DELIVERY=local, that time on each reader's own clock)."""
+    if at is not None and at_once:
+        raise InvalidInput("give either --at or --now, not both")
+    parts = ready_parts()
+    zone = parts.settings.timezone
+    moment = now()
+    with unit_of_work(parts.engine) as session:
+        if at is not None or at_once:
+            when = wall_time(at, zone) if at is not None else None
+            schedule(session, issue, when, zone=zone, by="cli", now=moment)
+        decided = issue_service.decide(session, issue, IssueStatus.approved, by="cli", now=moment)
+        line = f"issue {decided.number} is {decided.status}"
+        if decided.send_at is not None:
+            line += f"; it goes out at {shown(decided.send_at, zone)}"
+    typer.echo(line)
 
 
 app.command("hold", help="Hold an issue: it is not sent until approved again.")(

@@ -71,7 +71,10 @@ def run_command() -> None:
     settings = parts.settings
     moment = now()
     plan = CyclePlan(
-        cron_trigger(settings.schedule, settings.timezone), settings.review_window, parts.compose_rules()
+        cron_trigger(settings.schedule, settings.timezone),
+        settings.review_window,
+        parts.compose_rules(),
+        local=parts.local_delivery(),
     )
     stopping = threading.Event()
     with (

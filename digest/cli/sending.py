@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
 
 from digest.cli.base import (
     BarProgress,
@@ -23,16 +24,19 @@ from digest.cli.base import (
 )
 from digest.core.topics import label
 from digest.db.engine import ride_out, unit_of_work, went_away
-from digest.db.models import Issue
+from digest.db.models import Issue, IssueStatus
 from digest.errors import DatabaseError, InvalidInput, InvalidState, NotFound
 from digest.issues import decisions as issue_service
 from digest.issues.queries import (
     awaiting_approval,
     get_issue,
     next_issue_to_send,
+    next_scheduled,
     paused_issue,
     sending_issue,
 )
+from digest.issues.schedule import shown
+from digest.sending.newcomers import add_newcomers
 from digest.sending.sender import IssueSender, SendReport, dry_run, send_test_copy
 from digest.subscribers import records as subscriber_service
 from digest.wiring import Parts
@@ -50,6 +54,8 @@ def describe_send(report: SendReport) -> str:
             f"; {report.in_flight} still in flight "
             "(another worker, or a crashed run: resumes when its lease expires)"
         )
+    if report.waiting and report.next_wave is not None:
+        line += f"; {report.waiting} wait for their wave, the next at {report.next_wave:%Y-%m-%d %H:%M} UTC"
     if report.unmatched:
         line += f"; {report.unmatched} got no email (none of the issue's summaries is on their topics)"
     variants = [v for v in report.variants if v.position is not None]
@@ -72,14 +78,25 @@ def send_command(
     resume: Annotated[
         bool, typer.Option("--resume", help="Go on with a paused send once its cause is fixed.")
     ] = False,
+    newcomers: Annotated[
+        bool,
+        typer.Option("--newcomers", help="Send an issue that went out to those who became active since."),
+    ] = False,
 ) -> None:
     """Send an approved issue, or resume an interrupted send. SIGTERM stops it after the batch in hand."""
     parts = service_parts()
+    if newcomers:
+        send_to_newcomers(parts, issue)
+        return
     with unit_of_work(parts.engine) as session:
         chosen: Issue | None = get_issue(session, issue) if issue is not None else None
         if chosen is None:
-            chosen = paused_issue(session) if resume else next_issue_to_send(session)
+            chosen = paused_issue(session) if resume else due_issue(session, parts)
         waiting = awaiting_approval(session) if chosen is None and not resume else None
+        later = not_yet(session, parts, chosen) if issue is None and not resume else None
+    if later is not None:
+        typer.echo(later)
+        return
     if waiting is not None:
         raise InvalidState(
             f"nothing to send: issue {waiting.number} is {waiting.status}, not approved; "
@@ -100,6 +117,41 @@ def send_command(
             f"the send of issue {report.issue_number} is paused: {report.paused}. "
             "Fix the cause, then run `digest send --resume`"
         )
+
+
+def send_to_newcomers(parts: Parts, number: int | None) -> None:
+    """``digest send N --newcomers``: the issue's deliveries for those who became active since, sent."""
+    if number is None:
+        raise InvalidInput("say which issue: `digest send ISSUE --newcomers`")
+    with unit_of_work(parts.engine) as session:
+        added = add_newcomers(session, parts.renderer, get_issue(session, number), now=now())
+    if not added:
+        typer.echo(f"issue {number}: nobody became active since it went out; nothing to send")
+        return
+    typer.echo(f"issue {number}: {added} newcomer{'' if added == 1 else 's'} added")
+    with parts.sender() as sender, stop_on_sigterm(sender), BarProgress() as bar:
+        report = sender.send(number, progress=bar)
+    typer.echo(describe_send(report))
+
+
+def due_issue(session: Session, parts: Parts) -> Issue | None:
+    """The issue ``digest send`` takes: with local delivery, one that starts before its own time."""
+    local = parts.local_delivery() is not None
+    return next_issue_to_send(session, now=None if local else now())
+
+
+def not_yet(session: Session, parts: Parts, chosen: Issue | None) -> str | None:
+    """What to say when the issue to send goes out later (its own time; its first wave), else None."""
+    zone, local = parts.settings.timezone, parts.local_delivery()
+    if local is not None and chosen is not None and chosen.status == IssueStatus.approved:
+        starts = local.starts_at(session, chosen)
+        if starts > now():
+            first = shown(starts, zone)
+            return f"nothing to send now: the first wave of issue {chosen.number} starts at {first}"
+    later = next_scheduled(session, now=now()) if chosen is None else None
+    if later is not None and later.send_at is not None:
+        return f"nothing to send now: issue {later.number} goes out at {shown(later.send_at, zone)}"
+    return None
 
 
 @app.command("test-send")
@@ -152,7 +204,8 @@ def worker_command(
 
 
 def work_once(parts: Parts, sender: IssueSender, stopping: threading.Event) -> bool:
-    """Send the open send, if there is one (waiting out a short database outage to look); whether it did."""
+    """Send the open send, if there is one (waiting out a short database outage to look); whether it
+    handled any delivery (a send whose next wave is still to come has nothing for it until then)."""
     open_send = ride_out(
         parts.engine,
         lambda: open_send_number(parts),
@@ -161,7 +214,10 @@ def work_once(parts: Parts, sender: IssueSender, stopping: threading.Event) -> b
     )
     if open_send is None:
         return False
-    line = describe_send(sender.send(open_send))
+    report = sender.send(open_send)
+    if report.sent + report.failed + report.skipped == 0 and report.waiting:
+        return False
+    line = describe_send(report)
     log.info("worker: %s", line)
     typer.echo(line)
     return True

@@ -86,3 +86,18 @@ def earliest(day: date, at: time, zones: Iterable[str]) -> datetime | None:
     """When the first of ``zones`` reaches ``at`` on ``day``; None without zones."""
     instants = [local_instant(day, at, ZoneInfo(name)) for name in zones]
     return min(instants) if instants else None
+
+
+WALL_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+
+
+def wall_time(text: str, zone: str) -> datetime:
+    """``2026-12-08 06:00`` (or the ``T`` form a date-time field posts) on clocks in ``zone``, in UTC."""
+    cleaned = text.strip()
+    for form in WALL_FORMATS:
+        try:
+            naive = datetime.strptime(cleaned, form)
+        except ValueError:
+            continue
+        return local_instant(naive.date(), naive.time(), zone_named(zone))
+    raise InvalidInput(f"not a date and time: {text.strip()[:40]!r}; write it as 2026-12-08 06:00")

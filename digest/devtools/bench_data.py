@@ -3,7 +3,7 @@ and one issue composed from the shipped samples, optionally spread over K topics
 
 import random
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -43,12 +43,15 @@ def choices(topics: int, seed: int = 20261126) -> Iterator[str]:
             yield encode(pick.sample(names, pick.randint(1, min(3, topics))))
 
 
-def add_subscribers(engine: Engine, count: int, chunk: int = 20_000, *, topics: int = 0) -> None:
-    """N active subscribers, in chunks so memory stays flat (COPY on PostgreSQL)."""
+def add_subscribers(
+    engine: Engine, count: int, chunk: int = 20_000, *, topics: int = 0, zones: Sequence[str] = ()
+) -> None:
+    """N active subscribers, in chunks so memory stays flat (COPY on PostgreSQL); with ``zones``, spread
+    over them in turn."""
     now = datetime.now(UTC)
     chosen = choices(topics)
     for start in range(0, count, chunk):
-        rows = [
+        rows: list[dict[str, object]] = [
             {
                 "topics": next(chosen),
                 "email": f"reader{n}@bench.example.org",
@@ -58,6 +61,7 @@ def add_subscribers(engine: Engine, count: int, chunk: int = 20_000, *, topics: 
                 "created_at": now,
                 "updated_at": now,
                 "confirmed_at": now,
+                "timezone": zones[n % len(zones)] if zones else None,
             }
             for n in range(start, min(start + chunk, count))
         ]

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import defer
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from digest.db.models import (
@@ -22,18 +22,33 @@ def get_issue(session: Session, number: int) -> Issue:
     return issue
 
 
-def next_issue_to_send(session: Session) -> Issue | None:
-    """An interrupted send first, then the oldest approved issue; a paused send waits for ``--resume``."""
+def next_issue_to_send(session: Session, *, now: datetime | None = None) -> Issue | None:
+    """An interrupted send first, then the oldest approved issue; a paused send waits for ``--resume``.
+
+    Given ``now``, an approved issue scheduled for later (``send_at``) waits for its time.
+    """
     for status in (IssueStatus.sending, IssueStatus.approved):
         query = (
             select(Issue)
             .where(Issue.status == status, col(Issue.paused_reason).is_(None))
             .order_by(col(Issue.number))
         )
+        if now is not None and status == IssueStatus.approved:
+            query = query.where(or_(col(Issue.send_at).is_(None), col(Issue.send_at) <= now))
         issue = session.exec(query).first()
         if issue is not None:
             return issue
     return None
+
+
+def next_scheduled(session: Session, *, now: datetime) -> Issue | None:
+    """The approved issue that goes out next at a time an editor gave, if that time is still to come."""
+    query = (
+        select(Issue)
+        .where(Issue.status == IssueStatus.approved, col(Issue.send_at) > now)
+        .order_by(col(Issue.send_at))
+    )
+    return session.exec(query).first()
 
 
 def awaiting_approval(session: Session) -> Issue | None:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, or_, select
 
 from digest.core.clock import utc_now
 from digest.core.schedule import latest_fire, period_key
@@ -25,6 +25,7 @@ from digest.issues.queries import next_issue_to_send
 from digest.ops import runs
 from digest.rendering import Renderer
 from digest.sending.sender import IssueSender, SendReport
+from digest.sending.waves import LocalDelivery
 from digest.sources import Source
 
 
@@ -37,6 +38,7 @@ class CyclePlan:
     trigger: CronTrigger
     review_window: timedelta
     rules: ComposeRules
+    local: LocalDelivery | None = None  # DIGEST_DELIVERY=local: when sends start and their waves
 
 
 @dataclass
@@ -136,18 +138,24 @@ def send_due(
 ) -> SendDue:
     """Approve what its review window lets go, then send every approved issue and finish interrupted sends."""
     due = SendDue(approved=approve_due(engine, review_window=review_window, now=now))
+    local = sender.settings.local is not None
     while True:
         with unit_of_work(engine) as session:
-            issue = next_issue_to_send(session)
-        if issue is None:
+            # With local delivery an issue starts before its own time, when the first zone reaches it.
+            issue = next_issue_to_send(session, now=None if local else now)
+            starts = (
+                sender.starts_at(session, issue) if issue and issue.status == IssueStatus.approved else None
+            )
+        if issue is None or (starts is not None and starts > now):
             break
         if should_stop():
             due.stopped = True
             break
         result = sender.send(issue.number)
         due.sent.append(result)
-        if result.in_flight or result.paused:
-            # Stopped after the batch in hand; or another sender holds the rest; or ops must act.
+        if result.in_flight or result.paused or result.waiting:
+            # Stopped after the batch in hand; or another sender holds the rest; or ops must act; or the
+            # next wave is still to come (the scheduler plans the send job for it).
             due.stopped = should_stop() and not result.paused
             break
     return due
@@ -169,10 +177,15 @@ def approve_due(engine: Engine, *, review_window: timedelta, now: datetime) -> l
         ]
 
 
-def next_send_at(session: Session, *, review_window: timedelta, now: datetime) -> datetime | None:
-    """When ``send_due`` next has work: at once for an approved issue or a send with deliveries waiting;
+def next_send_at(
+    session: Session, *, review_window: timedelta, now: datetime, local: LocalDelivery | None = None
+) -> datetime | None:
+    """When ``send_due`` next has work: at once for an approved issue (at its time, if an editor gave it one)
+    or a send with deliveries waiting;
     when the leases run out for a send whose rest was claimed by a sender that may have died; when the
-    review window ends for a scheduled draft. A paused send waits for ops (``digest send --resume``)."""
+    review window ends for a scheduled draft; when the next wave starts, with local delivery (which also
+    starts a send when its first zone reaches the issue's time). A paused send waits for ops
+    (``digest send --resume``)."""
     open_issues = session.exec(
         select(Issue).where(
             col(Issue.status).in_([IssueStatus.approved, IssueStatus.sending, IssueStatus.draft]),
@@ -182,7 +195,7 @@ def next_send_at(session: Session, *, review_window: timedelta, now: datetime) -
     times = []
     for issue in open_issues:
         if issue.status == IssueStatus.approved:
-            times.append(now)
+            times.append((local.starts_at(session, issue) if local else issue.send_at) or now)
         elif issue.status == IssueStatus.sending:
             times.append(resume_at(session, issue.id or 0, now=now))
         elif issue.period is not None:
@@ -193,14 +206,24 @@ def next_send_at(session: Session, *, review_window: timedelta, now: datetime) -
 def resume_at(session: Session, issue_id: int, *, now: datetime) -> datetime:
     pending = session.exec(
         select(Delivery.id)
-        .where(Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.pending)
+        .where(
+            Delivery.issue_id == issue_id,
+            Delivery.status == DeliveryStatus.pending,
+            or_(col(Delivery.not_before).is_(None), col(Delivery.not_before) <= now),
+        )
         .limit(1)
     ).first()
     if pending is not None:
         return now
+    next_wave: datetime | None = session.exec(
+        select(func.min(Delivery.not_before)).where(
+            Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.pending
+        )
+    ).one()
     lease_end: datetime | None = session.exec(
         select(func.min(Delivery.lease_until)).where(
             Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.sending
         )
     ).one()
-    return now if lease_end is None else lease_end
+    ends = [moment for moment in (lease_end, next_wave) if moment is not None]
+    return min(ends) if ends else now

@@ -20,6 +20,7 @@ from digest.issues.queries import paused_issue
 from digest.ops import runs
 from digest.ops.rates import IssueRates, issue_rates
 from digest.sending.ledger import VariantCounts, variant_counts
+from digest.sending.waves import WaveState, fixed, in_progress_and_next
 from digest.subscribers.records import counts_by_state
 
 
@@ -167,6 +168,8 @@ class Readings:
     rates: IssueRates | None = None
     failing_sources: int = 0
     variants: list[VariantCounts] = field(default_factory=list)
+    wave_now: WaveState | None = None  # local-time delivery: the last send's wave being sent
+    wave_next: WaveState | None = None
 
     @property
     def send_rate(self) -> float:
@@ -181,6 +184,7 @@ def read_metrics(session: Session, *, now: datetime) -> Readings:
         readings.deliveries, readings.provider_errors = ledger_figures(session, issue.id or 0)
         readings.rates = issue_rates(session, issue)
         readings.variants = variant_counts(session, issue.id or 0)
+        readings.wave_now, readings.wave_next = in_progress_and_next(fixed(session, issue), now=now)
         if issue.send_started_at is not None:
             readings.send_seconds = ((issue.sent_at or now) - issue.send_started_at).total_seconds()
     readings.paused = paused_issue(session) is not None

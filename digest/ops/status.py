@@ -17,6 +17,7 @@ from digest.ops import runs
 from digest.ops.rates import IssueRates, issue_rates
 from digest.sending.ledger import VariantCounts, delivery_counts, variant_counts
 from digest.sending.variants import plan_for
+from digest.sending.waves import WaveState, fixed, in_progress_and_next
 from digest.subscribers.records import counts_by_state
 
 VARIANTS_SHOWN = 5
@@ -41,6 +42,9 @@ class Status:
     # What the last issue's compose skipped for age, and what the next compose would skip.
     too_old_last: TooOld | None = None
     too_old_next: TooOld | None = None
+    # With local-time delivery: the wave of the last send being sent now, and its next one.
+    wave_now: WaveState | None = None
+    wave_next: WaveState | None = None
 
 
 def status(
@@ -69,6 +73,7 @@ def status(
         report.last_send_counts = delivery_counts(session, last_send.id or 0)
         report.rates = issue_rates(session, last_send)
         report.last_send_variants = variant_counts(session, last_send.id or 0)
+        report.wave_now, report.wave_next = in_progress_and_next(fixed(session, last_send), now=now)
     report.coming = session.exec(
         select(Issue)
         .where(col(Issue.status).in_([IssueStatus.draft, IssueStatus.held, IssueStatus.approved]))
@@ -124,6 +129,7 @@ def describe(report: Status, *, now: datetime, schedule: str, timezone: str) -> 
         counts = ", ".join(f"{state} {count}" for state, count in report.last_send_counts.items())
         lines.append(f"last send: issue {report.last_send.number} ({report.last_send.status}): {counts}")
     lines.extend(describe_variants(report))
+    lines.extend(describe_waves(report))
     lines.extend(describe_too_old(report))
     if report.rates is not None:
         lines.append(f"bounces and complaints: {report.rates.line}")
@@ -139,6 +145,19 @@ def describe(report: Status, *, now: datetime, schedule: str, timezone: str) -> 
     lines.extend(describe_source(state) for state in report.sources)
     runs_text = ", ".join(f"{fire:%a %Y-%m-%d %H:%M %Z}" for fire in report.next_runs)
     lines.append(f"next scheduled compose+send ({schedule}, {timezone}): {runs_text or 'none'}")
+    return lines
+
+
+def describe_waves(report: Status) -> list[str]:
+    """The wave in progress and the next one, when the last send goes out in waves."""
+    lines = []
+    for label, wave in (("wave in progress", report.wave_now), ("next wave", report.wave_next)):
+        if wave is not None:
+            zones = ", ".join(wave.zones[:4]) + (
+                f" and {len(wave.zones) - 4} more" if len(wave.zones) > 4 else ""
+            )
+            when = f"{wave.starts_at:%Y-%m-%d %H:%M} UTC"
+            lines.append(f"{label}: {when} ({zones}): {wave.readers} readers, {wave.state}")
     return lines
 
 

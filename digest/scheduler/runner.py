@@ -64,7 +64,9 @@ class SchedulerProcess:
         self.leadership = leadership
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
         self.trigger = cron_trigger(settings.schedule, settings.timezone)
-        self.plan = CyclePlan(self.trigger, settings.review_window, parts.compose_rules())
+        self.plan = CyclePlan(
+            self.trigger, settings.review_window, parts.compose_rules(), local=parts.local_delivery()
+        )
         self.every = settings.heartbeat_every
         self.started_at = utc_now()
         self.stopping = threading.Event()
@@ -215,7 +217,9 @@ class SchedulerProcess:
             return
         try:
             with unit_of_work(self.engine) as session:
-                due = next_send_at(session, review_window=self.plan.review_window, now=utc_now())
+                due = next_send_at(
+                    session, review_window=self.plan.review_window, now=utc_now(), local=self.plan.local
+                )
         except SQLAlchemyError as exc:
             log.warning("could not look for sends due: %s", first_line(exc))
             return

@@ -9,7 +9,7 @@ state and stamped with the claimant's id, so two senders can never own the same 
 
 import json
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -63,6 +63,15 @@ Choices = dict[tuple[str, ...], int]
 
 
 @dataclass(frozen=True)
+class Waves:
+    """With local-time delivery: each zone's wave start; readers without a zone (or with one not listed)
+    are in ``default_zone``'s."""
+
+    starts: Mapping[str, datetime]
+    default_zone: str
+
+
+@dataclass(frozen=True)
 class Audience:
     """The subscribers whose stored topic choice is one of ``choices`` get ``variant_id`` (with status
     ``unmatched`` and no variant: no email this issue)."""
@@ -73,7 +82,12 @@ class Audience:
 
 
 def begin(
-    session: Session, issue: Issue, *, now: datetime, variants: Callable[[Choices], Sequence[Audience]]
+    session: Session,
+    issue: Issue,
+    *,
+    now: datetime,
+    variants: Callable[[Choices], Sequence[Audience]],
+    waves: Callable[[], Waves] | None = None,
 ) -> None:
     """Move an approved issue to ``sending`` and write its audience into the ledger, atomically.
 
@@ -83,6 +97,9 @@ def begin(
     subscribers, or someone who changed topics in between would be in no audience: the caller runs
     this in one snapshot on PostgreSQL (``db.engine.one_snapshot``), and on SQLite the status change
     is written first, which takes the database's only write lock before anything is read.
+
+    ``waves`` (local-time delivery) gives each zone's wave start, written into each delivery as its
+    ``not_before`` in the same transaction, and with the same view of who is where.
     """
     if issue.status == IssueStatus.sending:
         return
@@ -100,16 +117,22 @@ def begin(
     if started.rowcount == 0:
         return
     choices = active_choices(session)
+    starts = waves() if waves is not None else None
     if choices:
         for audience in variants(choices):
-            write_audience(session, issue.id or 0, audience, now=now)
+            write_audience(session, issue.id or 0, audience, now=now, waves=starts)
     # A million new rows and stale statistics make the planner (PostgreSQL's and SQLite's) sort the
     # whole ledger for every claim; fresh statistics let it walk the primary key instead.
     session.execute(text("ANALYZE delivery"))
 
 
-def write_audience(session: Session, issue_id: int, audience: Audience, *, now: datetime) -> None:
-    """One delivery per active subscriber of ``audience`` (none for someone written already)."""
+def write_audience(
+    session: Session, issue_id: int, audience: Audience, *, now: datetime, waves: Waves | None = None
+) -> None:
+    """One delivery per active subscriber of ``audience`` (none for someone written already), with their
+    wave's start when there are ``waves``, ordered by it: a wave's deliveries are neighbours in the ledger,
+    so the claims of one wave walk past few of another's."""
+    start = wave_start(waves)
     people = select_columns(
         literal(issue_id),
         col(Subscriber.id),
@@ -118,12 +141,28 @@ def write_audience(session: Session, issue_id: int, audience: Audience, *, now: 
         literal(0),
         literal(now, UTCDateTime()),
         literal(now, UTCDateTime()),
+        start,
     ).where(
         col(Subscriber.state) == SubscriberState.active,
         col(Subscriber.topics).in_(audience.choices),
     )
+    if waves is not None:
+        people = people.order_by(start, col(Subscriber.id))
     columns = ["issue_id", "subscriber_id", "variant_id", "status", "attempts", "created_at", "updated_at"]
+    columns.append("not_before")
     session.execute(dialect_insert(session, Delivery).from_select(columns, people).on_conflict_do_nothing())
+
+
+def wave_start(waves: Waves | None) -> Any:
+    """A subscriber's wave start as SQL: a CASE on their zone (NULL without waves: at once)."""
+    if waves is None:
+        return literal(None, UTCDateTime())
+    zone = func.coalesce(col(Subscriber.timezone), literal(waves.default_zone))
+    default = waves.starts.get(waves.default_zone)
+    whens = [(zone == name, literal(start, UTCDateTime())) for name, start in sorted(waves.starts.items())]
+    if not whens:
+        return literal(default, UTCDateTime())
+    return case(*whens, else_=literal(default, UTCDateTime()))
 
 
 DELIVERY: Table = Delivery.__table__  # type: ignore[attr-defined]  # the Core table: bulk updates without the ORM's per-row bookkeeping
@@ -146,6 +185,7 @@ def claimable(issue_id: int, now: datetime, claimed_by: str) -> object:
     took already (a claim tried again after the connection dropped as the server committed it)."""
     return and_(
         col(Delivery.issue_id) == issue_id,
+        or_(col(Delivery.not_before).is_(None), col(Delivery.not_before) <= now),  # its wave has come
         or_(
             col(Delivery.status) == DeliveryStatus.pending,
             and_(
@@ -207,7 +247,7 @@ WITH claimed AS (
         attempts = CASE WHEN status = 'sending' AND claimed_by = :by THEN attempts ELSE attempts + 1 END
     WHERE id = ANY(ARRAY(
         SELECT id FROM delivery
-        WHERE issue_id = :issue AND id > :after
+        WHERE issue_id = :issue AND id > :after AND (not_before IS NULL OR not_before <= :now)
           AND (status = 'pending' OR (status = 'sending' AND (lease_until < :now OR claimed_by = :by)))
         ORDER BY id
         LIMIT :size
@@ -369,9 +409,23 @@ def finish(engine: Engine, issue_id: int, *, now: datetime) -> int:
         issue = session.get(Issue, issue_id)
         if open_rows == 0 and issue is not None and issue.status == IssueStatus.sending:
             issue.status = IssueStatus.sent
-            issue.sent_at = issue.updated_at = now
+            issue.sent_at = issue.sent_at or now  # a newcomers' send keeps the issue's first
+            issue.updated_at = now
             session.add(issue)
         return int(open_rows)
+
+
+def waiting(engine: Engine, issue_id: int, *, now: datetime) -> tuple[int, datetime | None]:
+    """How many deliveries wait for their wave (local-time delivery), and when the next wave starts."""
+    with unit_of_work(engine) as session:
+        count, first = session.exec(
+            select(func.count(), func.min(Delivery.not_before)).where(
+                Delivery.issue_id == issue_id,
+                Delivery.status == DeliveryStatus.pending,
+                col(Delivery.not_before) > now,
+            )
+        ).one()
+        return int(count), first
 
 
 def delivery_counts(session: Session, issue_id: int) -> dict[str, int]:

@@ -43,7 +43,7 @@ from digest.errors import DatabaseError, InvalidState, MailerUnusable, Transient
 from digest.issues.queries import get_issue
 from digest.mail import Envelope, Mailer, Outcome, SharedBody
 from digest.rendering import Renderer
-from digest.sending import held, ledger, variants
+from digest.sending import held, ledger, variants, waves
 from digest.sending.ledger import Recipient, VariantCounts, delivery_counts
 from digest.subscribers import events
 from digest.tokens import Purpose, Tokens
@@ -69,6 +69,7 @@ class SendSettings:
     blocked_in_a_row: int = 3  # blocked refusals in a row that make a subscriber bounced (events.py)
     outage: timedelta = timedelta(minutes=2)  # how long to wait for the database to come back
     held_outcomes: Path | None = None  # where outcomes go when it does not (None: nowhere, tests)
+    local: waves.LocalDelivery | None = None  # DIGEST_DELIVERY=local: waves by readers' zones
 
 
 @dataclass
@@ -80,6 +81,8 @@ class SendReport:
     skipped: int = 0
     unmatched: int = 0  # subscribers whose topics select none of the issue's summaries: no email
     in_flight: int = 0
+    waiting: int = 0  # deliveries whose wave is still to come (local-time delivery)
+    next_wave: datetime | None = None
     seconds: float = 0.0
     dry_run: bool = False
     paused: str | None = None
@@ -151,6 +154,9 @@ class IssueSender:
             held.ready(folder)
             self.riding_out(lambda: held.record_kept(self.engine, folder))
         issue, counts = self.riding_out(lambda: self.start(number, resume=resume))
+        local = self.settings.local
+        if local is not None and issue.status == IssueStatus.sending:
+            self.riding_out(lambda: waves.catch_up(self.engine, issue.id or 0, local, now=self.clock()))
         unmatched = counts.pop(DeliveryStatus.unmatched.value)
         report = SendReport(issue_number=number, audience=sum(counts.values()), unmatched=unmatched)
         if progress:
@@ -181,9 +187,11 @@ class IssueSender:
             finally:
                 if upcoming is not None:
                     self.give_back(upcoming)
-        report.in_flight = self.riding_out(
-            lambda: ledger.finish(self.engine, issue.id or 0, now=self.clock())
+        open_rows = self.riding_out(lambda: ledger.finish(self.engine, issue.id or 0, now=self.clock()))
+        report.waiting, report.next_wave = self.riding_out(
+            lambda: ledger.waiting(self.engine, issue.id or 0, now=self.clock())
         )
+        report.in_flight = open_rows - report.waiting
         report.variants = self.riding_out(lambda: self.variant_counts(issue))
         report.seconds = monotonic() - started
         return report
@@ -221,18 +229,37 @@ class IssueSender:
         issue = get_issue(session, number)
         unpause(issue, resume=resume)
         now = self.clock()
+        starts = self.starts_at(session, issue) if issue.status == IssueStatus.approved else None
+        if starts is not None and starts > now:
+            raise InvalidState(
+                f"issue {number} is scheduled: its send starts at {starts:%Y-%m-%d %H:%M} UTC; "
+                f"to send it now, clear its time: `digest approve {number} --now`"
+            )
 
         def audiences(choices: ledger.Choices) -> list[ledger.Audience]:
             return variants.fix(session, self.renderer, issue, choices, now=now)
 
+        local = self.settings.local
+
+        def wave_starts() -> ledger.Waves:
+            assert local is not None
+            return ledger.Waves(waves.fix(session, issue, local, now=now), local.publisher_zone)
+
         with self.timed("start"):
-            ledger.begin(session, issue, now=now, variants=audiences)
+            ledger.begin(session, issue, now=now, variants=audiences, waves=wave_starts if local else None)
         counts = delivery_counts(session, issue.id or 0)
         kept = variants.stored(session, issue)
         self._positions = {v.id: v.position for v in kept}
         self._markers = {None: Markers.of(issue.markers)}
         self._markers.update((v.id, Markers.of(v.markers)) for v in kept)
         return issue, counts
+
+    def starts_at(self, session: Session, issue: Issue) -> datetime | None:
+        """When the send of an approved ``issue`` may start: at its own time (None: at once); with local
+        delivery, when the first zone in use reaches its wall-clock time."""
+        if self.settings.local is not None:
+            return self.settings.local.starts_at(session, issue)
+        return issue.send_at
 
     def riding_out(self, action: Callable[[], T]) -> T:
         """``action`` (one unit of work), waiting out a database restart of up to ``outage``."""

@@ -117,7 +117,8 @@ def fix(
                 created_at=now,
             )
         else:
-            row.choices = [*row.choices, *(list(choice) for choice in variant.choices)]
+            new = [list(choice) for choice in variant.choices if list(choice) not in row.choices]
+            row.choices = [*row.choices, *new]
             row.subscribers += variant.subscribers
         session.add(row)
         session.flush()

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from limits import RateLimitItem, parse_many
 from sqlalchemy import Engine
 
+from digest.core.zones import wall_time
 from digest.db.engine import unit_of_work
 from digest.db.models import IssueStatus
 from digest.errors import ConfigError, DigestError, InvalidInput, NotFound
@@ -21,8 +22,10 @@ from digest.issues import editing
 from digest.issues import queries as issue_queries
 from digest.issues.compose import EDITABLE, too_old_for
 from digest.issues.queries import get_issue
+from digest.issues.schedule import field_value, schedule, shown
 from digest.rendering.checks import check_email
 from digest.sending import report as variant_report
+from digest.sending import waves
 from digest.sending.sender import send_test_copy
 from digest.subscribers.records import normalise_address
 from digest.tokens import TokenInvalid
@@ -48,6 +51,8 @@ DONE = {
     "arrange": "Items saved; the preview shows the new order.",
     "words": "Saved; the preview shows the change.",
     "test": "Test sent.",
+    "schedule": "Send time saved.",
+    "unschedule": "Send time cleared: it goes with the next send once approved.",
 }
 
 
@@ -183,6 +188,7 @@ def show_issue(
     status: int = 200,
 ) -> HTMLResponse:
     parts: Parts = request.app.state.editor_parts
+    zone = parts.settings.timezone
     with unit_of_work(engine) as session:
         issue = get_issue(session, checked(number))
         items = editing.items_of(session, issue)
@@ -190,6 +196,10 @@ def show_issue(
         html = issues.preview(issue, base_url=parts.settings.base_url)
         text = issues.preview(issue, base_url=parts.settings.base_url, text=True)
         variants = variant_report.report(session, issue)
+        wave_rows = waves.fixed(session, issue)
+        local = parts.local_delivery()
+        if not wave_rows and local is not None and issue.status in (*EDITABLE, IssueStatus.approved):
+            wave_rows = waves.planned_states(session, issue, local)
         too_old = too_old_for(session, issue)
         summary = {
             "number": issue.number,
@@ -197,6 +207,8 @@ def show_issue(
             "subject": issue.subject,
             "preheader": issue.preheader,
             "note": issue.note,
+            "send_at": shown(issue.send_at, zone) if issue.send_at else "",
+            "send_at_field": field_value(issue.send_at, zone),
         }
     return page(
         request,
@@ -215,6 +227,9 @@ def show_issue(
         form_token=auth.form_token(editor),
         notice=notice,
         error=error,
+        zone=zone,
+        waves=wave_rows,
+        local=local is not None,
     )
 
 
@@ -322,6 +337,10 @@ def apply(request: Request, number: int, editor: str, action: str, form: dict[st
     with unit_of_work(parts.engine) as session:
         if action in DECISIONS:
             issues.decide(session, number, DECISIONS[action], by=editor, now=now)
+        elif action in ("schedule", "unschedule"):
+            zone = parts.settings.timezone
+            at = wall_time(form.get("send_at", ""), zone) if action == "schedule" else None
+            schedule(session, number, at, zone=zone, by=editor, now=now)
         elif action == "arrange":
             shown, order = new_order(form)
             editing.arrange(session, parts.renderer, number, order, by=editor, now=now, shown=shown)

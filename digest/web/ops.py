@@ -82,6 +82,7 @@ class DigestCollector(Collector):
         yield from send_metrics(readings)
         yield from schedule_metrics(readings)
         yield from issue_metrics(reports)
+        yield from wave_metrics(readings)
 
 
 # The last issues whose totals /metrics shows (each scrape reads their clicks).
@@ -107,6 +108,31 @@ def issue_metrics(reports: list[IssueReport]) -> Iterator[Metric]:
         for report in reports:
             family.add_metric([str(report.number)], value(report))
         yield family
+
+
+def wave_metrics(readings: Readings) -> Iterator[Metric]:
+    """With local-time delivery: the last send's wave in progress and its next one."""
+    current, coming = readings.wave_now, readings.wave_next
+    yield gauge(
+        "digest_wave_in_progress_start_timestamp_seconds",
+        "When the wave being sent started (local-time delivery); absent when none is.",
+        seconds(current.starts_at) if current else None,
+    )
+    yield gauge(
+        "digest_wave_in_progress_open_deliveries",
+        "Deliveries of the wave being sent still pending or being sent.",
+        (current.counts.get("pending", 0) + current.counts.get("sending", 0)) if current else None,
+    )
+    yield gauge(
+        "digest_wave_next_start_timestamp_seconds",
+        "When the last send's next wave starts (local-time delivery); absent when none is to come.",
+        seconds(coming.starts_at) if coming else None,
+    )
+    yield gauge(
+        "digest_wave_next_readers",
+        "Readers of the last send's next wave.",
+        coming.readers if coming else None,
+    )
 
 
 def subscriber_metrics(readings: Readings) -> Iterator[Metric]:

@@ -93,3 +93,18 @@ def test_the_bench_and_its_stand_in_load_only_for_digest_bench() -> None:
     shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
 
     assert shown.stdout.strip() == "[]"
+
+
+def test_the_bench_times_each_wave_of_a_local_time_send(digest: Digest, database_url: str) -> None:
+    args = ["--subscribers", "300", "--batch-size", "40", "--spec", SPEC, "--database", database_url]
+    out = digest("bench", *args, "--zones", "5").stdout.splitlines()
+
+    assert out[0].startswith("single wave: ")
+    assert out[2] == "5 zones, 5 waves (one per UTC offset):"
+    waves = [line for line in out if line.startswith("| ") and not line.startswith("| wave")]
+    assert [int(line.split("|")[4].strip()) for line in waves] == [60] * 5  # everyone once, wave by wave
+    assert [line.split("|")[2].strip() for line in waves] == sorted(
+        line.split("|")[2].strip() for line in waves
+    )
+    assert out[-1].startswith("per wave: ")
+    assert "within a minute of their local hour" in out[-1]
