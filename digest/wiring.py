@@ -78,7 +78,7 @@ class Parts:
 
     @property
     def tracking_notice(self) -> str:
-        return tracking_notice(self.settings.tracking)
+        return tracking_notice(self.settings.tracking, words=language(self.settings.language).translations)
 
     def click_link(self, link: TrackedLink) -> str:
         """Where a tracked link of an email leads: ``/r/{token}`` on the site."""

@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from gettext import NullTranslations
 
 # Clicks of one visitor on one issue this close to the previous one belong to the same run.
 BURST_GAP = timedelta(seconds=2)
@@ -101,11 +102,13 @@ def rate(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def tracking_notice(tracking: Tracking) -> str:
-    """What the sign-up page and every digest's footer tell readers about the tracking that applies."""
+def tracking_notice(tracking: Tracking, *, words: NullTranslations | None = None) -> str:
+    """What the sign-up page and every digest's footer tell readers about the tracking that applies, in
+    the language of ``words`` (the catalogue of ``DIGEST_LANGUAGE``; English without)."""
+    gettext = (words or NullTranslations()).gettext
     if tracking == Tracking.off:
-        return "Links in our emails go straight to their pages: we do not count who reads or clicks."
-    return (
+        return gettext("Links in our emails go straight to their pages: we do not count who reads or clicks.")
+    return gettext(
         "Links in our emails pass through our site, which counts clicks per summary without recording "
         "who clicked."
     )

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException
 
 from digest.core.origins import origin_of
-from digest.i18n import language
+from digest.i18n import N_, language
 from digest.rendering import templates_dir
 from digest.tokens import EmbedTokens, FormTokens
 from digest.web import (
@@ -107,8 +107,9 @@ def create_app(parts: Parts) -> FastAPI:
     def too_many(request: Request, exc: TooManyRequests) -> Response:
         if request.headers.get("content-type", "").startswith("application/json"):
             return JSONResponse({"error": str(exc)}, 429, headers={"Retry-After": "60"})
+        words = app.state.web.pages.gettext
         page = app.state.web.pages.render(
-            request, "message.html", 429, title="Please wait", message=str(exc) + "."
+            request, "message.html", 429, title=words(N_("Please wait")), message=words(str(exc)) + "."
         )
         page.headers["Retry-After"] = "60"
         result: HTMLResponse = page
@@ -116,8 +117,11 @@ def create_app(parts: Parts) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     def http_error(request: Request, exc: HTTPException) -> Response:
-        title = "Page not found" if exc.status_code == 404 else "Request not accepted"
-        message = "There is nothing at this address." if exc.status_code == 404 else str(exc.detail)
+        words = app.state.web.pages.gettext
+        title = words(N_("Page not found") if exc.status_code == 404 else N_("Request not accepted"))
+        message = (
+            words(N_("There is nothing at this address.")) if exc.status_code == 404 else str(exc.detail)
+        )
         page: HTMLResponse = app.state.web.pages.render(
             request, "message.html", exc.status_code, title=title, message=message
         )

@@ -15,6 +15,7 @@ from limits.storage import MovingWindowSupport, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from digest.errors import ConfigError, InvalidInput
+from digest.i18n import N_
 from digest.tokens import FormTokens, TokenInvalid
 
 HONEYPOT_FIELD = "website"
@@ -82,14 +83,16 @@ class Guard:
         for item in self.limits.per_ip:
             if not self.counts.hit(item, "ip", action, ip):
                 raise TooManyRequests(
-                    "too many requests from your network; please wait a while and try again"
+                    N_("too many requests from your network; please wait a while and try again")
                 )
 
     def check_address(self, address_key: str) -> None:
         # Counted per request, whatever the address's state, so hitting it reveals nothing.
         for item in self.limits.per_address:
             if not self.counts.hit(item, "address", address_key):
-                raise TooManyRequests("too many requests for this address; please wait a while and try again")
+                raise TooManyRequests(
+                    N_("too many requests for this address; please wait a while and try again")
+                )
 
     def form_token(self, form: str) -> str:
         return self.form_tokens.issue(form)

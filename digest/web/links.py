@@ -13,6 +13,7 @@ means the publisher's.
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -22,15 +23,16 @@ from digest.core.zones import checked_zone, zone_choices
 from digest.db.engine import unit_of_work
 from digest.db.models import Subscriber, SubscriberState
 from digest.errors import InvalidInput
+from digest.i18n import N_
 from digest.subscribers import subscriptions, topics
 from digest.tokens import Purpose, TokenInvalid
 from digest.web.context import FormDep, Web, WebDep
 from digest.web.pages import secure
-from digest.web.subscribe import link_problem
+from digest.web.subscribe import link_problem, message_page
 
 router = APIRouter()
 PREFERENCES_FORM = "preferences"
-UNSUBSCRIBED = "You are unsubscribed and will get no more digests. You can sign up again at any time."
+UNSUBSCRIBED = N_("You are unsubscribed and will get no more digests. You can sign up again at any time.")
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
@@ -41,7 +43,7 @@ def unsubscribe_page(request: Request, token: str, web: WebDep) -> HTMLResponse:
     except TokenInvalid as exc:
         return link_problem(request, web, exc)
     if subscriber.state != SubscriberState.active:
-        return web.pages.render(request, "message.html", title="You are unsubscribed", message=UNSUBSCRIBED)
+        return message_page(request, web, N_("You are unsubscribed"), UNSUBSCRIBED)
     return web.pages.render(
         request, "unsubscribe.html", email=subscriber.email, action=f"/unsubscribe/{token}"
     )
@@ -57,7 +59,7 @@ def unsubscribe(request: Request, token: str, web: WebDep) -> HTMLResponse:
             subscriptions.unsubscribe(session, subscriber, now=web.now())
     except TokenInvalid as exc:
         return link_problem(request, web, exc)
-    return web.pages.render(request, "message.html", title="You are unsubscribed", message=UNSUBSCRIBED)
+    return message_page(request, web, N_("You are unsubscribed"), UNSUBSCRIBED)
 
 
 @router.get("/unsubscribe", response_class=HTMLResponse)
@@ -65,12 +67,14 @@ def unsubscribe(request: Request, token: str, web: WebDep) -> HTMLResponse:
 def links_without_token(request: Request, web: WebDep) -> HTMLResponse:
     """For anyone who arrives without a token (copies from before the archive became pages pointed here):
     the real links are personal and live in each email."""
-    return web.pages.render(
+    return message_page(
         request,
-        "message.html",
-        title="Use the link in your email",
-        message="Each digest email has personal Unsubscribe and Manage preferences links at its foot. "
-        "Copies in the public archive carry none, so please use the ones in an email you received.",
+        web,
+        N_("Use the link in your email"),
+        N_(
+            "Each digest email has personal Unsubscribe and Manage preferences links at its foot. "
+            "Copies in the public archive carry none, so please use the ones in an email you received."
+        ),
     )
 
 
@@ -84,6 +88,14 @@ def preferences_page(request: Request, token: str, web: WebDep) -> HTMLResponse:
     except TokenInvalid as exc:
         return link_problem(request, web, exc)
     return preferences(request, web, token, data, choices)
+
+
+def since_of(data: dict[str, object]) -> datetime | None:
+    """When the subscription began (confirmed, or else asked for), for the page to write as a date."""
+    value = data.get("confirmed_at") or data.get("subscribed_at")
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 def choosable(session: Session, subscriber: Subscriber, web: Web) -> list[str]:
@@ -106,6 +118,7 @@ def preferences(
         "preferences.html",
         400 if error else 200,
         data=data,
+        since=since_of(data),
         active=data["state"] == SubscriberState.active,
         can_rejoin=data["state"] == SubscriberState.unsubscribed,
         action=f"/preferences/{token}",
@@ -123,6 +136,7 @@ def change_preferences(request: Request, token: str, web: WebDep, form: FormDep)
     web.guard.check_ip(request, "preferences")
     action = str(form.get("action", ""))
     picked = [str(value) for value in form.getlist("topics")]
+    words = web.pages.gettext
     error = ""
     try:
         web.guard.check_form(PREFERENCES_FORM, str(form.get("form_token", "")))
@@ -133,22 +147,22 @@ def change_preferences(request: Request, token: str, web: WebDep, form: FormDep)
                 if form.get("confirm") != "yes":
                     data = subscriptions.export(session, subscriber)
                     return preferences(
-                        request, web, token, data, choices, "Tick the box to confirm the erasure."
+                        request, web, token, data, choices, words(N_("Tick the box to confirm the erasure."))
                     )
                 subscriptions.erase(session, subscriber, now=web.now())
-                return web.pages.render(request, "message.html", title="Your data is erased", message=ERASED)
+                return message_page(request, web, N_("Your data is erased"), ERASED)
             try:
                 zone = str(form.get("timezone", ""))
                 notice = change_subscription(session, subscriber, action, web, picked, choices, zone)
             except InvalidInput as exc:
-                notice, error = "", f"Nothing was saved: {exc}."
+                notice, error = "", words(N_("Nothing was saved: %(problem)s.")) % {"problem": exc}
             data = subscriptions.export(session, subscriber)
     except TokenInvalid as exc:
         return link_problem(request, web, exc)
     return preferences(request, web, token, data, choices, notice, error)
 
 
-ERASED = (
+ERASED = N_(
     "We have erased your address and everything we kept about you. We keep only a one-way fingerprint of "
     "the address so that it is never mailed again, unless you sign up and confirm once more."
 )
@@ -163,28 +177,35 @@ def change_subscription(
     choices: Sequence[str],
     zone: str = "",
 ) -> str:
-    """Do what the button pressed asks; return what to tell the subscriber."""
+    """Do what the button pressed asks; return what to tell the subscriber, in the pages' language."""
+    words = web.pages.gettext
     if action == "topics":
         topics.choose(subscriber, picked, allowed=choices)
         subscriber.updated_at = web.now()
         session.add(subscriber)
         chosen = topics.chosen(subscriber)
         if not chosen:
-            return "Saved. With no topic ticked, you get every summary, whatever its topic."
-        return f"Saved. You get only the summaries on these topics: {', '.join(chosen)}."
+            return words(N_("Saved. With no topic ticked, you get every summary, whatever its topic."))
+        return words(N_("Saved. You get only the summaries on these topics: %(topics)s.")) % {
+            "topics": ", ".join(chosen)
+        }
     if action == "timezone":
         subscriber.timezone = checked_zone(zone)
         subscriber.updated_at = web.now()
         session.add(subscriber)
         if subscriber.timezone is None:
-            return f"Saved. The digest reaches you by the publisher's time zone, {web.publisher_zone}."
-        return f"Saved. The digest reaches you by the time in {subscriber.timezone}."
+            return words(N_("Saved. The digest reaches you by the publisher's time zone, %(zone)s.")) % {
+                "zone": web.publisher_zone
+            }
+        return words(N_("Saved. The digest reaches you by the time in %(zone)s.")) % {
+            "zone": subscriber.timezone
+        }
     if action == "leave":
         subscriptions.unsubscribe(session, subscriber, now=web.now())
-        return "You are unsubscribed. You will get no more digests."
+        return words(N_("You are unsubscribed. You will get no more digests."))
     if action == "rejoin" and subscriber.state == SubscriberState.unsubscribed:
         subscriptions.rejoin(session, subscriber, now=web.now())
-        return "Welcome back: you will get the next digest."
+        return words(N_("Welcome back: you will get the next digest."))
     return ""
 
 

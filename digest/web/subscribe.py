@@ -20,15 +20,16 @@ from digest.core.topics import choice_of
 from digest.db.engine import unit_of_work
 from digest.db.models import SubscriberState
 from digest.errors import InvalidInput
+from digest.i18n import N_
 from digest.subscribers import challenges, subscriptions, topics
 from digest.subscribers.records import Consent, address_key, normalise_address
-from digest.tokens import FORM_EXPIRED, Purpose, TokenExpired, TokenInvalid
+from digest.tokens import Purpose, TokenExpired, TokenInvalid
 from digest.web.context import Web, WebDep
 from digest.web.guard import FORM_MAX_AGE, client_ip
 
 router = APIRouter()
 FORM = "subscribe"
-CHECK_INBOX = (
+CHECK_INBOX = N_(
     "Thank you. If this address can receive our emails, a message is on its way: open the link in it to "
     "confirm. Nothing is sent until you do."
 )
@@ -91,7 +92,11 @@ BAD_BODY = (
     "a JSON object with a valid 'email' and 'consent': true is required, "
     "and optionally 'topics': a list of topic names"
 )
-NEEDS_PROOF = "The anti-robot check did not complete: please let the page finish it, then send again."
+NEEDS_PROOF = N_("The anti-robot check did not complete: please let the page finish it, then send again.")
+FORM_TOO_OLD = N_("This form has expired or was not served by this site; please reload it.")
+NO_CONSENT = N_("Please tick the box to agree to receive the emails.")
+BAD_EMAIL = N_("Please enter a valid email address.")
+BAD_TOPICS = N_("Please pick from the topics listed: %(problem)s.")
 
 
 @dataclass
@@ -131,23 +136,25 @@ def subscribe_html(
     email = fields.get("email", "").strip()
 
     def refused(error: str) -> HTMLResponse:
-        return form_page(request, web, email=email, picked=picked, error=error, status_code=400)
+        """The form again with ``error`` (a catalogue message) in the pages' language."""
+        shown = web.pages.gettext(error)
+        return form_page(request, web, email=email, picked=picked, error=shown, status_code=400)
 
     try:
         web.guard.check_form(FORM, fields.get("form_token", ""))
-    except TokenInvalid as exc:
-        return refused(str(exc))
+    except TokenInvalid:
+        return refused(FORM_TOO_OLD)
     web.guard.check_ip(request, FORM)
     if fields.get("consent") != "yes":
-        return refused("Please tick the box to agree to receive the emails.")
+        return refused(NO_CONSENT)
     try:
         key = address_key(normalise_address(email))
     except InvalidInput:
-        return refused("Please enter a valid email address.")
+        return refused(BAD_EMAIL)
     try:
         choice = topics.checked(picked, allowed=topics_on_offer(web))
     except InvalidInput as exc:
-        return refused(f"Please pick from the topics listed: {exc}.")
+        return refused(web.pages.gettext(BAD_TOPICS) % {"problem": exc})
     web.guard.check_address(key)
     if web.proof and not web.proof.accept(fields.get("altcha", "")):
         return refused(NEEDS_PROOF)
@@ -155,10 +162,10 @@ def subscribe_html(
     if not challenges.spend_form_token(
         web.engine, fields.get("form_token", ""), now=web.now(), lifetime=FORM_MAX_AGE
     ):
-        return refused(FORM_EXPIRED)
+        return refused(FORM_TOO_OLD)
     if web.guard.is_human(FORM, fields.get("form_token", ""), fields.get("website", "")):
         register(request, web, tasks, email, choice, form="web form")
-    return web.pages.render(request, "message.html", title="Check your inbox", message=CHECK_INBOX)
+    return message_page(request, web, N_("Check your inbox"), CHECK_INBOX)
 
 
 def subscribe_json(request: Request, web: Web, tasks: BackgroundTasks, body: Any) -> JSONResponse:
@@ -219,11 +226,11 @@ def confirm_page(request: Request, token: str, web: WebDep) -> HTMLResponse:
     except TokenInvalid as exc:
         return link_problem(request, web, exc)
     if subscriber.state == SubscriberState.active:
-        return web.pages.render(request, "message.html", title="You are subscribed", message=CONFIRMED)
+        return message_page(request, web, N_("You are subscribed"), CONFIRMED)
     return web.pages.render(request, "confirm.html", action=f"/confirm/{token}")
 
 
-CONFIRMED = "Your subscription is confirmed. The next digest will reach you on its usual day."
+CONFIRMED = N_("Your subscription is confirmed. The next digest will reach you on its usual day.")
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
@@ -236,7 +243,24 @@ def confirm(request: Request, token: str, web: WebDep, tasks: BackgroundTasks) -
         return link_problem(request, web, exc)
     if notice is not None:
         tasks.add_task(web.deliver, notice)
-    return web.pages.render(request, "message.html", title="You are subscribed", message=CONFIRMED)
+    return message_page(request, web, N_("You are subscribed"), CONFIRMED)
+
+
+def message_page(
+    request: Request, web: Web, title: str, message: str, status_code: int = 200
+) -> HTMLResponse:
+    """The one-message page, ``title`` and ``message`` (catalogue messages) in the pages' language."""
+    words = web.pages.gettext
+    return web.pages.render(request, "message.html", status_code, title=words(title), message=words(message))
+
+
+def problem_words(problem: TokenInvalid) -> str:
+    """What went wrong, as a catalogue message: a link too old, a form to reload, or a broken link."""
+    if isinstance(problem, TokenExpired):
+        return N_("Links to confirm or change a subscription work for a limited time.")
+    if str(problem).startswith("this form"):  # tokens.py: a page's form token, not the link
+        return FORM_TOO_OLD
+    return N_("The link is not one we sent, or it was cut short when it was copied.")
 
 
 def link_problem(request: Request, web: Web, problem: TokenInvalid) -> HTMLResponse:
@@ -246,8 +270,8 @@ def link_problem(request: Request, web: Web, problem: TokenInvalid) -> HTMLRespo
         request,
         "link_problem.html",
         410 if expired else 400,
-        title="This link has expired" if expired else "This link does not work",
-        message=str(problem).capitalize() + ".",
+        title=web.pages.gettext(N_("This link has expired") if expired else N_("This link does not work")),
+        message=web.pages.gettext(problem_words(problem)),
         form_token=web.guard.form_token(FORM),
         consent_text=web.consent_text,
         proof=web.proof.challenge() if web.proof else None,
