@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, literal, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from digest.core.durations import format_duration
 from digest.core.schedule import cron_trigger, next_fire
@@ -114,7 +114,7 @@ def on_time(
 ) -> tuple[datetime, str]:
     """A wave's start by the misfire rule, and what to say about it (nothing when it is not late)."""
     late = now - start
-    if late <= timedelta(minutes=1):
+    if late <= ON_TIME:
         return start, ""
     if late <= local.misfire_grace:
         return start, f"late by {format_duration(late)}: sent at once"
@@ -125,11 +125,14 @@ def on_time(
 def catch_up(engine: Engine, issue_id: int, local: LocalDelivery, *, now: datetime) -> None:
     """Apply the misfire rule to waves whose time passed while no sender ran (a send under way)."""
     with unit_of_work(engine) as session:
+        late = untouched_late(session, issue_id, now=now)
+        if not late:
+            return
         rows = session.exec(
-            select(IssueWave).where(IssueWave.issue_id == issue_id, col(IssueWave.starts_at) < now)
+            select(IssueWave).where(IssueWave.issue_id == issue_id, col(IssueWave.starts_at).in_(late))
         ).all()
         for start, group in grouped(rows).items():
-            if group[0].note or not waiting_since(session, issue_id, start):
+            if group[0].note:
                 continue
             local_at = datetime.fromisoformat(group[0].local_at)
             moved, note = on_time(start, local_at.date(), local_at.time(), group[0].zone, local, now=now)
@@ -152,19 +155,35 @@ def catch_up(engine: Engine, issue_id: int, local: LocalDelivery, *, now: dateti
                 log.warning("the wave of %s (%s): %s", start.isoformat(), zones, note)
 
 
-def waiting_since(session: Session, issue_id: int, start: datetime) -> bool:
-    """Whether the wave starting at ``start`` has deliveries that no sender took yet."""
-    found = session.exec(
-        select(Delivery.id)
+ON_TIME = timedelta(minutes=1)  # a wave started this soon after its time is not late
+
+
+def untouched_late(session: Session, issue_id: int, *, now: datetime) -> list[datetime]:
+    """The starts of waves past their time that no sender has begun (a wave being sent is not late, however
+    long it takes): a pass or two over the issue's ledger per send, however many waves there are."""
+    starts = session.exec(
+        select(Delivery.not_before)
         .where(
             Delivery.issue_id == issue_id,
-            Delivery.not_before == start,
             Delivery.status == DeliveryStatus.pending,
             Delivery.attempts == 0,
+            col(Delivery.not_before) < now - ON_TIME,
         )
-        .limit(1)
-    ).first()
-    return found is not None
+        .distinct()
+    )
+    late = {start for start in starts if start is not None}
+    if not late:
+        return []
+    begun = session.exec(
+        select(Delivery.not_before)
+        .where(
+            Delivery.issue_id == issue_id,
+            col(Delivery.not_before).in_(late),
+            or_(col(Delivery.status) != DeliveryStatus.pending, col(Delivery.attempts) > 0),
+        )
+        .distinct()
+    )
+    return sorted(late - set(begun))
 
 
 def grouped(rows: Sequence[IssueWave]) -> dict[datetime, list[IssueWave]]:

@@ -195,3 +195,23 @@ def test_waves_status_metrics_and_the_editor_page_show_the_waves(
         page = client.get(f"/editor/issues/{number}").text
         assert "Fixed when the send started" in page
         assert f'Asia/Kathmandu <span class="muted">{day} 07:00+05:45</span>' in page
+
+
+def test_a_wave_begun_on_time_is_not_late_however_long_it_takes(engine: Engine, tmp_path: Path) -> None:
+    number = approved_issue(engine, tmp_path)
+    readers_around_the_world(engine)
+    day = (NOW + timedelta(days=3)).date()
+    london = expected_times({"l": PUBLISHER}, day, AT)["l"]
+    schedule(engine, number, london)
+    mailer = Stamped()
+    with time_machine.travel(london, tick=False) as clock:
+        # One batch of two, then a stop: Kathmandu's reader (late, within the grace) and one of London's two.
+        with local_sender(engine, mailer, LOCAL, batch_size=2) as sender:
+            sender.stop()
+            send_due(engine, sender, review_window=timedelta(0), now=london)
+        assert len(mailer.at) == 2
+        clock.move_to(london + timedelta(hours=2))
+        with local_sender(engine, mailer, LOCAL) as sender:
+            send_due(engine, sender, review_window=timedelta(0), now=london + timedelta(hours=2))
+    london_wave = next(w for w in fixed_waves(engine, number) if PUBLISHER in w.zones)
+    assert (london_wave.state, london_wave.note) == ("sent", "")
