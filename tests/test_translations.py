@@ -39,11 +39,11 @@ READER_TEMPLATES = sorted(
     path.relative_to(TEMPLATES).as_posix()
     for pattern in ("email/*.j2", "pages/*.html")
     for path in TEMPLATES.glob(pattern)
-    if not path.name.startswith("embed_")
 )
 # Style sheets base.html includes inside its <style> element: CSS, no words.
 STYLE_SHEETS = {"pages/_archive_style.html", "pages/_archive_dark.html"}
 WORD = re.compile(r"[^\W\d_]{2,}")
+KEYWORD = re.compile(r"[a-z]+(?:-[a-z]+)+")
 GETTEXT = {"_", "gettext", "ngettext"}
 
 
@@ -149,7 +149,8 @@ def printed_constants(node: nodes.Node) -> list[str]:
     if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name) and node.node.name in GETTEXT:
         return []
     if isinstance(node, nodes.Const) and isinstance(node.value, str):
-        return [node.value]
+        # A hyphenated keyword such as 'no-referrer' is a value for the browser, not words.
+        return [] if KEYWORD.fullmatch(node.value) else [node.value]
     if isinstance(node, nodes.Pair):  # {% trans name=... %}: the placeholder's name is not shown
         return printed_constants(node.value)
     if isinstance(node, nodes.Filter) and node.name == "map" and node.node is not None:

@@ -20,18 +20,29 @@ from pydantic import BaseModel, ValidationError
 
 from digest.core.zones import checked_zone
 from digest.errors import InvalidInput
+from digest.i18n import N_
 from digest.subscribers import challenges, topics
 from digest.subscribers.records import address_key, normalise_address
-from digest.tokens import FORM_EXPIRED, EmbedStamp, TokenInvalid
+from digest.tokens import EmbedStamp, TokenInvalid
 from digest.web.context import Web, WebDep
 from digest.web.embed_sites import Embed
 from digest.web.guard import FORM_MAX_AGE
-from digest.web.subscribe import CHECK_INBOX, FORM, NEEDS_PROOF, Posted, posted, register, topics_on_offer
+from digest.web.subscribe import (
+    BAD_EMAIL,
+    BAD_TOPICS,
+    CHECK_INBOX,
+    FORM,
+    FORM_TOO_OLD,
+    NEEDS_PROOF,
+    NO_CONSENT,
+    Posted,
+    posted,
+    register,
+    topics_on_offer,
+)
 
 router = APIRouter()
 NOT_ALLOWED = "this sign-up form is not allowed on the site it was sent from; nothing was sent"
-NO_CONSENT = "Please tick the box to agree to receive the emails."
-BAD_EMAIL = "Please enter a valid email address."
 NOT_A_NAME = re.compile(r"[^\w .:/@-]+")
 
 
@@ -142,9 +153,9 @@ def embed_subscribe(
     if outcome is None:
         return answered(request, web, entry, as_json)
     if as_json:
-        return JSONResponse({"error": outcome.message, "field": outcome.field}, 422)
+        return JSONResponse({"error": web.pages.gettext(outcome.message), "field": outcome.field}, 422)
     # A plain form with no timestamp (JavaScript off) is asked to press Subscribe once more, no error.
-    error = "" if outcome.field == "token" and not entry.token else outcome.message
+    error = "" if outcome.field == "token" and not entry.token else web.pages.gettext(outcome.message)
     return form_page(request, web, entry, origin=origin, error=error, step=True)
 
 
@@ -166,7 +177,7 @@ def sign_up(request: Request, web: Web, tasks: BackgroundTasks, entry: Entry, or
         return problem
     stamp = stamp_of(web, entry.token, origin)
     if stamp is None:  # no timestamp (JavaScript off), an old one, or one handed to another site
-        return Problem(FORM_EXPIRED, "token")
+        return Problem(FORM_TOO_OLD, "token")
     web.guard.check_address(address_key(normalise_address(entry.email)))
     if web.proof and not web.proof.accept(entry.altcha):
         return Problem(NEEDS_PROOF, "altcha")
@@ -198,7 +209,7 @@ def field_problem(web: Web, entry: Entry) -> Problem | None:
     try:
         topics.checked(entry.topics, allowed=topics_on_offer(web))
     except InvalidInput as exc:
-        return Problem(f"Please pick from the topics listed: {exc}.", "topics")
+        return Problem(web.pages.gettext(BAD_TOPICS) % {"problem": exc}, "topics")
     return None
 
 
@@ -254,17 +265,23 @@ def consent_form(name: str, where: str) -> str:
 
 def answered(request: Request, web: Web, entry: Entry, as_json: bool) -> Response:
     if as_json:
-        return JSONResponse({"status": "check-your-inbox", "message": CHECK_INBOX}, 202)
+        return JSONResponse({"status": "check-your-inbox", "message": web.pages.gettext(CHECK_INBOX)}, 202)
     back = embed_of(web).sites.back_link(entry.page) or ""
     return web.pages.render(
-        request, "embed_done.html", title="Check your inbox", message=CHECK_INBOX, back=back
+        request,
+        "embed_done.html",
+        title=web.pages.gettext(N_("Check your inbox")),
+        message=web.pages.gettext(CHECK_INBOX),
+        back=back,
     )
 
 
 def refused(request: Request, web: Web, as_json: bool) -> Response:
     if as_json:
         return JSONResponse({"error": NOT_ALLOWED}, 403)
-    message = (
-        f"The page you came from may not sign readers up to the {web.pages.site_name}. Nothing was sent."
-    )
-    return web.pages.render(request, "message.html", 403, title="Sign-up not accepted here", message=message)
+    words = web.pages.gettext
+    message = words(
+        N_("The page you came from may not sign readers up to the %(name)s. Nothing was sent.")
+    ) % {"name": web.pages.site_name}
+    title = words(N_("Sign-up not accepted here"))
+    return web.pages.render(request, "message.html", 403, title=title, message=message)
