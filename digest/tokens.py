@@ -180,7 +180,9 @@ class EmbedTokens:
         )
 
     def issue(self, origin: str) -> str:
-        return self._serializer.dumps([origin, secrets.token_urlsafe(9)])
+        # The time in milliseconds too: itsdangerous keeps whole seconds, too coarse for a fill time.
+        issued_ms = int(utc_now().timestamp() * 1000)
+        return self._serializer.dumps([origin, secrets.token_urlsafe(9), issued_ms])
 
     def stamp(self, token: str, *, max_age: timedelta) -> EmbedStamp:
         """The token's site and age; ``TokenInvalid`` if forged, made for another purpose, or too old."""
@@ -190,9 +192,10 @@ class EmbedTokens:
             )
         except (BadSignature, UnicodeDecodeError) as exc:
             raise TokenInvalid(FORM_EXPIRED) from exc
-        if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], str)):
+        if not (isinstance(payload, list) and len(payload) == 3 and isinstance(payload[0], str)):
             raise TokenInvalid(FORM_EXPIRED)
-        return EmbedStamp(origin=payload[0], age=(utc_now() - signed_at).total_seconds())
+        issued_ms = payload[2] if isinstance(payload[2], int) else signed_at.timestamp() * 1000
+        return EmbedStamp(origin=payload[0], age=utc_now().timestamp() - issued_ms / 1000)
 
 
 class Scope(enum.StrEnum):

@@ -245,3 +245,59 @@ def test_the_script_solves_the_proof_of_work_when_it_is_on(
     assert found is not None
     assert found.state == "pending"
     page.close()
+
+
+def test_without_javascript_a_too_fast_or_replayed_form_gets_the_same_page_and_sends_nothing(
+    browser: Browser, sites: tuple[str, str], parts: Parts, outbox: Path
+) -> None:
+    page = browser.new_context(java_script_enabled=False).new_page()
+    page.goto(sites[0])
+    fill(page, "target@example.org")
+    page.get_by_role("button", name="Subscribe").click()
+    page.get_by_role("button", name="Subscribe").click()  # at once: faster than DIGEST_MIN_FILL_TIME
+
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    assert subscriber(parts.engine, "target@example.org") is None
+
+    page.goto(sites[0])
+    fill(page, "person@example.org")
+    page.get_by_role("button", name="Subscribe").click()
+    fields = {name: page.locator(f"input[name={name}]").input_value() for name in ("token", "form", "page")}
+    page.wait_for_timeout(1100)
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    replayed = page.request.post(
+        f"http://127.0.0.1:{DIGEST}/embed/subscribe",
+        form={**fields, "email": "target@example.org", "consent": "yes", "website": ""},
+        headers={"Origin": f"http://127.0.0.1:{DIGEST}"},
+    )
+
+    assert replayed.status == 200
+    assert "Check your inbox" in replayed.text()
+    assert subscriber(parts.engine, "target@example.org") is None
+    assert [str(message["To"]) for message in notices(outbox)] == ["person@example.org"]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_pages_a_reader_without_javascript_meets_fit_and_read_well(
+    browser: Browser, sites: tuple[str, str], tmp_path: Path, width: int, scheme: str
+) -> None:
+    context = browser.new_context(
+        java_script_enabled=False,
+        viewport={"width": width, "height": 900},
+        color_scheme=scheme,  # type: ignore[arg-type]
+    )
+    page = context.new_page()
+    page.goto(sites[0])
+    fill(page, f"plain-{width}-{scheme}@example.org")
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.get_by_role("heading", name="One more step")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    keep(page, tmp_path, f"embed-step-{width}-{scheme}.png")
+    page.wait_for_timeout(1100)
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    keep(page, tmp_path, f"embed-inbox-{width}-{scheme}.png")
+    context.close()
