@@ -218,6 +218,12 @@ def test_the_editors_page_previews_the_snippet_live(
     assert "embed/subscribe" in page.locator("#snippet-code").input_value()
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     keep(page, tmp_path, f"embed-editor-{width}-{scheme}.png")
+    page.get_by_label("No topics: every reader gets everything").check()
+    page.get_by_role("button", name="Update the code and preview").click()
+    assert 'name="topics"' not in page.locator("#snippet-code").input_value()
+    page.get_by_label("Offer the topics to choose from").check()
+    page.get_by_role("button", name="Update the code and preview").click()
+    assert 'name="topics"' in page.locator("#snippet-code").input_value()
 
     fill(page, f"preview-{width}-{scheme}@example.org")  # the preview is the form itself, live
     page.get_by_role("button", name="Subscribe").click()
