@@ -26,6 +26,7 @@ from digest.core.clock import utc_now
 from digest.errors import ConfigError
 from digest.i18n import Language, catalogue_path, compiled, language, shipped_languages
 from digest.rendering import Renderer
+from digest.web.pages import Pages
 from tests.support import parts_of, read_outbox, summary, write_summaries
 from tests.support.cli import Digest
 from tests.support.email_samples import SITE
@@ -271,3 +272,15 @@ def test_the_confirmation_email_is_in_spanish(digest: Digest, env: dict[str, str
         assert "Confirmar mi suscripción" in part
         assert "El enlace funciona durante 7 días." in part
         assert english_left_in(part) == []
+
+
+def test_the_pages_follow_the_language_direction() -> None:
+    """A right-to-left language lays the reader's pages out right to left."""
+    hebrew = Pages("Research Digest", language=Language("he")).fragment(
+        "message.html", nonce="n", title="t", message="m"
+    )
+    assert re.search(r'<html lang="he" dir="rtl">', hebrew)
+    spanish_page = Pages("Research Digest", language=language("es")).fragment(
+        "message.html", nonce="n", title="t", message="m"
+    )
+    assert re.search(r'<html lang="es" dir="ltr">', spanish_page)

@@ -34,6 +34,8 @@
     var status = form.querySelector("[data-digest-status]");
     var button = form.querySelector("button[type=submit], button:not([type])");
     var asked = Date.now();
+    /* The snippet carries the script's own words in the list's language (DIGEST_LANGUAGE). */
+    function words(name, english) { return form.getAttribute("data-digest-" + name) || english; }
     var issued = fetch(site + "/embed/token", {credentials: "omit"}).then(function (answer) {
       return answer.json().then(function (body) { return answer.ok ? body : Promise.reject(body); });
     });
@@ -59,7 +61,7 @@
       event.preventDefault();
       mark("");
       if (button) button.disabled = true;
-      say("Sending…", false);
+      say(words("sending", "Sending…"), false);
       var data = new FormData(form);
       try {
         var ticket = await issued;
@@ -81,10 +83,10 @@
           say(result.message, false);
           return;
         }
-        say(result.error || "The sign-up did not go through; please try again.", true);
+        say(result.error || words("failed", "The sign-up did not go through; please try again."), true);
         mark(result.field);
       } catch (problem) {
-        say((problem && problem.error) || "The sign-up could not be sent from this page: the site may not be allowed to use this form, or the service cannot be reached.", true);
+        say((problem && problem.error) || words("unreachable", "The sign-up could not be sent from this page: the site may not be allowed to use this form, or the service cannot be reached."), true);
       }
       if (button) button.disabled = false;
     });
