@@ -37,7 +37,7 @@ def svg(title: str, desc: str, height: int, body: list[str], *, width: int = WID
 def bar_chart(title: str, bars: Sequence[Bar]) -> Markup:
     """Horizontal bars, one row each, the longest filling the width left of the labels."""
     top = max((bar.value for bar in bars), default=0) or 1
-    room = WIDTH - LABEL - 50
+    room = WIDTH - LABEL - 75  # room left for the value written after the bar ("100.0 %")
     body: list[str] = []
     for row, bar in enumerate(bars):
         y = row * ROW

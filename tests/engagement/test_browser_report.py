@@ -110,6 +110,13 @@ def test_clicks_in_received_emails_show_in_the_report(
     expect(editor.get_by_role("img", name=f"Issue {number}: clicks since the send")).to_be_visible()
 
     folder = Path(SHOTS) if SHOTS else tmp_path
+    # The issue list: the last issues' delivered, click rate and unsubscribe rate, with their charts.
+    editor.goto(f"{site}/editor")
+    expect(editor.get_by_role("img", name="Click rate of the last issues")).to_be_visible()
+    expect(editor.get_by_role("img", name="Unsubscribe rate of the last issues")).to_be_visible()
+    recent = editor.locator("table[aria-labelledby=recent] tbody tr").first
+    assert recent.locator("td").all_inner_texts() == [f"Issue {number}", "2", "100.0 %", "0.0 %"]
+    editor.screenshot(path=str(folder / "issues-light-1280.png"), full_page=True)
     for scheme in ("light", "dark"):
         for width in (375, 1280):
             view = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
