@@ -9,7 +9,7 @@
 """
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import ClassVar
@@ -22,16 +22,15 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader, nodes
 
 from digest.config import Settings
-from digest.core.clock import utc_now
 from digest.errors import ConfigError
 from digest.i18n import Language, catalogue_path, compiled, language, shipped_languages
 from digest.rendering import Renderer
 from digest.web.pages import Pages
-from tests.support import parts_of, read_outbox, summary, write_summaries
+from tests.support import parts_of, read_outbox, write_summaries
 from tests.support.cli import Digest
 from tests.support.email_samples import SITE
 from tests.support.rendering import ISSUE
-from tests.support.translations import english_left_in, spanish
+from tests.support.translations import english_left_in, spanish, spanish_summaries
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "templates"
@@ -46,43 +45,6 @@ STYLE_SHEETS = {"pages/_archive_style.html", "pages/_archive_dark.html"}
 WORD = re.compile(r"[^\W\d_]{2,}")
 KEYWORD = re.compile(r"[a-z]+(?:-[a-z]+)+")
 GETTEXT = {"_", "gettext", "ngettext"}
-
-
-def spanish_summaries() -> list[dict[str, object]]:
-    """Three summaries written in Spanish, published in the last hours of the injected clock."""
-    now = utc_now()
-    return [
-        summary(
-            1,
-            published_at=now - timedelta(hours=1),
-            headline="Caminar diez minutos después de comer baja el azúcar en sangre",
-            key_takeaway="Tres paseos cortos al día, justo después de cada comida, bajaron más la glucosa "
-            "que un solo paseo de media hora.",
-            what_it_means="Si tiene diabetes tipo 2, un paseo corto después de comer es un hábito fácil de "
-            "probar.",
-            study_type="Ensayo cruzado aleatorizado",
-            evidence_level="Moderada",
-            topics=["diabetes"],
-        ),
-        summary(
-            2,
-            published_at=now - timedelta(hours=2),
-            headline="Dormir menos de seis horas se asocia con más resfriados",
-            key_takeaway="Quienes dormían poco se resfriaron con más frecuencia tras exponerse al virus.",
-            what_it_means="Dormir lo suficiente también ayuda a sus defensas.",
-            study_type="Estudio de cohortes",
-            evidence_level="Baja",
-        ),
-        summary(
-            3,
-            published_at=now - timedelta(hours=3),
-            headline="La vitamina D no redujo las caídas en mayores de 65 años",
-            key_takeaway="Una pastilla diaria de vitamina D no redujo las caídas.",
-            what_it_means="Los ejercicios de equilibrio y fuerza siguen siendo la mejor opción.",
-        ),
-    ]
-
-
 VISIBLE_ATTRIBUTES = {"alt", "title", "placeholder", "aria-label", "label"}
 
 

@@ -16,8 +16,10 @@ from playwright.sync_api import Browser, Page, expect
 from digest.tokens import Purpose
 from digest.web.app import create_app
 from digest.wiring import Parts
+from tests.support import write_summaries
 from tests.support.browser import free_port, link_in, live_server
-from tests.support.translations import english_left_in
+from tests.support.cli import Digest
+from tests.support.translations import english_left_in, spanish_summaries
 from tests.support.web import subscriber
 
 PORT = free_port()
@@ -73,7 +75,9 @@ def subscribe(page: Page, site: str, email: str) -> None:
     expect(page.get_by_role("heading", name="Revise su bandeja de entrada")).to_be_visible()
 
 
-def test_a_spanish_reader_sees_spanish_pages(site: str, browser: Browser, outbox: Path, parts: Parts) -> None:
+def test_a_spanish_reader_sees_spanish_pages(
+    site: str, browser: Browser, outbox: Path, parts: Parts, digest: Digest, env: dict[str, str]
+) -> None:
     looked_at(browser, f"{site}/subscribe", "subscribe")
     page = browser.new_page()
     subscribe(page, site, "lector@example.org")
@@ -96,7 +100,14 @@ def test_a_spanish_reader_sees_spanish_pages(site: str, browser: Browser, outbox
     assert reader is not None
     token = parts.tokens.sign(Purpose.unsubscribe, reader.id or 0, reader.token_nonce)
     looked_at(browser, f"{site}/unsubscribe/{token}", "unsubscribe")
+    env["DIGEST_LANGUAGE"] = "es"  # the same list, composing and sending its first issue
+    write_summaries(Path(env["DIGEST_SOURCES"]), "semana.json", spanish_summaries())
+    digest("ingest")
+    digest("compose")
+    digest("approve", "1")
+    digest("send")
     looked_at(browser, f"{site}/issues", "archive")
+    looked_at(browser, f"{site}/issues/1", "archived-issue")
     looked_at(browser, f"{site}/confirm/not-a-token", "link-problem")
     looked_at(browser, f"{site}/no-such-page", "not-found")
     page.close()
