@@ -119,9 +119,10 @@ def create_app(parts: Parts) -> FastAPI:
     def http_error(request: Request, exc: HTTPException) -> Response:
         words = app.state.web.pages.gettext
         title = words(N_("Page not found") if exc.status_code == 404 else N_("Request not accepted"))
-        message = (
-            words(N_("There is nothing at this address.")) if exc.status_code == 404 else str(exc.detail)
-        )
+        message = {
+            404: words(N_("There is nothing at this address.")),
+            405: words(N_("This address does not take that kind of request.")),
+        }.get(exc.status_code, str(exc.detail))
         page: HTMLResponse = app.state.web.pages.render(
             request, "message.html", exc.status_code, title=title, message=message
         )
