@@ -3,9 +3,12 @@
 Imported by ``cli`` (and later ``web`` and ``scheduler``); services receive what they need as arguments.
 """
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from typing import Any, TypeAlias, TypeVar
 
 from sqlalchemy import Engine
 
@@ -25,6 +28,31 @@ from digest.sources import FetchRules, Source, open_sources
 from digest.subscribers.notices import NoticeSender, NoticeSettings
 from digest.tokens import ApiTokens, ClickTokens, Purpose, Tokens
 
+T = TypeVar("T")
+
+# The database as the entry points hold it: they hand it to use cases, which open the units of work;
+# ``web`` names it by this name and never imports SQLAlchemy itself.
+Database: TypeAlias = Engine
+
+# The settings a send takes whose names say more in DIGEST_* than inside the sender.
+SEND_SETTINGS = {"lease": "send_lease", "rate": "send_rate", "outage": "database_outage"}
+
+
+def taken(kind: type[T], settings: Settings, renamed: Mapping[str, str] | None = None, **given: Any) -> T:
+    """A ``kind`` (the dataclass of settings a part takes) holding, in each field, the setting of the
+    same name, or of the name ``renamed`` maps it to; ``given`` values win. A field that no setting
+    names keeps its default (and one without a default is an error here, at wiring)."""
+    renamed = renamed or {}
+    unknown = set(renamed.values()) - set(Settings.model_fields)
+    if unknown:
+        raise TypeError(f"{kind.__name__}: no setting is called {sorted(unknown)}")
+    values = dict(given)
+    for field in dataclasses.fields(kind):  # type: ignore[arg-type]
+        name = renamed.get(field.name, field.name)
+        if field.name not in values and name in Settings.model_fields:
+            values[field.name] = getattr(settings, name)
+    return kind(**values)
+
 
 @dataclass
 class Parts:
@@ -35,7 +63,7 @@ class Parts:
         return cls(load_settings())
 
     @cached_property
-    def engine(self) -> Engine:
+    def engine(self) -> Database:
         return make_engine(self.settings.database_url)
 
     @cached_property
@@ -50,24 +78,22 @@ class Parts:
     def sources(self, *, now: datetime) -> list[Source]:
         """The sources of ``DIGEST_SOURCES``, feeds fetched within the ``DIGEST_FEED_*`` limits."""
         settings = self.settings
-        rules = FetchRules(
+        rules = taken(
+            FetchRules,
+            settings,
+            {"max_bytes": "feed_max_bytes", "max_redirects": "feed_max_redirects"},
             timeout=settings.feed_timeout.total_seconds(),
-            max_bytes=settings.feed_max_bytes,
-            max_redirects=settings.feed_max_redirects,
         )
         return open_sources(settings.source_list, now=now, fetch=rules)
 
     @cached_property
     def renderer(self) -> Renderer:
         settings = self.settings
-        site = SiteView(
-            base_url=settings.base_url,
-            name=settings.site_name,
-            postal_address=settings.postal_address,
-            brand_color=settings.brand_color,
-            logo_url=settings.logo_url,
+        site = taken(
+            SiteView,
+            settings,
+            {"name": "site_name"},
             logo_alt=settings.logo_alt or settings.site_name,
-            logo_width=settings.logo_width,
             tracking=self.tracking_notice,
         )
         # DIGEST_TRACKING=off: the render never sees a tracker, so every link stays as written.
@@ -97,23 +123,11 @@ class Parts:
 
     def compose_rules(self) -> ComposeRules:
         """What compose takes: ``DIGEST_MAX_ITEMS``, ``DIGEST_MAX_AGE``, ``DIGEST_FIRST_ISSUE_LOOKBACK``."""
-        settings = self.settings
-        return ComposeRules(
-            max_items=settings.max_items,
-            first_issue_lookback=settings.first_issue_lookback,
-            max_age=settings.max_age,
-        )
+        return taken(ComposeRules, self.settings)
 
     def notice_sender(self) -> NoticeSender:
         settings = self.settings
-        notice_settings = NoticeSettings(
-            site_name=settings.site_name,
-            base_url=settings.base_url,
-            from_=settings.from_,
-            welcome_email=settings.welcome_email,
-            welcome_text=settings.welcome_text,
-            confirm_days=max(1, settings.confirm_max_age.days),
-        )
+        notice_settings = taken(NoticeSettings, settings, confirm_days=max(1, settings.confirm_max_age.days))
         return NoticeSender(self.renderer, self.mailer(), self.tokens, notice_settings)
 
     def __enter__(self) -> "Parts":
@@ -129,20 +143,7 @@ class Parts:
 
     def sender(self) -> IssueSender:
         """An issue sender on the configured mailer, with the send settings."""
-        settings = self.settings
-        send_settings = SendSettings(
-            from_=settings.from_,
-            base_url=settings.base_url,
-            batch_size=settings.batch_size,
-            lease=settings.send_lease,
-            unsubscribe_mailto=settings.unsubscribe_mailto,
-            rate=settings.send_rate,
-            pause_after_errors=settings.pause_after_errors,
-            blocked_in_a_row=settings.blocked_in_a_row,
-            outage=settings.database_outage,
-            held_outcomes=settings.held_outcomes,
-            local=self.local_delivery(),
-        )
+        send_settings = taken(SendSettings, self.settings, SEND_SETTINGS, local=self.local_delivery())
         return IssueSender(self.engine, self.mailer(), self.tokens, send_settings, self.renderer)
 
     def local_delivery(self) -> LocalDelivery | None:

@@ -36,8 +36,10 @@ from digest.issues.queries import (
     sending_issue,
 )
 from digest.issues.schedule import shown
+from digest.sending.copies import dry_run, send_test_copy
 from digest.sending.newcomers import add_newcomers
-from digest.sending.sender import IssueSender, SendReport, dry_run, send_test_copy
+from digest.sending.progress import SendReport
+from digest.sending.sender import IssueSender
 from digest.subscribers import records as subscriber_service
 from digest.wiring import Parts
 

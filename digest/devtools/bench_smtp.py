@@ -180,16 +180,16 @@ class NaiveSend:
         with unit_of_work(sender.engine) as session:
             issue = get_issue(session, number)
             people = session.exec(select(Subscriber).order_by(col(Subscriber.id)).limit(count)).all()
-        self.body = sender.body(issue)
+        self.body = sender.messages.body(issue)
         self.html = Personalizer(self.body.html, self.body.markers)
         self.text = Personalizer(self.body.text, self.body.markers)
         self.envelopes = [
             replace(
-                sender.envelope(
+                sender.messages.envelope(
                     issue,
                     Recipient(0, person.id or 0, person.email, SubscriberState.active, person.token_nonce),
                 ),
-                message_id=f"<naive.{person.id}@{sender.domain}>",
+                message_id=f"<naive.{person.id}@{sender.messages.domain}>",
             )
             for person in people
         ]

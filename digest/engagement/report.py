@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists
+from sqlalchemy import Engine, and_, exists
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
 from digest.core.engagement import Click, LinkKind, machine_clicks, rate
+from digest.db.engine import unit_of_work
 from digest.db.models import (
     Delivery,
     DeliveryStatus,
@@ -290,3 +291,17 @@ def recent_reports(session: Session, *, now: datetime, count: int = 8) -> list[I
     query = select(Issue.number).where(col(Issue.send_started_at).is_not(None))
     numbers = list(session.exec(query.order_by(col(Issue.number).desc()).limit(count)))
     return [issue_report(session, number, now=now) for number in reversed(numbers)]
+
+
+def report_of(engine: Engine, number: int, *, now: datetime) -> IssueReport:
+    """``issue_report`` as a use case, in its own unit of work; ``NotFound`` for no such issue."""
+    if not 0 < number < 2**31:
+        raise NotFound(f"there is no issue {number}")
+    with unit_of_work(engine) as session:
+        return issue_report(session, number, now=now)
+
+
+def recent(engine: Engine, *, now: datetime) -> list[IssueReport]:
+    """``recent_reports`` as a use case, in its own unit of work."""
+    with unit_of_work(engine) as session:
+        return recent_reports(session, now=now)

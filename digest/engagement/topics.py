@@ -9,9 +9,11 @@ issue compare fairly.
 
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from digest.core.engagement import rate
+from digest.db.engine import unit_of_work
 from digest.db.models import PUBLISHED, Issue
 from digest.engagement.report import by_topic, deliveries, people_clicks, summaries_of
 
@@ -49,3 +51,9 @@ def ranking(session: Session, *, issues: int) -> list[TopicRank]:
             carried[topic] = carried.get(topic, 0) + 1
     ranks = [TopicRank(topic, clicks[topic], delivered[topic], carried[topic]) for topic in clicks]
     return sorted(ranks, key=lambda rank: (-rank.per_delivered, -rank.unique_clicks, rank.topic))
+
+
+def ranking_of(engine: Engine, *, issues: int) -> list[TopicRank]:
+    """``ranking`` as a use case, in its own unit of work."""
+    with unit_of_work(engine) as session:
+        return ranking(session, issues=issues)

@@ -5,12 +5,12 @@ A batch shares one body: each request carries the subject and the content (``tex
 fill the body's markers), its ``List-Unsubscribe`` headers and Message-ID, and ``custom_args`` holding
 the issue and delivery ids (never personal data). Requests are posted with ``client.mail.send.post``.
 
-A request is written as JSON text here rather than handed to the client as a dict: the shared part once
-per body, each personalization once per recipient (``quoted`` strings joined), a third of the cost of
-building dicts for ``json.dumps``. The client's ``Mail`` helpers are slower still and reverse
-personalizations. The client also formats every request body into a debug message before asking
-whether debug logging is on, which took as long as writing the JSON and would put every address and
-unsubscribe link of a send into a debug log: the body given to it (``Payload``) formats as its size.
+A request is written as JSON text (``sendgrid_requests.py``) rather than handed to the client as a dict:
+the shared part once per body, each personalization once per recipient (``quoted`` strings joined), a
+third of the cost of building dicts for ``json.dumps``. The client's ``Mail`` helpers are slower still
+and reverse personalizations. The client also formats every request body into a debug message before
+asking whether debug logging is on, which took as long as writing the JSON and would put every address
+and unsubscribe link of a send into a debug log: the body given to it (``Payload``) formats as its size.
 
 SendGrid's answers are mapped once, here:
 
@@ -37,8 +37,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from email.utils import parseaddr
-from json.encoder import encode_basestring_ascii as quoted
 from typing import Any
 
 from python_http_client.exceptions import HTTPError
@@ -46,27 +44,19 @@ from sendgrid import SendGridAPIClient
 
 from digest.errors import MailerUnusable, PermanentMailError, TransientMailError
 from digest.mail.base import Envelope, Mailer, Outcome, OutgoingMessage, SharedBody, not_sent
+from digest.mail.sendgrid_requests import (
+    Payload,
+    personalization,
+    personalizations,
+    plan_requests,
+    request,
+    shared_members,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_PERSONALIZATIONS = 1000  # SendGrid's limit per request, for personalizations and recipients alike
 _NAMED = re.compile(r"^personalizations\.(\d+)(?:\.|$)")
-Request = dict[str, Any]
 CONTENT_TYPE = "application/json; charset=utf-8"  # not "application/json": the client then takes text
-
-
-class Payload(str):
-    """A request's JSON text, which the client encodes to bytes that format as their size (see above)."""
-
-    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> "QuietBytes":
-        return QuietBytes(super().encode(encoding, errors))
-
-
-class QuietBytes(bytes):
-    """Bytes that format (as in ``"{}".format(...)``) as their size, not their content."""
-
-    def __format__(self, spec: str) -> str:
-        return f"<{len(self)} bytes>"
 
 
 @dataclass(frozen=True)
@@ -275,91 +265,13 @@ class SendGridMailer(Mailer):
         if written is None:
             if len(self._shared) >= 64:
                 self._shared.clear()
-            written = self._shared[body] = self.write_shared(body)
+            written = self._shared[body] = shared_members(body, sandbox=self.sandbox)
         return written
-
-    def write_shared(self, body: SharedBody) -> str:
-        content = [
-            {"type": kind, "value": value}
-            for kind, value in (("text/plain", body.text), ("text/html", body.html))
-            if value
-        ]
-        request: Request = {
-            "from": mailbox(body.from_),
-            "subject": body.subject,
-            "content": content,
-            "categories": [body.category],
-        }
-        if self.sandbox:
-            request["mail_settings"] = {"sandbox_mode": {"enable": True}}
-        return json.dumps(request, separators=(",", ":"))[1:-1]
 
     def pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="sendgrid")
         return self._pool
-
-
-def request(shared: str, people: list[str]) -> Payload:
-    """One request's JSON: the shared members and the personalizations, each already JSON text."""
-    return Payload("".join(("{", shared, ',"personalizations":[', ",".join(people), "]}")))
-
-
-def personalizations(envelopes: Sequence[Envelope]) -> list[str]:
-    return [personalization(e.to, e.message_id, e.headers, e.values, e.tags) for e in envelopes]
-
-
-def personalization(
-    to: str, message_id: str, headers: dict[str, str], values: dict[str, str], tags: dict[str, str]
-) -> str:
-    """One recipient, as JSON text. The spec reserves To, From, Subject and a few more, not Message-ID:
-    it is set here."""
-    parts = ['{"to":[', address_json(to), '],"headers":{', members(headers)]
-    parts += [',"Message-ID":' if headers else '"Message-ID":', quoted(message_id), "}"]
-    if values:
-        parts += [',"substitutions":{', members(values), "}"]
-    if tags:
-        parts += [',"custom_args":{', members(tags), "}"]
-    parts.append("}")
-    return "".join(parts)
-
-
-def members(pairs: dict[str, str]) -> str:
-    """The members of a JSON object of strings, without its braces."""
-    return ",".join([f"{quoted(name)}:{quoted(value)}" for name, value in pairs.items()])
-
-
-def address_json(address: str) -> str:
-    """``mailbox(address)`` as JSON text; a bare address (every subscriber's) skips the slow parser."""
-    if "<" not in address:
-        return f'{{"email":{quoted(address.strip())}}}'
-    return json.dumps(mailbox(address), separators=(",", ":"))
-
-
-def mailbox(address: str) -> dict[str, str]:
-    """SendGrid's ``{"email", "name"}``."""
-    if "<" not in address:
-        return {"email": address.strip()}
-    name, bare = parseaddr(address)
-    return {"email": bare, "name": name} if name else {"email": bare}
-
-
-def plan_requests(addresses: Sequence[str]) -> list[list[int]]:
-    """Indexes grouped into requests of at most 1,000, never the same address twice in one request.
-
-    The n-th occurrence of an address goes to the n-th round of requests: SendGrid answers a request
-    that holds an address twice with a 400 for the whole request.
-    """
-    rounds: list[list[int]] = []
-    seen: dict[str, int] = {}
-    for index, address in enumerate(addresses):
-        key = (address if "<" not in address else parseaddr(address)[1]).strip().lower()
-        turn = seen.get(key, 0)
-        seen[key] = turn + 1
-        if turn == len(rounds):
-            rounds.append([])
-        rounds[turn].append(index)
-    return [r[i : i + MAX_PERSONALIZATIONS] for r in rounds for i in range(0, len(r), MAX_PERSONALIZATIONS)]
 
 
 def merge(

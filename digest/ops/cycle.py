@@ -24,7 +24,8 @@ from digest.issues.decisions import decide
 from digest.issues.queries import next_issue_to_send
 from digest.ops import runs
 from digest.rendering import Renderer
-from digest.sending.sender import IssueSender, SendReport
+from digest.sending.progress import SendReport
+from digest.sending.sender import IssueSender
 from digest.sending.waves import LocalDelivery
 from digest.sources import Source
 

@@ -14,12 +14,13 @@ from sqlmodel import Session, col, func, select
 
 from digest.db.engine import require_current_schema, unit_of_work
 from digest.db.models import PUBLISHED, Delivery, DeliveryStatus, Issue, JobRun
+from digest.engagement.report import IssueReport, recent_reports
 from digest.errors import DatabaseError
 from digest.ingest.source_states import source_states
 from digest.issues.queries import paused_issue
 from digest.ops import runs
 from digest.ops.rates import IssueRates, issue_rates
-from digest.sending.ledger import VariantCounts, variant_counts
+from digest.sending.counts import VariantCounts, variant_counts
 from digest.sending.waves import WaveState, fixed, in_progress_and_next
 from digest.subscribers.records import counts_by_state
 
@@ -175,6 +176,13 @@ class Readings:
     def send_rate(self) -> float:
         sent = self.deliveries.get(DeliveryStatus.sent, 0)
         return sent / self.send_seconds if self.send_seconds > 0 else 0.0
+
+
+def metrics_now(engine: Engine, *, now: datetime, issues: int) -> tuple[Readings, list[IssueReport]]:
+    """The figures of one ``/metrics`` scrape and the reports of the last ``issues`` issues, read in one
+    unit of work."""
+    with unit_of_work(engine) as session:
+        return read_metrics(session, now=now), recent_reports(session, now=now, count=issues)
 
 
 def read_metrics(session: Session, *, now: datetime) -> Readings:

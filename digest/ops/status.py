@@ -15,7 +15,7 @@ from digest.issues.compose import ComposeRules, TooOld, too_old_for, too_old_now
 from digest.issues.queries import paused_issue
 from digest.ops import runs
 from digest.ops.rates import IssueRates, issue_rates
-from digest.sending.ledger import VariantCounts, delivery_counts, variant_counts
+from digest.sending.counts import VariantCounts, delivery_counts, variant_counts
 from digest.sending.variants import plan_for
 from digest.sending.waves import WaveState, fixed, in_progress_and_next
 from digest.subscribers.records import counts_by_state

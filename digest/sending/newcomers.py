@@ -17,6 +17,7 @@ from digest.db.models import Delivery, Issue, IssueStatus, Subscriber, Subscribe
 from digest.errors import InvalidState
 from digest.rendering import Renderer
 from digest.sending import ledger, variants
+from digest.sending.counts import delivery_counts
 from digest.subscribers.topics import tally
 
 OPEN_TO_NEWCOMERS = (IssueStatus.sent, IssueStatus.sending)
@@ -45,10 +46,10 @@ def add_newcomers(session: Session, renderer: Renderer, issue: Issue, *, now: da
     choices = newcomer_choices(session, issue.id or 0)
     if not choices:
         return 0
-    before = ledger.delivery_counts(session, issue.id or 0)
+    before = delivery_counts(session, issue.id or 0)
     for audience in variants.fix(session, renderer, issue, choices, now=now):
         ledger.write_audience(session, issue.id or 0, audience, now=now)
-    added = sum(ledger.delivery_counts(session, issue.id or 0).values()) - sum(before.values())
+    added = sum(delivery_counts(session, issue.id or 0).values()) - sum(before.values())
     if added:
         session.execute(
             update(Issue)

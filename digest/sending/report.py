@@ -8,14 +8,17 @@ select none of the issue's summaries are counted apart: they get no email.
 
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from digest.core.topics import label, parse_key
+from digest.db.engine import unit_of_work
 from digest.db.models import PUBLISHED, DeliveryStatus, Issue, IssueStatus
 from digest.errors import NotFound
 from digest.issues.editing import items_of
+from digest.issues.queries import get_issue
 from digest.rendering import Renderer
-from digest.sending.ledger import variant_counts
+from digest.sending.counts import variant_counts
 from digest.sending.variants import VariantEmail, email_for_key, plan_for, stored
 
 # The order deliveries are counted in, on the page and in the command's output.
@@ -75,6 +78,30 @@ class VariantReport:
 
     def find(self, key: str) -> VariantRow | None:
         return next((row for row in self.variants if row.key == key), None)
+
+
+@dataclass(frozen=True)
+class VariantView:
+    """One variant as the editor's variant page shows it, with the issue's number and status."""
+
+    number: int
+    status: str
+    variant: VariantRow
+    email: VariantEmail
+
+
+def variants_of(engine: Engine, number: int) -> VariantReport:
+    """The variants of issue ``number`` (a use case: its own unit of work); ``NotFound`` for no issue."""
+    with unit_of_work(engine) as session:
+        return report(session, get_issue(session, number))
+
+
+def variant_view(engine: Engine, renderer: Renderer, number: int, key: str) -> VariantView:
+    """Variant ``key`` of issue ``number`` and its email; ``NotFound`` when either is not there."""
+    with unit_of_work(engine) as session:
+        issue = get_issue(session, number)
+        variant, email = variant_email(session, renderer, issue, key)
+        return VariantView(issue.number, str(issue.status), variant, email)
 
 
 def report(session: Session, issue: Issue) -> VariantReport:

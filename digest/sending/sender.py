@@ -16,42 +16,42 @@ A mailer that refuses everything (``MailerUnusable``: bad credentials) or a run 
 pauses the send with its reason; nothing of the batch in hand is marked sent, and ``--resume`` goes on.
 """
 
-import gc
 import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from time import monotonic, perf_counter
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, func, select
+from sqlmodel import Session
 
-from digest.core.addresses import domain_of
 from digest.core.clock import utc_now
-from digest.core.headers import list_unsubscribe_headers, message_id, one_click_url
-from digest.core.personalize import Markers, Personalizer, RecipientLinks
+from digest.core.events import EventIn
 from digest.db.engine import one_snapshot, ride_out, serialization_failure, unit_of_work
-from digest.db.models import DeliveryStatus, Issue, IssueStatus, IssueVariant, Subscriber, SubscriberState
-from digest.errors import DatabaseError, InvalidState, MailerUnusable, TransientMailError
+from digest.db.models import DeliveryStatus, Issue, IssueStatus, SubscriberState
+from digest.errors import DatabaseError, InvalidState, MailerUnusable
 from digest.issues.queries import get_issue
-from digest.mail import Envelope, Mailer, Outcome, SharedBody
+from digest.mail import Mailer, Outcome
 from digest.rendering import Renderer
-from digest.sending import held, ledger, variants, waves
-from digest.sending.ledger import Recipient, VariantCounts, delivery_counts
+from digest.sending import claims, held, ledger, variants, waves
+from digest.sending.collector import rare_collections
+from digest.sending.counts import VariantCounts, delivery_counts, variant_counts
+from digest.sending.ledger import Recipient
+from digest.sending.messages import Messages
+from digest.sending.outcomes import grouped as outcomes_of
+from digest.sending.progress import Prepared, SendProgress, SendReport
 from digest.subscribers import events
-from digest.tokens import Purpose, Tokens
+from digest.tokens import Tokens
 
 log = logging.getLogger("digest.sending")
 
-MAX_ATTEMPTS = 3
-RARE_COLLECTIONS = 50_000  # new objects between two runs of the garbage collector during a send
 START_ATTEMPTS = 3  # tries to begin a send that another sender is beginning at the same moment
 
 T = TypeVar("T")
@@ -72,42 +72,6 @@ class SendSettings:
     local: waves.LocalDelivery | None = None  # DIGEST_DELIVERY=local: waves by readers' zones
 
 
-@dataclass
-class SendReport:
-    issue_number: int
-    audience: int = 0
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0
-    unmatched: int = 0  # subscribers whose topics select none of the issue's summaries: no email
-    in_flight: int = 0
-    waiting: int = 0  # deliveries whose wave is still to come (local-time delivery)
-    next_wave: datetime | None = None
-    seconds: float = 0.0
-    dry_run: bool = False
-    paused: str | None = None
-    variants: list[VariantCounts] = field(default_factory=list)  # the whole send's, not just this run's
-
-    @property
-    def rate(self) -> float:
-        return self.sent / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A claimed batch: every claimed recipient, those still active, and their envelopes."""
-
-    recipients: list[Recipient]
-    going: list[Recipient]
-    envelopes: list[Envelope]
-
-
-class SendProgress(Protocol):
-    def start(self, total: int, done: int) -> None: ...
-
-    def advance(self, count: int) -> None: ...
-
-
 class IssueSender:
     """Sends issues through one mailer, batch by batch. ``stop()`` ends it after the batch in hand."""
 
@@ -119,10 +83,14 @@ class IssueSender:
         self.tokens = tokens
         self.settings = settings
         self.renderer = renderer  # renders the issue's variants, once each, when its send starts
-        self._bodies: dict[int | None, SharedBody] = {}
-        self._positions: dict[int | None, int] = {}  # variant id -> its number within the issue
-        self._markers: dict[int | None, Markers] = {}  # variant id -> its render's markers (None: issue's)
-        self.domain = domain_of(settings.from_)  # parsed once: it names every Message-ID of the send
+        self.messages = Messages(
+            engine,
+            tokens,
+            from_=settings.from_,
+            base_url=settings.base_url,
+            unsubscribe_mailto=settings.unsubscribe_mailto,
+            ride_out=self.riding_out,
+        )
         self.clock: Callable[[], datetime] = utc_now
         self.timings: defaultdict[str, float] = defaultdict(float)
         self._after = 0  # the last delivery id this sender claimed
@@ -161,7 +129,7 @@ class IssueSender:
         report = SendReport(issue_number=number, audience=sum(counts.values()), unmatched=unmatched)
         if progress:
             progress.start(report.audience, report.audience - counts["pending"] - counts["sending"])
-        self._bodies = {None: self.body(issue)}
+        self.messages.start(issue)
         errors_in_a_row = 0
         self._after = 0
         # The next batch is claimed and prepared while the current one is handed over. A prepared batch
@@ -198,7 +166,7 @@ class IssueSender:
 
     def variant_counts(self, issue: Issue) -> list[VariantCounts]:
         with unit_of_work(self.engine) as session:
-            return ledger.variant_counts(session, issue.id or 0)
+            return variant_counts(session, issue.id or 0)
 
     def give_back(self, upcoming: "Future[Prepared]") -> None:
         """Release the batch prepared ahead, which reached no one. When the database is away (the send
@@ -248,10 +216,7 @@ class IssueSender:
         with self.timed("start"):
             ledger.begin(session, issue, now=now, variants=audiences, waves=wave_starts if local else None)
         counts = delivery_counts(session, issue.id or 0)
-        kept = variants.stored(session, issue)
-        self._positions = {v.id: v.position for v in kept}
-        self._markers = {None: Markers.of(issue.markers)}
-        self._markers.update((v.id, Markers.of(v.markers)) for v in kept)
+        self.messages.know(issue, variants.stored(session, issue))
         return issue, counts
 
     def starts_at(self, session: Session, issue: Issue) -> datetime | None:
@@ -268,7 +233,7 @@ class IssueSender:
     def prepared(self, issue: Issue) -> "Prepared":
         """The next batch, claimed once the database answers. Each try is the same claim (one claimant
         id): if the connection dropped as the server committed it, the next try takes back its rows."""
-        claimed_by = ledger.claimant()
+        claimed_by = claims.claimant()
         return self.riding_out(lambda: self.prepare(issue, claimed_by))
 
     def prepare(self, issue: Issue, claimed_by: str | None = None) -> "Prepared":
@@ -286,40 +251,10 @@ class IssueSender:
         with self.timed("prepare"):
             # Someone who left after the send started is skipped, never mailed.
             going = [r for r in batch if r.state == SubscriberState.active]
-            return Prepared(batch, going, [self.envelope(issue, r) for r in going])
-
-    def body(self, issue: Issue) -> SharedBody:
-        return SharedBody(
-            subject=issue.subject,
-            html=issue.html,
-            text=issue.text,
-            from_=self.settings.from_,
-            markers=Markers.of(issue.markers),
-        )
-
-    def body_of(self, variant_id: int | None) -> SharedBody:
-        """The stored email of one variant, read once per send (``None``: the issue's own)."""
-        if variant_id not in self._bodies:
-            if len(self._bodies) > 64:  # a variant's deliveries are neighbours: old ones are done
-                self._bodies = {None: self._bodies[None]}
-            self._bodies[variant_id] = self.riding_out(lambda: self.read_variant(variant_id))
-        return self._bodies[variant_id]
-
-    def read_variant(self, variant_id: int | None) -> SharedBody:
-        with unit_of_work(self.engine) as session:
-            variant = session.get(IssueVariant, variant_id)
-            if variant is None:
-                raise InvalidState(f"variant {variant_id} of the issue being sent is missing")
-            return SharedBody(
-                subject=variant.subject,
-                html=variant.html,
-                text=variant.text,
-                from_=self.settings.from_,
-                markers=Markers.of(variant.markers),
-            )
+            return Prepared(batch, going, [self.messages.envelope(issue, r) for r in going])
 
     def claim_after(self, issue: Issue, after: int, claimed_by: str | None = None) -> list[Recipient]:
-        return ledger.claim(
+        return claims.claim(
             self.engine,
             issue.id or 0,
             size=self.settings.batch_size,
@@ -342,7 +277,9 @@ class IssueSender:
         groups: dict[int | None, list[int]] = defaultdict(list)
         for index, recipient in enumerate(batch.going):
             groups[recipient.variant_id].append(index)
-        parts = [(self.body_of(v), [batch.envelopes[i] for i in indexes]) for v, indexes in groups.items()]
+        parts = [
+            (self.messages.body_of(v), [batch.envelopes[i] for i in indexes]) for v, indexes in groups.items()
+        ]
         order = [batch.going[i] for indexes in groups.values() for i in indexes]
         try:
             results = self.mailer.send_batches(parts)
@@ -382,84 +319,18 @@ class IssueSender:
     def pause(self, issue: Issue, reason: str) -> None:
         self.riding_out(lambda: ledger.pause(self.engine, issue.id or 0, reason, now=self.clock()))
 
-    def envelope(self, issue: Issue, recipient: Recipient) -> Envelope:
-        """One recipient's envelope: the send's hottest code, run once per recipient."""
-        links = self.links_for(recipient)
-        markers = self._markers.get(recipient.variant_id) or self.markers_of(issue, recipient.variant_id)
-        return Envelope(
-            key=f"issue-{issue.number}/delivery-{recipient.delivery_id}",
-            to=recipient.email,
-            message_id=message_id(
-                issue_number=issue.number,
-                delivery_id=recipient.delivery_id,
-                domain=self.domain,
-            ),
-            values=markers.values(links),
-            headers=list_unsubscribe_headers(
-                one_click_url(links.unsubscribe), self.settings.unsubscribe_mailto
-            ),
-            tags=self.tags(issue, recipient),
-        )
-
-    def markers_of(self, issue: Issue, variant_id: int | None) -> Markers:
-        """The markers of the render a recipient gets: known since the send started, or (a variant another
-        sender added since, for subscribers who joined) read once."""
-        markers = self._markers.get(variant_id)
-        if markers is None and variant_id is None:
-            markers = self._markers[None] = Markers.of(issue.markers)
-        if markers is None:
-            with unit_of_work(self.engine) as session:
-                variant = session.get(IssueVariant, variant_id)
-                if variant is None:
-                    raise InvalidState(f"variant {variant_id} of the issue being sent is missing")
-                markers = self._markers[variant_id] = Markers.of(variant.markers)
-        return markers
-
-    def tags(self, issue: Issue, recipient: Recipient) -> dict[str, str]:
-        """What the provider keeps with the message (no personal data): for its webhook and its reports."""
-        tags = {"issue": str(issue.number), "delivery": str(recipient.delivery_id)}
-        if recipient.variant_id in self._positions:
-            tags["variant"] = str(self._positions[recipient.variant_id])
-        return tags
-
-    def links_for(self, recipient: Recipient) -> RecipientLinks:
-        base = self.settings.base_url
-        unsubscribe = self.tokens.sign(Purpose.unsubscribe, recipient.subscriber_id, recipient.nonce)
-        preferences = self.tokens.sign(Purpose.preferences, recipient.subscriber_id, recipient.nonce)
-        return RecipientLinks(
-            unsubscribe=f"{base}/unsubscribe/{unsubscribe}", preferences=f"{base}/preferences/{preferences}"
-        )
-
     def record(
         self, gone: list[Recipient], going: list[Recipient], outcomes: Sequence[Outcome], report: SendReport
     ) -> None:
         """Write the batch's outcomes, grouped by what they set (one UPDATE per group, see ledger)."""
         now = self.clock()
-        done = (("lease_until", None), ("claimed_by", None), ("updated_at", now))
-        groups: dict[tuple[tuple[str, object], ...], list[int]] = defaultdict(list)
-        answers: list[events.EventIn] = []  # the receiving server's, about recipients (SMTP)
-        answers_per_recipient = self.mailer.server_answers_per_recipient
-        if gone:
-            groups[(("status", DeliveryStatus.skipped), *done)] = [r.delivery_id for r in gone]
-        for recipient, outcome in zip(going, outcomes, strict=True):
-            if outcome.ok:
-                key: tuple[tuple[str, object], ...] = (
-                    ("status", DeliveryStatus.sent),
-                    ("sent_at", now),
-                    ("provider_message_id", outcome.provider_id),
-                    *done,
-                )
-                report.sent += 1
-                if recipient.attempts > 1 and answers_per_recipient:  # taken at last: ends a run of blocks
-                    answers.append(smtp_answer(recipient, None, "accepted", now))
-            else:
-                status = status_after_error(recipient, outcome)
-                key = (("status", status), ("last_error", str(outcome.error)[:1000]), *done)
-                report.failed += status == DeliveryStatus.failed
-                if outcome.error is not None and outcome.error.bounce is not None:
-                    answers.append(smtp_answer(recipient, outcome.error.bounce, str(outcome.error), now))
-            groups[key].append(recipient.delivery_id)
-        report.skipped += len(gone)
+        written = outcomes_of(
+            gone, going, outcomes, now=now, answers_per_recipient=self.mailer.server_answers_per_recipient
+        )
+        report.sent += written.sent
+        report.failed += written.failed
+        report.skipped += written.skipped
+        groups, answers = written.groups, written.answers
         with self.timed("record"):
             # The provider has these messages: their outcomes are kept until the database takes them.
             self.record_or_keep(groups, now)
@@ -482,7 +353,7 @@ class IssueSender:
                 f"the batch handed over ({count} deliveries) are kept in {path}: the next send records them"
             ) from exc
 
-    def record_answers(self, answers: list[events.EventIn], now: datetime) -> None:
+    def record_answers(self, answers: list[EventIn], now: datetime) -> None:
         """The receiving server's answers about recipients (SMTP), kept and applied as a provider's
         events: whoever is refused for good is not sent the next issue."""
         with unit_of_work(self.engine) as session:
@@ -494,36 +365,6 @@ class IssueSender:
             ahead = report.sent / self.settings.rate - (monotonic() - started)
             if ahead > 0:
                 self._stopping.wait(ahead)
-
-
-_collections_lock = threading.Lock()
-_sends_under_way = 0
-_threshold_before: tuple[int, int, int] = gc.get_threshold()
-
-
-@contextmanager
-def rare_collections() -> Iterator[None]:
-    """Run Python's cyclic garbage collector less often while a send is under way in this process.
-
-    A send makes some twenty short-lived objects per recipient and no reference cycles; at the default
-    threshold (700 new objects) the collector ran every few dozen recipients, about a tenth of a
-    sender's time. Reference counting still frees everything at once; the collector just looks for
-    cycles less often. Sends running in threads of one process share the setting; the last one to
-    finish restores it.
-    """
-    global _sends_under_way, _threshold_before
-    with _collections_lock:
-        if _sends_under_way == 0:
-            _threshold_before = gc.get_threshold()
-            gc.set_threshold(RARE_COLLECTIONS, *_threshold_before[1:])
-        _sends_under_way += 1
-    try:
-        yield
-    finally:
-        with _collections_lock:
-            _sends_under_way -= 1
-            if _sends_under_way == 0:
-                gc.set_threshold(*_threshold_before)
 
 
 def first_line(exc: DBAPIError) -> str:
@@ -542,65 +383,3 @@ def unpause(issue: Issue, *, resume: bool) -> None:
         )
     issue.paused_reason = None
     issue.paused_at = None
-
-
-def smtp_answer(recipient: Recipient, bounce: str | None, reply: str, now: datetime) -> events.EventIn:
-    return events.smtp_answer(
-        recipient.email,
-        bounce,
-        reply,
-        delivery_id=recipient.delivery_id,
-        attempt=recipient.attempts,
-        now=now,
-    )
-
-
-def status_after_error(recipient: Recipient, outcome: Outcome) -> DeliveryStatus:
-    """A transient error goes back to pending until ``MAX_ATTEMPTS``; a permanent one fails at once."""
-    if isinstance(outcome.error, TransientMailError) and recipient.attempts < MAX_ATTEMPTS:
-        return DeliveryStatus.pending
-    return DeliveryStatus.failed
-
-
-def dry_run(engine: Engine, number: int, sender: IssueSender) -> SendReport:
-    """Count the audience and fill one recipient's message, sending nothing and writing nothing."""
-    with unit_of_work(engine) as session:
-        issue = get_issue(session, number)
-        if issue.status not in (
-            IssueStatus.approved,
-            IssueStatus.sending,
-            IssueStatus.draft,
-            IssueStatus.held,
-        ):
-            raise InvalidState(f"issue {number} is {issue.status}; there is nothing left to send")
-        audience = session.exec(
-            select(func.count()).select_from(Subscriber).where(Subscriber.state == SubscriberState.active)
-        ).one()
-    sample = sender.links_for(Recipient(0, 0, "reader@example.org", SubscriberState.active, "dry-run"))
-    Personalizer(issue.html, Markers.of(issue.markers)).fill(sample)
-    return SendReport(issue_number=number, audience=int(audience), dry_run=True)
-
-
-def send_test_copy(
-    issue: Issue, address: str, mailer: Mailer, *, from_: str, base_url: str, now: datetime
-) -> str:
-    """Send ``issue`` to one address with "[TEST]" in the subject: not a delivery, not counted anywhere.
-
-    Its links go to the general unsubscribe and preferences pages, as in the archive.
-    """
-    links = RecipientLinks(unsubscribe=f"{base_url}/unsubscribe", preferences=f"{base_url}/preferences")
-    markers = Markers.of(issue.markers)
-    body = SharedBody(
-        subject=f"[TEST] {issue.subject}", html=issue.html, text=issue.text, from_=from_, markers=markers
-    )
-    stamp = f"{now:%Y%m%dT%H%M%S%f}"
-    envelope = Envelope(
-        key=f"tests/issue-{issue.number}-{stamp}",
-        to=address,
-        message_id=f"<digest.test.{issue.number}.{stamp}@{domain_of(from_)}>",
-        values=markers.values(links),
-    )
-    [outcome] = mailer.send_batch(body, [envelope])
-    if outcome.error is not None:
-        raise outcome.error
-    return outcome.provider_id or ""

@@ -27,7 +27,17 @@ from digest.core.durations import format_duration
 from digest.core.schedule import cron_trigger, next_fire
 from digest.core.zones import Wave, all_zones, local_instant, wall_clock, waves
 from digest.db.engine import unit_of_work
-from digest.db.models import Delivery, DeliveryStatus, Issue, IssueWave, Subscriber, SubscriberState
+from digest.db.models import (
+    Delivery,
+    DeliveryStatus,
+    Issue,
+    IssueStatus,
+    IssueWave,
+    Subscriber,
+    SubscriberState,
+)
+from digest.issues.compose import EDITABLE
+from digest.issues.queries import get_issue
 
 log = logging.getLogger("digest.sending")
 
@@ -265,3 +275,14 @@ def in_progress_and_next(
     current = next((w for w in states if w.starts_at <= now and w.state in ("sending", "waiting")), None)
     coming = next((w for w in states if w.starts_at > now), None)
     return current, coming
+
+
+def rows_of(engine: Engine, number: int, local: LocalDelivery | None) -> list[WaveState]:
+    """The waves the editor's page shows for issue ``number``: those written when its send started, or
+    (local delivery, before the send) those a send started now would have."""
+    with unit_of_work(engine) as session:
+        issue = get_issue(session, number)
+        rows = fixed(session, issue)
+        if not rows and local is not None and issue.status in (*EDITABLE, IssueStatus.approved):
+            rows = planned_states(session, issue, local)
+        return rows

@@ -28,19 +28,18 @@ server then takes is recorded as ``delivered``: a greylisting server's one 4xx p
 a run of blocks.
 """
 
-import hashlib
-import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, update
+from sqlalchemy import Engine, Table, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from digest.core.summary import printable
-from digest.db.engine import dialect_insert
+from digest.core.events import EventIn, kept_text
+from digest.db.engine import dialect_insert, unit_of_work
 from digest.db.models import Delivery, Issue, ProviderEvent, Subscriber, SubscriberState
-from digest.errors import InvalidInput
+from digest.errors import DatabaseError, InvalidInput
 from digest.subscribers.records import address_key, normalise_address, suppression_hash
 
 EVENTS: Table = ProviderEvent.__table__  # type: ignore[attr-defined]
@@ -66,19 +65,6 @@ DROPPED_FOR = {
 }
 
 
-@dataclass(frozen=True)
-class EventIn:
-    """The parts of one webhook event that digest uses."""
-
-    event_id: str
-    event: str
-    email: str
-    occurred_at: datetime
-    bounce_type: str | None = None
-    reason: str | None = None
-    delivery_id: int | None = None
-
-
 @dataclass
 class EventsReport:
     received: int = 0
@@ -96,58 +82,27 @@ class EventsReport:
         }
 
 
-def read_event(raw: Any, *, now: datetime) -> EventIn | None:
-    """The event in ``raw``, or None when it lacks an event type or an address."""
-    if not isinstance(raw, dict):
-        return None
-    event, email = text(raw.get("event"), 40), raw.get("email")
-    if not (event and isinstance(email, str) and email.strip() and text(email, 320) == email.strip()):
-        return None
-    event_id = text(raw.get("sg_event_id"), 200)
-    if not event_id or event_id != raw.get("sg_event_id"):
-        # SendGrid always sends one; without it, the event's own content is its identity.
-        payload = json.dumps(raw, sort_keys=True, default=str)
-        event_id = "sha256:" + hashlib.sha256(payload.encode("utf-8", "replace")).hexdigest()
-    return EventIn(
-        event_id=event_id,
-        event=event,
-        email=email.strip(),
-        occurred_at=event_time(raw.get("timestamp"), now=now),
-        bounce_type=text(raw.get("type"), 20),
-        reason=text(raw.get("reason") or raw.get("response"), 1000),
-        delivery_id=number(raw.get("delivery")),
-    )
-
-
-def text(value: Any, limit: int) -> str | None:
-    """A string of the event as the database can keep it (no NUL, no lone surrogates), or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    return printable(value.strip(), limit=limit)[:limit] or None
-
-
-def event_time(value: Any, *, now: datetime) -> datetime:
+def receive(
+    engine: Engine, events: list[EventIn], *, received: int, now: datetime, blocked_in_a_row: int
+) -> EventsReport:
+    """Keep and apply one webhook request's events (``received`` of them sent, the others malformed) in
+    one unit of work; ``DatabaseError`` when the database cannot take them now (down or busy), so the
+    provider sends them again."""
     try:
-        return datetime.fromtimestamp(int(value), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return now
+        with unit_of_work(engine) as session:
+            return record_events(
+                session, events, received=received, now=now, blocked_in_a_row=blocked_in_a_row
+            )
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"could not store the events: {str(exc).splitlines()[0]}") from exc
 
 
-def number(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 < value < 2**63 else None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
-        return int(value)
-    return None
-
-
-def record_events(session: Session, raws: list[Any], *, now: datetime, blocked_in_a_row: int) -> EventsReport:
-    """Keep and apply every new event of one webhook request, oldest first."""
-    report = EventsReport(received=len(raws))
-    events = [event for event in (read_event(raw, now=now) for raw in raws) if event is not None]
-    report.malformed = len(raws) - len(events)
+def record_events(
+    session: Session, events: list[EventIn], *, received: int, now: datetime, blocked_in_a_row: int
+) -> EventsReport:
+    """Keep and apply every new event of one webhook request, oldest first (``received``: how many the
+    request carried, malformed ones included)."""
+    report = EventsReport(received=received, malformed=received - len(events))
     apply_all(session, events, report, now=now, blocked_in_a_row=blocked_in_a_row)
     return report
 
@@ -163,7 +118,7 @@ def smtp_answer(
         email=email,
         occurred_at=now,
         bounce_type=bounce,
-        reason=text(reply, 1000),
+        reason=kept_text(reply, 1000),
         delivery_id=delivery_id,
     )
 

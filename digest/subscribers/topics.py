@@ -1,6 +1,7 @@
 """The topics subscribers can choose from, and each subscriber's choice."""
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
@@ -21,6 +22,18 @@ def offered(session: Session, *, configured: Sequence[str], lookback: timedelta,
     for topics in recent:
         names.update(choice_of(topics))
     return sorted(names)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What subscribers may choose from: ``DIGEST_TOPICS`` and the topics of summaries published within
+    ``DIGEST_TOPICS_LOOKBACK``."""
+
+    configured: tuple[str, ...] = ()
+    lookback: timedelta = timedelta(days=90)
+
+    def topics(self, session: Session, *, now: datetime) -> list[str]:
+        return offered(session, configured=self.configured, lookback=self.lookback, now=now)
 
 
 def chosen(subscriber: Subscriber) -> tuple[str, ...]:

@@ -17,35 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from digest.ingest.push import MAX_ITEMS, push_summaries
 from digest.rendering import Renderer
 from digest.tokens import ApiHolder, Scope, TokenInvalid
+from digest.web.bodies import problem, read_body
 from digest.web.context import Web, WebDep
 
 router = APIRouter()
 log = logging.getLogger("digest.web.api")
 
 MAX_BODY = 5_000_000
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused (``BodyTooLarge``) as soon as it passes ``limit`` bytes."""
-    announced = request.headers.get("content-length", "")
-    if announced.isdigit() and int(announced) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def problem(status: int, message: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status, headers={"Cache-Control": "no-store", **headers})
 
 
 def holder_of(request: Request, web: Web) -> ApiHolder | None:
@@ -82,10 +60,7 @@ async def push(request: Request, web: WebDep) -> JSONResponse:
     editor = holder.editor
     if web.renderer is None:
         return problem(503, "the push API is not wired in this process")
-    try:
-        body = await read_body(request, MAX_BODY)
-    except BodyTooLarge:
-        return problem(413, f"the body is larger than {MAX_BODY:,} bytes; send fewer summaries at once")
+    body = await read_body(request, MAX_BODY, advice="; send fewer summaries at once")
     # Parsing, validating, rendering and storing up to MAX_ITEMS summaries: in a worker thread.
     return await run_in_threadpool(store, web, web.renderer, editor, body)
 

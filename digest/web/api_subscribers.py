@@ -17,14 +17,14 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from digest.core.zones import checked_zone
-from digest.db.engine import unit_of_work
 from digest.errors import InvalidInput
-from digest.subscribers import records, subscriptions, topics
+from digest.subscribers import links, topics
 from digest.subscribers.records import Consent, address_key, normalise_address
 from digest.tokens import ApiHolder, Scope
-from digest.web.api import BodyTooLarge, allowed, problem, read_body
+from digest.web.api import allowed
+from digest.web.bodies import problem, read_body
 from digest.web.context import Web, WebDep
-from digest.web.subscribe import CHECK_INBOX, FORM, topics_on_offer
+from digest.web.subscribe import CHECK_INBOX, FORM
 
 router = APIRouter()
 log = logging.getLogger("digest.web.api")
@@ -48,10 +48,7 @@ async def sign_up(request: Request, web: WebDep, tasks: BackgroundTasks) -> JSON
     holder = allowed(request, web, Scope.sign_ups)
     if isinstance(holder, JSONResponse):
         return holder
-    try:
-        body = await read_body(request, MAX_BODY)
-    except BodyTooLarge:
-        return problem(413, f"the body is larger than {MAX_BODY:,} bytes: send one sign-up")
+    body = await read_body(request, MAX_BODY, advice=": send one sign-up")
     return await run_in_threadpool(record, web, tasks, holder, body)
 
 
@@ -79,10 +76,9 @@ def record(web: Web, tasks: BackgroundTasks, holder: ApiHolder, body: bytes) -> 
     if wanted.confirmed:
         add_proven(web, wanted, consent, choice)
         return JSONResponse({"status": "accepted", "message": ACCEPTED}, 202)
-    with unit_of_work(web.engine) as session:
-        notice = subscriptions.request_subscription(
-            session, wanted.email, consent, now=web.now(), resend_window=web.resend_window, topics=choice
-        )
+    notice = links.sign_up(
+        web.engine, wanted.email, consent, now=web.now(), resend_window=web.resend_window, choice=choice
+    )
     if notice is not None:  # after the commit, and after the answer
         tasks.add_task(web.deliver, notice)
     return JSONResponse({"status": "check-your-inbox", "message": CHECK_INBOX}, 202)
@@ -101,7 +97,7 @@ def checked(web: Web, wanted: SignUp) -> tuple[str, str | None, list[str]]:
         raise InvalidInput("'consent' must be true: the reader must have agreed to receive the emails")
     zone = checked_zone(wanted.timezone)
     try:
-        choice = topics.checked(wanted.topics, allowed=topics_on_offer(web))
+        choice = topics.checked(wanted.topics, allowed=web.topics_on_offer())
     except InvalidInput as exc:
         raise InvalidInput(f"'topics': {exc}") from exc
     return ip, zone, list(choice)
@@ -110,10 +106,6 @@ def checked(web: Web, wanted: SignUp) -> tuple[str, str | None, list[str]]:
 def add_proven(web: Web, wanted: SignUp, consent: Consent, choice: list[str]) -> None:
     """Active at once. An address that was erased or reported spam stays as it is, with the same answer."""
     try:
-        with unit_of_work(web.engine) as session:
-            records.add(
-                session, wanted.email, confirmed=True, consent=consent, now=web.now(), topics=choice,
-                timezone=consent.timezone,
-            )  # fmt: skip
+        links.add_confirmed(web.engine, wanted.email, consent, now=web.now(), choice=choice)
     except InvalidInput:  # the address is not logged: it is a reader's
         log.info("api: a proven-consent sign-up of an erased or complained address was not applied")

@@ -8,8 +8,10 @@ from starlette.exceptions import HTTPException
 
 from digest.core.origins import origin_of
 from digest.i18n import N_, language
+from digest.mail.sendgrid_events import EventSignatures
 from digest.rendering import templates_dir
-from digest.tokens import EmbedTokens, FormTokens
+from digest.subscribers.topics import Offer
+from digest.tokens import EmbedTokens, FormTokens, TokenInvalid
 from digest.web import (
     api,
     api_subscribers,
@@ -24,13 +26,13 @@ from digest.web import (
     subscribe,
     webhooks,
 )
+from digest.web.bodies import BodyTooLarge, too_large
 from digest.web.context import Web
 from digest.web.conventions import HeadAsGet, SlashRedirect, allowed_methods
 from digest.web.embed_sites import Embed, EmbedCORS, EmbedSites, Script
 from digest.web.guard import Counts, Guard, TooManyRequests, parse_limits
 from digest.web.pages import Pages
 from digest.web.proof import ProofOfWork
-from digest.web.signatures import EventSignatures
 from digest.wiring import Parts
 
 
@@ -42,7 +44,32 @@ def create_app(parts: Parts) -> FastAPI:
     app.router.default = SlashRedirect(app.router.routes, settings.base_url)
     app.add_middleware(HeadAsGet)
     app.add_middleware(EmbedCORS, origins=settings.embed_origin_list)
-    app.state.web = Web(
+    app.state.web = web_context(parts)
+    app.include_router(subscribe.router)
+    app.include_router(embed.router)
+    app.include_router(editor_embed.router)
+    app.include_router(links.router)
+    app.include_router(clicks.router)
+    app.include_router(reports.router)
+    app.include_router(archive.router)
+    app.include_router(ops.router)
+    app.include_router(api.router)
+    app.include_router(api_subscribers.router)
+    app.include_router(webhooks.router)
+    editor.install(app, parts)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/subscribe", status_code=303)
+
+    answer_errors(app)
+    return app
+
+
+def web_context(parts: Parts) -> Web:
+    """What every route needs (``context.Web``), built from the parts."""
+    settings = parts.settings
+    return Web(
         engine=parts.engine,
         tokens=parts.tokens,
         clicks=parts.tracked_links,
@@ -77,8 +104,7 @@ def create_app(parts: Parts) -> FastAPI:
             else None
         ),
         blocked_in_a_row=settings.blocked_in_a_row,
-        configured_topics=tuple(settings.topic_list),
-        topics_lookback=settings.topics_lookback,
+        topic_offer=Offer(tuple(settings.topic_list), settings.topics_lookback),
         tracking_notice=parts.tracking_notice,
         embed=Embed(
             EmbedSites(settings.embed_origin_list, origin_of(settings.base_url) or settings.base_url),
@@ -86,22 +112,12 @@ def create_app(parts: Parts) -> FastAPI:
             Script.load(templates_dir() / "embed" / "embed.js"),
         ),
     )
-    app.include_router(subscribe.router)
-    app.include_router(embed.router)
-    app.include_router(editor_embed.router)
-    app.include_router(links.router)
-    app.include_router(clicks.router)
-    app.include_router(reports.router)
-    app.include_router(archive.router)
-    app.include_router(ops.router)
-    app.include_router(api.router)
-    app.include_router(api_subscribers.router)
-    app.include_router(webhooks.router)
-    editor.install(app, parts)
 
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/subscribe", status_code=303)
+
+def answer_errors(app: FastAPI) -> None:
+    """The app's answers to what routes raise: pages for people, JSON for the JSON endpoints."""
+    app.add_exception_handler(TokenInvalid, subscribe.link_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(BodyTooLarge, too_large)  # type: ignore[arg-type]
 
     @app.exception_handler(TooManyRequests)
     def too_many(request: Request, exc: TooManyRequests) -> Response:
@@ -137,5 +153,3 @@ def create_app(parts: Parts) -> FastAPI:
         if any(error["loc"][:1] == ("path",) for error in exc.errors()):
             return http_error(request, HTTPException(404))
         return await request_validation_exception_handler(request, exc)
-
-    return app

@@ -10,20 +10,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from digest.engagement.clicks import Visit
-from digest.tokens import TokenInvalid
 from digest.web.context import WebDep
 from digest.web.conventions import HEAD_KEY
-from digest.web.subscribe import link_problem
 
 router = APIRouter()
 
 
 @router.get("/r/{token}", response_model=None)
 def follow(request: Request, token: str, web: WebDep) -> Response:
-    try:
-        link = web.clicks.tokens.read(token)
-    except TokenInvalid as exc:
-        return link_problem(request, web, exc)
+    link = web.clicks.tokens.read(token)  # TokenInvalid: the app's link-problem page
     visit = Visit(
         address=request.client.host if request.client else "",
         user_agent=request.headers.get("user-agent", ""),

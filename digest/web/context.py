@@ -1,5 +1,7 @@
-"""What every route needs, built once per app from the wiring: engine, tokens, pages, guard, notices;
-and the posted form, read before the route runs.
+"""What every route needs, built once per app from the wiring: the database, tokens, pages, guard,
+notices; and the posted form, read before the route runs.
+
+Routes never open a session: they hand ``engine`` to use cases, which own the unit of work.
 
 Routes are plain ``def``s, which FastAPI runs in worker threads: the database, argon2, rendering and mail
 block, and on the event loop they would hold up every other request of the process. A route that needs
@@ -7,36 +9,35 @@ the request's body gets it from ``FormDep``, read here on the event loop (readin
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine
-from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from digest.core.clock import utc_now
-from digest.db.engine import unit_of_work
 from digest.engagement.clicks import TrackedLinks
-from digest.issues.queries import latest_published_number
+from digest.issues import review
+from digest.mail.sendgrid_events import EventSignatures
 from digest.rendering import Renderer
-from digest.subscribers import topics
+from digest.subscribers import links
 from digest.subscribers.notices import NoticeSender, send_quietly
 from digest.subscribers.subscriptions import Notice
+from digest.subscribers.topics import Offer
 from digest.tokens import ApiTokens, Tokens
 from digest.web.embed_sites import Embed
 from digest.web.guard import Guard
 from digest.web.pages import Pages
 from digest.web.proof import ProofOfWork
-from digest.web.signatures import EventSignatures
+from digest.wiring import Database
 
 log = logging.getLogger("digest.web")
 
 
 @dataclass
 class Web:
-    engine: Engine
+    engine: Database
     tokens: Tokens
     clicks: TrackedLinks
     pages: Pages
@@ -54,8 +55,7 @@ class Web:
     event_signatures: EventSignatures | None = None
     blocked_in_a_row: int = 3
     # The topics subscribers choose from: these (DIGEST_TOPICS) and those of recent summaries.
-    configured_topics: tuple[str, ...] = ()
-    topics_lookback: timedelta = timedelta(days=90)
+    topic_offer: Offer = field(default_factory=Offer)
     # What the sign-up page tells readers about tracked links (``core/engagement.tracking_notice``).
     tracking_notice: str = ""
     # The embedded sign-up form (web/embed.py): its allowed sites, signed timestamps and script.
@@ -64,10 +64,8 @@ class Web:
     def now(self) -> datetime:
         return utc_now()
 
-    def topics_on_offer(self, session: Session) -> list[str]:
-        return topics.offered(
-            session, configured=self.configured_topics, lookback=self.topics_lookback, now=self.now()
-        )
+    def topics_on_offer(self) -> list[str]:
+        return links.on_offer(self.engine, self.topic_offer, now=self.now())
 
     def deliver(self, notice: Notice) -> None:
         """Runs after the response (a background task), so its cost never shows in response times."""
@@ -78,8 +76,7 @@ class Web:
             )
 
     def latest_issue(self) -> int | None:
-        with unit_of_work(self.engine) as session:
-            return latest_published_number(session)
+        return review.latest_published(self.engine)
 
 
 def web_context(request: Request) -> Web:

@@ -11,22 +11,18 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from limits import RateLimitItem, parse_many
-from sqlalchemy import Engine
 
 from digest.core.zones import wall_time
-from digest.db.engine import unit_of_work
 from digest.db.models import IssueStatus
 from digest.errors import ConfigError, DigestError, InvalidInput, NotFound
 from digest.issues import decisions as issues
-from digest.issues import editing
-from digest.issues import queries as issue_queries
-from digest.issues.compose import EDITABLE, too_old_for
-from digest.issues.queries import get_issue
-from digest.issues.schedule import field_value, schedule, shown
+from digest.issues import review
+from digest.issues.compose import EDITABLE
+from digest.issues.schedule import field_value, shown
 from digest.rendering.checks import check_email
 from digest.sending import report as variant_report
 from digest.sending import waves
-from digest.sending.sender import send_test_copy
+from digest.sending.copies import send_test_copy
 from digest.subscribers.records import normalise_address
 from digest.tokens import TokenInvalid
 from digest.web.context import FormDep, WebDep
@@ -150,8 +146,7 @@ def logout(request: Request, editor: EditorDep, auth: AuthDep, form: FormDep) ->
 
 @router.get("/editor", response_class=HTMLResponse)
 def issue_list(request: Request, editor: EditorDep, web: WebDep, auth: AuthDep) -> HTMLResponse:
-    with unit_of_work(web.engine) as session:
-        listing = issue_queries.listing(session)
+    listing = review.listing(web.engine)
     in_review = [row for row in listing if row[2] in (*EDITABLE, IssueStatus.approved)]
     past = [row for row in listing if row not in in_review]
     return page(
@@ -171,7 +166,7 @@ def issue_page(
     request: Request, number: int, editor: EditorDep, web: WebDep, auth: AuthDep, done: str = ""
 ) -> HTMLResponse:
     try:
-        return show_issue(request, number, editor, web.engine, auth, notice=DONE.get(done, ""))
+        return show_issue(request, number, editor, auth, notice=DONE.get(done, ""))
     except DigestError as exc:
         return refusal(request, 404, "No such issue", str(exc))
 
@@ -180,7 +175,6 @@ def show_issue(
     request: Request,
     number: int,
     editor: str,
-    engine: Engine,
     auth: EditorAuth,
     *,
     notice: str = "",
@@ -189,41 +183,32 @@ def show_issue(
 ) -> HTMLResponse:
     parts: Parts = request.app.state.editor_parts
     zone = parts.settings.timezone
-    with unit_of_work(engine) as session:
-        issue = get_issue(session, checked(number))
-        items = editing.items_of(session, issue)
-        trail = issues.trail(session, issue)
-        html = issues.preview(issue, base_url=parts.settings.base_url)
-        text = issues.preview(issue, base_url=parts.settings.base_url, text=True)
-        variants = variant_report.report(session, issue)
-        wave_rows = waves.fixed(session, issue)
-        local = parts.local_delivery()
-        if not wave_rows and local is not None and issue.status in (*EDITABLE, IssueStatus.approved):
-            wave_rows = waves.planned_states(session, issue, local)
-        too_old = too_old_for(session, issue)
-        summary = {
-            "number": issue.number,
-            "status": str(issue.status),
-            "subject": issue.subject,
-            "preheader": issue.preheader,
-            "note": issue.note,
-            "send_at": shown(issue.send_at, zone) if issue.send_at else "",
-            "send_at_field": field_value(issue.send_at, zone),
-        }
+    view = review.issue_view(parts.engine, checked(number), base_url=parts.settings.base_url)
+    local = parts.local_delivery()
+    wave_rows = waves.rows_of(parts.engine, view.number, local)
+    summary = {
+        "number": view.number,
+        "status": view.status,
+        "subject": view.subject,
+        "preheader": view.preheader,
+        "note": view.note,
+        "send_at": shown(view.send_at, zone) if view.send_at else "",
+        "send_at_field": field_value(view.send_at, zone),
+    }
     return page(
         request,
         "editor/issue.html",
         status,
         editor=editor,
         issue=summary,
-        editable=summary["status"] in EDITABLE,
-        items=items,
-        trail=trail,
-        variants=variants,
-        too_old=too_old,
-        text=text,
-        size_kb=f"{len(html.encode()) / 1024:.1f}",
-        warnings=check_email(html, postal_address=parts.settings.postal_address),
+        editable=view.status in EDITABLE,
+        items=view.items,
+        trail=view.trail,
+        variants=variant_report.variants_of(parts.engine, view.number),
+        too_old=view.too_old,
+        text=view.text,
+        size_kb=f"{len(view.html.encode()) / 1024:.1f}",
+        warnings=check_email(view.html, postal_address=parts.settings.postal_address),
         form_token=auth.form_token(editor),
         notice=notice,
         error=error,
@@ -244,8 +229,7 @@ def issue_email(request: Request, number: int, editor: EditorDep, web: WebDep) -
     """The stored email as a subscriber sees it, for the preview frames."""
     parts: Parts = request.app.state.editor_parts
     try:
-        with unit_of_work(web.engine) as session:
-            html = issues.preview(get_issue(session, checked(number)), base_url=parts.settings.base_url)
+        html = review.email_preview(parts.engine, checked(number), base_url=parts.settings.base_url)
     except DigestError as exc:
         return refusal(request, 404, "No such issue", str(exc))
     return framed(html)
@@ -273,19 +257,17 @@ def variant_page(
     """One variant of an issue: what it holds and who gets it, its preview and its text part."""
     parts: Parts = request.app.state.editor_parts
     try:
-        with unit_of_work(web.engine) as session:
-            issue = get_issue(session, checked(number))
-            variant, email = variant_report.variant_email(session, parts.renderer, issue, key)
-            summary = {"number": issue.number, "status": str(issue.status)}
+        view = variant_report.variant_view(parts.engine, parts.renderer, checked(number), key)
     except DigestError as exc:
         return refusal(request, 404, "No such variant", str(exc))
+    email = view.email
     html = issues.filled_for_preview(email.html, email.markers, base_url=parts.settings.base_url)
     return page(
         request,
         "editor/variant.html",
         editor=editor,
-        issue=summary,
-        variant=variant,
+        issue={"number": view.number, "status": view.status},
+        variant=view.variant,
         subject=email.subject,
         preheader=email.preheader,
         text=issues.filled_for_preview(email.text, email.markers, base_url=parts.settings.base_url),
@@ -299,9 +281,7 @@ def variant_email(request: Request, number: int, key: str, editor: EditorDep, we
     """A variant's email as its subscribers see it, for the preview frames."""
     parts: Parts = request.app.state.editor_parts
     try:
-        with unit_of_work(web.engine) as session:
-            issue = get_issue(session, checked(number))
-            _, email = variant_report.variant_email(session, parts.renderer, issue, key)
+        email = variant_report.variant_view(parts.engine, parts.renderer, checked(number), key).email
     except DigestError as exc:
         return refusal(request, 404, "No such variant", str(exc))
     return framed(issues.filled_for_preview(email.html, email.markers, base_url=parts.settings.base_url))
@@ -323,7 +303,7 @@ def change_issue(
     except NotFound as exc:
         return refusal(request, 404, "No such issue", str(exc))
     except DigestError as exc:
-        return show_issue(request, number, editor, web.engine, auth, error=str(exc), status=409)
+        return show_issue(request, number, editor, auth, error=str(exc), status=409)
     return RedirectResponse(f"/editor/issues/{number}?done={action}", status_code=303)
 
 
@@ -334,29 +314,20 @@ def apply(request: Request, number: int, editor: str, action: str, form: dict[st
     if action == "test":
         send_test(parts, number, editor, form.get("to", ""), now)
         return
-    with unit_of_work(parts.engine) as session:
-        if action in DECISIONS:
-            issues.decide(session, number, DECISIONS[action], by=editor, now=now)
-        elif action in ("schedule", "unschedule"):
-            zone = parts.settings.timezone
-            at = wall_time(form.get("send_at", ""), zone) if action == "schedule" else None
-            schedule(session, number, at, zone=zone, by=editor, now=now)
-        elif action == "arrange":
-            shown, order = new_order(form)
-            editing.arrange(session, parts.renderer, number, order, by=editor, now=now, shown=shown)
-        elif action == "words":
-            editing.edit_words(
-                session,
-                parts.renderer,
-                number,
-                subject=form.get("subject", ""),
-                preheader=form.get("preheader", ""),
-                note=form.get("note", ""),
-                by=editor,
-                now=now,
-            )
-        else:
-            raise InvalidInput(f"unknown action {action!r}")
+    if action in DECISIONS:
+        review.decide(parts.engine, number, DECISIONS[action], by=editor, now=now)
+    elif action in ("schedule", "unschedule"):
+        zone = parts.settings.timezone
+        at = wall_time(form.get("send_at", ""), zone) if action == "schedule" else None
+        review.schedule(parts.engine, number, at, zone=zone, by=editor, now=now)
+    elif action == "arrange":
+        shown, order = new_order(form)
+        review.arrange(parts.engine, parts.renderer, number, order, shown=shown, by=editor, now=now)
+    elif action == "words":
+        words = review.Words(form.get("subject", ""), form.get("preheader", ""), form.get("note", ""))
+        review.edit_words(parts.engine, parts.renderer, number, words, by=editor, now=now)
+    else:
+        raise InvalidInput(f"unknown action {action!r}")
 
 
 def new_order(form: dict[str, str]) -> tuple[list[int], list[int]]:
@@ -379,9 +350,7 @@ def new_order(form: dict[str, str]) -> tuple[list[int], list[int]]:
 
 def send_test(parts: Parts, number: int, editor: str, to: str, now: Any) -> None:
     address = normalise_address(to)
-    with unit_of_work(parts.engine) as session:
-        issue = get_issue(session, number)
-        session.expunge(issue)
+    issue = review.detached_issue(parts.engine, number)
     mailer = parts.mailer()
     try:
         send_test_copy(
@@ -389,5 +358,4 @@ def send_test(parts: Parts, number: int, editor: str, to: str, now: Any) -> None
         )
     finally:
         mailer.close()
-    with unit_of_work(parts.engine) as session:
-        issues.record(session, number, by=editor, action="test-send", now=now, detail=f"to {address}")
+    review.record(parts.engine, number, by=editor, action="test-send", now=now, detail=f"to {address}")

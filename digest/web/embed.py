@@ -38,7 +38,6 @@ from digest.web.subscribe import (
     Posted,
     posted,
     register,
-    topics_on_offer,
 )
 
 router = APIRouter()
@@ -124,7 +123,7 @@ def form_page(
         form_name=entry.form,
         back=embed.sites.back_link(entry.page) or "",
         proof=web.proof.challenge() if web.proof else None,
-        topics=topics_on_offer(web),
+        topics=web.topics_on_offer(),
         picked=set(entry.topics),
         # Under no-referrer a browser sends its post with "Origin: null", which names no site.
         referrer_policy="same-origin",
@@ -185,7 +184,7 @@ def sign_up(request: Request, web: Web, tasks: BackgroundTasks, entry: Entry, or
     spent = challenges.spend_form_token(web.engine, entry.token, now=web.now(), lifetime=FORM_MAX_AGE)
     human = not entry.website and stamp.age >= web.guard.min_fill_time.total_seconds()
     if spent and human:
-        choice = topics.checked(entry.topics, allowed=topics_on_offer(web))
+        choice = topics.checked(entry.topics, allowed=web.topics_on_offer())
         where = stamp.origin or origin
         register(
             request,
@@ -207,7 +206,7 @@ def field_problem(web: Web, entry: Entry) -> Problem | None:
     if not entry.consent:
         return Problem(NO_CONSENT, "consent")
     try:
-        topics.checked(entry.topics, allowed=topics_on_offer(web))
+        topics.checked(entry.topics, allowed=web.topics_on_offer())
     except InvalidInput as exc:
         return Problem(web.pages.gettext(BAD_TOPICS) % {"problem": exc}, "topics")
     return None
@@ -251,7 +250,7 @@ def snippet(web: Web, name: str, *, with_topics: bool = True, nonce: str = "") -
         "embed_snippet.html",
         base_url=web.base_url,
         form_name=snippet_name(name),
-        topics=topics_on_offer(web) if with_topics else [],
+        topics=web.topics_on_offer() if with_topics else [],
         consent_text=web.consent_text,
         script_url=f"{web.base_url}/embed/embed.js?v={embed_of(web).script.version}",
         nonce=nonce,

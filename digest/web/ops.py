@@ -14,12 +14,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
-from sqlalchemy import Engine
 
-from digest.db.engine import unit_of_work
-from digest.engagement.report import IssueReport, recent_reports
-from digest.ops.health import Readings, check_health, check_ready, read_metrics
+from digest.engagement.report import IssueReport
+from digest.ops.health import Readings, check_health, check_ready, metrics_now
 from digest.web.context import WebDep
+from digest.wiring import Database
 
 router = APIRouter()
 
@@ -70,14 +69,12 @@ def seconds(moment: datetime | None) -> float | None:
 class DigestCollector(Collector):
     """Reads the figures once per scrape and yields them as gauges."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(self, engine: Database, clock: Callable[[], datetime]) -> None:
         self.engine = engine
         self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
-        with unit_of_work(self.engine) as session:
-            readings = read_metrics(session, now=self.clock())
-            reports = recent_reports(session, now=self.clock(), count=ISSUES_IN_METRICS)
+        readings, reports = metrics_now(self.engine, now=self.clock(), issues=ISSUES_IN_METRICS)
         yield from subscriber_metrics(readings)
         yield from send_metrics(readings)
         yield from schedule_metrics(readings)

@@ -13,10 +13,10 @@ from hashlib import sha256
 
 from altcha.v1 import AlgoType, ChallengeOptions, Payload, create_challenge, verify_solution
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine
 
 from digest.core.clock import utc_now
 from digest.subscribers import challenges
+from digest.wiring import Database
 
 LIFETIME = timedelta(minutes=20)
 
@@ -44,7 +44,7 @@ def solution_in(payload: str) -> Payload | None:
 
 
 class ProofOfWork:
-    def __init__(self, secret: str, engine: Engine, *, max_number: int) -> None:
+    def __init__(self, secret: str, engine: Database, *, max_number: int) -> None:
         # A key of its own, derived from the signing key: one secret per purpose.
         self._key = hmac.new(secret.encode(), b"digest.altcha", sha256).hexdigest()
         self._engine = engine

@@ -8,10 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from digest.db.engine import unit_of_work
-from digest.engagement.report import IssueReport, issue_report, recent_reports
-from digest.engagement.topics import ranking
-from digest.errors import DigestError, NotFound
+from digest.engagement.report import IssueReport, recent, report_of
+from digest.engagement.topics import ranking_of
+from digest.errors import DigestError
 from digest.web.charts import Bar, bar_chart, line_chart
 from digest.web.context import Web, WebDep
 from digest.web.editor_auth import AuthDep, EditorDep
@@ -31,10 +30,7 @@ def page(request: Request, web: Web, name: str, status: int = 200, **context: An
 @router.get("/editor/issues/{number}/report", response_class=HTMLResponse)
 def report_page(request: Request, number: int, editor: EditorDep, web: WebDep, auth: AuthDep) -> HTMLResponse:
     try:
-        if not 0 < number < 2**31:
-            raise NotFound(f"there is no issue {number}")
-        with unit_of_work(web.engine) as session:
-            report = issue_report(session, number, now=web.now())
+        report = report_of(web.engine, number, now=web.now())
     except DigestError as exc:
         return page(request, web, "message.html", 404, title="No such issue", message=str(exc))
     return page(
@@ -62,8 +58,7 @@ def report_charts(report: IssueReport) -> dict[str, Markup]:
 
 def recent_figures(web: Web) -> dict[str, Any]:
     """The last issues' delivered, click rate and unsubscribe rate, with their two charts."""
-    with unit_of_work(web.engine) as session:
-        reports = recent_reports(session, now=web.now())
+    reports = recent(web.engine, now=web.now())
     clicks = [Bar(f"Issue {r.number}", r.click_rate, percent(r.click_rate)) for r in reports]
     leaving = [Bar(f"Issue {r.number}", r.unsubscribe_rate, percent(r.unsubscribe_rate)) for r in reports]
     return {
@@ -79,8 +74,7 @@ def recent_figures(web: Web) -> dict[str, Any]:
 
 @router.get("/editor/topics", response_class=HTMLResponse)
 def topics_page(request: Request, editor: EditorDep, web: WebDep, auth: AuthDep) -> HTMLResponse:
-    with unit_of_work(web.engine) as session:
-        ranks = ranking(session, issues=TOPIC_ISSUES)
+    ranks = ranking_of(web.engine, issues=TOPIC_ISSUES)
     bars = [Bar(rank.topic, rank.per_delivered, percent(rank.per_delivered)) for rank in ranks]
     return page(
         request,

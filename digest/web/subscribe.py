@@ -17,11 +17,10 @@ from pydantic import BaseModel
 from starlette.datastructures import FormData
 
 from digest.core.topics import choice_of
-from digest.db.engine import unit_of_work
 from digest.db.models import SubscriberState
 from digest.errors import InvalidInput
 from digest.i18n import N_
-from digest.subscribers import challenges, subscriptions, topics
+from digest.subscribers import challenges, links, topics
 from digest.subscribers.records import Consent, address_key, normalise_address
 from digest.tokens import Purpose, TokenExpired, TokenInvalid
 from digest.web.context import Web, WebDep
@@ -72,12 +71,7 @@ def form_page(
 
 def topic_fields(web: Web, picked: Sequence[str] = ()) -> dict[str, Any]:
     """What ``_subscribe_fields.html`` needs for its topic boxes: those on offer, and which are ticked."""
-    return {"topics": topics_on_offer(web), "picked": set(choice_of(picked))}
-
-
-def topics_on_offer(web: Web) -> list[str]:
-    with unit_of_work(web.engine) as session:
-        return web.topics_on_offer(session)
+    return {"topics": web.topics_on_offer(), "picked": set(choice_of(picked))}
 
 
 @router.get("/altcha/challenge")
@@ -152,7 +146,7 @@ def subscribe_html(
     except InvalidInput:
         return refused(BAD_EMAIL)
     try:
-        choice = topics.checked(picked, allowed=topics_on_offer(web))
+        choice = topics.checked(picked, allowed=web.topics_on_offer())
     except InvalidInput as exc:
         return refused(web.pages.gettext(BAD_TOPICS) % {"problem": exc})
     web.guard.check_address(key)
@@ -180,7 +174,7 @@ def subscribe_json(request: Request, web: Web, tasks: BackgroundTasks, body: Any
             {"error": "'consent' must be true: the subscriber must agree to receive the emails"}, 422
         )
     try:
-        choice = topics.checked(wanted.topics, allowed=topics_on_offer(web))
+        choice = topics.checked(wanted.topics, allowed=web.topics_on_offer())
     except InvalidInput as exc:
         return JSONResponse({"error": f"'topics': {exc}"}, 422)
     web.guard.check_address(key)
@@ -209,10 +203,9 @@ def register(
         text_version=web.consent_text_version,
         timezone=timezone,
     )
-    with unit_of_work(web.engine) as session:
-        notice = subscriptions.request_subscription(
-            session, email, consent, now=web.now(), resend_window=web.resend_window, topics=choice
-        )
+    notice = links.sign_up(
+        web.engine, email, consent, now=web.now(), resend_window=web.resend_window, choice=choice
+    )
     if notice is not None:  # only now, after the commit
         tasks.add_task(web.deliver, notice)
 
@@ -220,12 +213,7 @@ def register(
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 def confirm_page(request: Request, token: str, web: WebDep) -> HTMLResponse:
     """Shows a page that confirms by POSTing itself: a scanner that only fetches the link confirms nobody."""
-    try:
-        with unit_of_work(web.engine) as session:
-            subscriber = subscriptions.subscriber_for(session, web.tokens, Purpose.confirm, token)
-    except TokenInvalid as exc:
-        return link_problem(request, web, exc)
-    if subscriber.state == SubscriberState.active:
+    if links.holder(web.engine, web.tokens, Purpose.confirm, token).state == SubscriberState.active:
         return message_page(request, web, N_("You are subscribed"), CONFIRMED)
     return web.pages.render(request, "confirm.html", action=f"/confirm/{token}")
 
@@ -236,11 +224,7 @@ CONFIRMED = N_("Your subscription is confirmed. The next digest will reach you o
 @router.post("/confirm/{token}", response_class=HTMLResponse)
 def confirm(request: Request, token: str, web: WebDep, tasks: BackgroundTasks) -> HTMLResponse:
     web.guard.check_ip(request, "confirm")
-    try:
-        with unit_of_work(web.engine) as session:
-            _, notice = subscriptions.confirm(session, web.tokens, token, now=web.now())
-    except TokenInvalid as exc:
-        return link_problem(request, web, exc)
+    notice = links.confirm(web.engine, web.tokens, token, now=web.now())
     if notice is not None:
         tasks.add_task(web.deliver, notice)
     return message_page(request, web, N_("You are subscribed"), CONFIRMED)
@@ -263,8 +247,10 @@ def problem_words(problem: TokenInvalid) -> str:
     return N_("The link is not one we sent, or it was cut short when it was copied.")
 
 
-def link_problem(request: Request, web: Web, problem: TokenInvalid) -> HTMLResponse:
-    """An expired, tampered or spent link: say so plainly and offer a new one, never a 500."""
+def link_problem(request: Request, problem: TokenInvalid) -> HTMLResponse:
+    """An expired, tampered or spent link: say so plainly and offer a new one, never a 500. The app's
+    answer to ``TokenInvalid`` from any route (``app.create_app``) that does not catch it itself."""
+    web: Web = request.app.state.web
     expired = isinstance(problem, TokenExpired)
     return web.pages.render(
         request,

@@ -9,30 +9,27 @@ A request is processed only when all of this holds, and answered 403 otherwise:
   it, so a captured request cannot be replayed later. SendGrid's helper does not check this.
 
 A processed request is answered 200, duplicates included: a non-2xx answer makes SendGrid retry for 24
-hours, and every event is kept once whatever arrives (``subscribers/events.py``).
+hours, and every event is kept once whatever arrives (``subscribers/events.py``). SendGrid's format is
+read at its adapter (``mail/sendgrid_events.py``): what is stored and applied are the product's own
+event values.
 """
 
-import json
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from digest.db.engine import unit_of_work
-from digest.subscribers.events import EventsReport, record_events
-from digest.web.api import BodyTooLarge, problem, read_body
+from digest.errors import DatabaseError, InvalidInput
+from digest.mail.sendgrid_events import SIGNATURE, TIMESTAMP, EventSignatures, parse
+from digest.subscribers import events as provider_events
+from digest.web.bodies import problem, read_body
 from digest.web.context import Web, WebDep
-from digest.web.signatures import EventSignatures
 
 router = APIRouter()
 log = logging.getLogger("digest.web.webhooks")
 
-SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
-TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_BODY = 20_000_000
 
 
@@ -40,10 +37,7 @@ MAX_BODY = 20_000_000
 async def sendgrid_events(request: Request, web: WebDep) -> JSONResponse:
     if web.event_signatures is None:
         return problem(403, "the webhook is off: DIGEST_SENDGRID_WEBHOOK_PUBLIC_KEY is not set")
-    try:
-        body = await read_body(request, MAX_BODY)
-    except BodyTooLarge:
-        return problem(413, f"the body is larger than {MAX_BODY:,} bytes")
+    body = await read_body(request, MAX_BODY)
     # Checking the signature, parsing and storing thousands of events take seconds: in a worker thread.
     signed = Signed(body, request.headers.get(SIGNATURE, ""), request.headers.get(TIMESTAMP, ""))
     return await run_in_threadpool(receive, web, web.event_signatures, signed)
@@ -63,22 +57,22 @@ def receive(web: Web, signatures: EventSignatures, signed: Signed) -> JSONRespon
     if refusal is not None:
         log.warning("webhook: refused a request: %s", refusal)
         return problem(403, f"refused: {refusal}")
+    now = web.now()
     try:
-        events: Any = json.loads(signed.body)
-    except (ValueError, RecursionError):
-        return problem(400, "the body is not JSON")
-    if not isinstance(events, list):
-        return problem(400, "the body must be a JSON array of events")
+        batch = parse(signed.body, now=now)
+    except InvalidInput as exc:
+        return problem(400, str(exc))
     try:
-        report = process(web, events)
-    except SQLAlchemyError:
+        report = provider_events.receive(
+            web.engine,
+            batch.events,
+            received=batch.received,
+            now=now,
+            blocked_in_a_row=web.blocked_in_a_row,
+        )
+    except DatabaseError:
         # The database is down or busy (subscribers are locked in one order: no deadlock); SendGrid retries.
         log.exception("webhook: could not store the events; SendGrid will send them again")
         return problem(503, "could not store the events now; send them again", **{"Retry-After": "60"})
     log.info("webhook: %d events, %d new, %d duplicates", report.received, report.new, report.duplicates)
     return JSONResponse(report.as_json(), 200, headers={"Cache-Control": "no-store"})
-
-
-def process(web: Web, events: list[Any]) -> EventsReport:
-    with unit_of_work(web.engine) as session:
-        return record_events(session, events, now=web.now(), blocked_in_a_row=web.blocked_in_a_row)

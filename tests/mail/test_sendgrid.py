@@ -25,7 +25,8 @@ from digest.db.models import DeliveryStatus, Issue, IssueStatus
 from digest.devtools.sendgrid_standin import SendGridStandIn, request_validator
 from digest.errors import MailerUnusable, PermanentMailError, TransientMailError
 from digest.mail import Envelope, OutgoingMessage, SharedBody
-from digest.mail.sendgrid import MAX_PERSONALIZATIONS, Retry, SendGridMailer, plan_requests
+from digest.mail.sendgrid import Retry, SendGridMailer
+from digest.mail.sendgrid_requests import MAX_PERSONALIZATIONS, plan_requests
 from tests.support.sendgrid import BASE, FROM, KEY, SPEC, accepted, kill_and_finish
 from tests.support.sending import approved_issue, audience, issue_status, ledger, make_sender, statuses
 

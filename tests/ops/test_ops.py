@@ -22,6 +22,7 @@ from digest.db.models import JobRun
 from digest.errors import TransientMailError
 from digest.issues import queries as issue_queries
 from digest.logs import configure_logging
+from digest.mail import sendgrid_events
 from digest.ops import runs
 from digest.ops.cycle import ingest_recorded
 from digest.rendering import Renderer
@@ -176,8 +177,11 @@ def test_metrics_in_prometheus_text_format(client: TestClient, engine: Engine, t
         "issue": "1",
         "delivery": str(ledger_rows(engine, 1)[active[2]].id),  # the custom args every message carries
     }
+    batch = sendgrid_events.parse(json.dumps([complaint]).encode(), now=T0 + timedelta(hours=2))
     with unit_of_work(engine) as session:
-        record_events(session, [complaint], now=T0 + timedelta(hours=2), blocked_in_a_row=3)
+        record_events(
+            session, batch.events, received=batch.received, now=T0 + timedelta(hours=2), blocked_in_a_row=3
+        )
     (ingest,) = ingest_recorded(engine, [FolderSource(tmp_path / "summaries")], Renderer(SITE), now=T0)
     assert ingest.error is None
     beat_at = beats(engine)

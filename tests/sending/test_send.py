@@ -22,7 +22,10 @@ from digest.errors import ConfigError, InvalidState, PermanentMailError, Transie
 from digest.issues.queries import get_issue, next_issue_to_send
 from digest.mail import MemoryMailer, OutboxMailer
 from digest.sending import sender as send_module
-from digest.sending.sender import MAX_ATTEMPTS, SendReport, SendSettings, dry_run
+from digest.sending.copies import dry_run
+from digest.sending.outcomes import MAX_ATTEMPTS
+from digest.sending.progress import SendReport
+from digest.sending.sender import SendSettings
 from digest.subscribers import records as subscribers
 from digest.tokens import Purpose, TokenInvalid
 from tests.support import parts_of, read_outbox

@@ -16,7 +16,8 @@ from digest.issues.compose import ComposeRules, compose
 from digest.issues.decisions import decide
 from digest.mail import Envelope, Mailer, MemoryMailer, Outcome, OutgoingMessage, SharedBody
 from digest.rendering import Renderer, SiteView
-from digest.sending.sender import MAX_ATTEMPTS, IssueSender, SendSettings
+from digest.sending.outcomes import MAX_ATTEMPTS
+from digest.sending.sender import IssueSender, SendSettings
 from digest.sources.folder import FolderSource
 from digest.subscribers import records as subscribers
 from digest.tokens import Tokens

@@ -27,13 +27,13 @@ from digest.db.models import Delivery, DeliveryStatus, ProviderEvent, Subscriber
 from digest.errors import ConfigError
 from digest.issues import queries as issue_queries
 from digest.mail import MemoryMailer
+from digest.mail.sendgrid_events import EventSignatures
 from digest.ops.rates import IssueRates
 from digest.sending import ledger
 from digest.subscribers import subscriptions
 from digest.subscribers.events import DROPPED_FOR
 from digest.subscribers.records import find, suppression_hash
 from digest.web.context import Web
-from digest.web.signatures import EventSignatures
 from tests.support import CORPORA, NOW, whole_issue
 from tests.support.cli import Digest
 from tests.support.sending import add_subscriber, approved_issue, make_sender
