@@ -217,8 +217,8 @@ def test_a_duration_setting_that_is_not_a_duration_is_refused_by_name(
 # --- the command line ----------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("engine")
 def test_an_unknown_issue_is_one_line(digest: Digest) -> None:
-    digest("db", "upgrade")
 
     for command in (["approve", "99"], ["hold", "99"], ["cancel", "99"], ["send", "99"], ["preview", "99"]):
         assert refused(digest(*command, ok=False)) == "error: there is no issue 99"
@@ -264,8 +264,8 @@ def test_an_unmigrated_database_says_to_run_db_upgrade(digest: Digest) -> None:
 @pytest.mark.parametrize(
     "address", ["not-an-address", "ada@", "@example.org", "ada@example", "a b@example.org"]
 )
+@pytest.mark.usefixtures("engine")
 def test_an_invalid_address_is_one_line_and_adds_nobody(digest: Digest, address: str) -> None:
-    digest("db", "upgrade")
 
     line = refused(digest("subscribers", "add", address, ok=False))
 
@@ -275,10 +275,10 @@ def test_an_invalid_address_is_one_line_and_adds_nobody(digest: Digest, address:
 
 @pytest.mark.usefixtures("clock_at_now")
 @pytest.mark.parametrize("decision", ["draft", "hold", "cancel"])
+@pytest.mark.usefixtures("engine")
 def test_sending_an_unapproved_issue_is_one_line(digest: Digest, env: dict[str, str], decision: str) -> None:
     write_summaries(Path(env["DIGEST_SOURCES"]), "week.json", [summary(1), summary(2)])
     env["DIGEST_SCHEDULE"] = "0 7 * * mon"
-    digest("db", "upgrade")
     digest("subscribers", "add", "ada@example.org", "--confirmed")
     digest("ingest")
     digest("compose")

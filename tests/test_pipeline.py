@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.support import parts_of, read_outbox, summary, write_summaries
 from tests.support.cli import Digest
 
@@ -64,10 +66,10 @@ def test_step_by_step(digest: Digest, env: dict[str, str], outbox: Path) -> None
     assert "next scheduled compose+send (0 7 * * mon, UTC): Mon " in status
 
 
+@pytest.mark.usefixtures("engine")
 def test_run_composes_once_per_period_and_sends(digest: Digest, env: dict[str, str], outbox: Path) -> None:
     env["DIGEST_SCHEDULE"] = "* * * * *"
     write_summaries(Path(env["DIGEST_SOURCES"]), "one.json", summary(1, published_at=recent(2)))
-    digest("db", "upgrade")
     digest("subscribers", "add", "ada@example.org", "--confirmed")
 
     first = digest("run").stdout
@@ -82,11 +84,11 @@ def test_run_composes_once_per_period_and_sends(digest: Digest, env: dict[str, s
     assert len(read_outbox(outbox)) == 1
 
 
+@pytest.mark.usefixtures("engine")
 def test_review_window_keeps_the_issue_for_editors(digest: Digest, env: dict[str, str], outbox: Path) -> None:
     env["DIGEST_SCHEDULE"] = "* * * * *"
     env["DIGEST_REVIEW_WINDOW"] = "1h"
     write_summaries(Path(env["DIGEST_SOURCES"]), "one.json", summary(1, published_at=recent(2)))
-    digest("db", "upgrade")
     digest("subscribers", "add", "ada@example.org", "--confirmed")
 
     output = digest("run").stdout

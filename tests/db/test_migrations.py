@@ -67,6 +67,20 @@ def test_the_migrated_schema_matches_the_models(empty: Engine) -> None:
     assert schema_differences(empty) == []
 
 
+def test_the_engine_of_a_test_is_the_migrated_schema_and_empty(engine: Engine) -> None:
+    """``engine`` is a copy of the run's template (tests/conftest.py), not a replay: the same schema at the
+    head revision, with no rows, on both databases."""
+    assert table_names(engine) == TABLES
+    assert schema_differences(engine) == []
+    assert pending_migrations(engine) == []
+    with engine.connect() as connection:
+        first_rows = {
+            name: connection.execute(table.select()).first()
+            for name, table in SQLModel.metadata.tables.items()
+        }
+    assert first_rows == dict.fromkeys(TABLES)
+
+
 def test_pending_migrations_before_and_after_upgrade(empty: Engine) -> None:
     heads = ScriptDirectory.from_config(alembic_config(empty)).get_heads()
     assert len(heads) == 1, f"the migrations have several heads: {heads}"

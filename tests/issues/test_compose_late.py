@@ -171,11 +171,11 @@ def test_the_editors_issue_page_names_what_was_too_old_for_it(
     assert "Skipped for age" not in client.get("/editor/issues/1").text
 
 
+@pytest.mark.usefixtures("engine")
 def test_the_scheduled_cycle_names_what_it_skipped_for_age(
     digest: Digest, env: dict[str, str], clock_at_now: time_machine.Traveller
 ) -> None:
     env["DIGEST_SCHEDULE"] = "* * * * *"
-    digest("db", "upgrade")
     arrive(env, "first", summary(1, published_at=NOW - HOUR))
     assert "compose: issue 1 for the period of" in digest("run").stdout
     clock_at_now.move_to(NOW + 40 * DAY)

@@ -241,7 +241,6 @@ def test_metrics_of_a_fresh_database_leave_out_what_has_not_happened(client: Tes
 
 
 def test_status_shows_the_scheduler_and_the_last_runs(digest: Digest, engine: Engine, tmp_path: Path) -> None:
-    digest("db", "upgrade")
     assert "scheduler: none leads (start `digest scheduler`); no standby" in digest("status").stdout
 
     ingest_recorded(engine, [FolderSource(tmp_path / "missing")], Renderer(SITE), now=T0)

@@ -77,7 +77,6 @@ def hostile_sources(folder: Path, feeds: FeedServer) -> str:
 def issue_with_hostile_words(digest: Digest, env: dict[str, str], client: TestClient) -> None:
     """Summaries from a folder, a feed and the push API, and an editor's words, all hostile; issue 1
     approved."""
-    digest("db", "upgrade")
     digest("ingest")
     for reader in WHOLE_ISSUE:
         digest("subscribers", "add", reader, "--confirmed")

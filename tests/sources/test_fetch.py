@@ -228,6 +228,7 @@ def test_a_source_that_raises_fails_alone(engine: Engine, tmp_path: Path) -> Non
 # --- the command line ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("engine")
 def test_digest_ingest_and_status_show_each_source(
     digest: Digest, env: dict[str, str], feeds: FeedServer
 ) -> None:
@@ -242,7 +243,6 @@ def test_digest_ingest_and_status_show_each_source(
         "DIGEST_SOURCES": f"{feeds.url('/feed.json')},{feeds.url('/down.xml')},{folder}",
         "DIGEST_FEED_TIMEOUT": "1s",
     }
-    digest("db", "upgrade")
 
     first = digest("ingest")
     second = digest("ingest")
@@ -265,9 +265,9 @@ def test_digest_ingest_and_status_show_each_source(
     assert "last ingest: failed" in status
 
 
+@pytest.mark.usefixtures("engine")
 def test_digest_ingest_fails_only_when_no_source_could_be_read(digest: Digest, env: dict[str, str]) -> None:
     digest.env = {**env, "DIGEST_SOURCES": "http://127.0.0.1:9/feed.json"}
-    digest("db", "upgrade")
 
     result = digest("ingest", ok=False)
 
@@ -275,10 +275,10 @@ def test_digest_ingest_fails_only_when_no_source_could_be_read(digest: Digest, e
     assert result.stderr.strip() == "error: no source could be read"
 
 
+@pytest.mark.usefixtures("engine")
 def test_refetch_reads_every_feed_in_full(digest: Digest, env: dict[str, str], feeds: FeedServer) -> None:
     feeds.routes["/feed.json"] = conditional(json_feed(summary(1)), etag='"1"')
     digest.env = {**env, "DIGEST_SOURCES": feeds.url("/feed.json")}
-    digest("db", "upgrade")
 
     digest("ingest")
     cached = digest("ingest").stdout

@@ -347,10 +347,10 @@ def test_a_summary_of_a_cancelled_issue_can_be_updated(engine: Engine, tmp_path:
     assert stored(engine)["test-001"].key_takeaway == "A corrected takeaway."
 
 
+@pytest.mark.usefixtures("engine")
 def test_the_command_line_prints_each_rejection(digest: Digest, env: dict[str, str]) -> None:
     source = Path(env["DIGEST_SOURCES"])
     write_summaries(source, "week.json", [summary(1), summary(2, url="http://example.org/2")])
-    digest("db", "upgrade")
 
     result = digest("ingest")
 

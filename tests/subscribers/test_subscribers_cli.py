@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -125,10 +126,10 @@ def read_some(fd: int) -> bytes:
         return b""
 
 
+@pytest.mark.usefixtures("engine")
 def test_import_shows_a_progress_bar_on_a_terminal(
     digest: Digest, env: dict[str, str], outbox: Path, tmp_path: Path
 ) -> None:
-    digest("db", "upgrade")
     people = csv_file(tmp_path, "email\n" + "".join(f"reader{n}@example.org\n" for n in range(300)))
     shown = on_a_terminal(
         [sys.executable, "-m", "digest", "subscribers", "import", str(people)], env, tmp_path

@@ -10,6 +10,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support import read_outbox
 from tests.support.cli import Digest
 
@@ -34,11 +36,11 @@ def states(digest: Digest) -> dict[str, object]:
     return {email: record["state"] for email, record in exported(digest).items()}
 
 
+@pytest.mark.usefixtures("engine")
 def test_a_mailchimp_export_keeps_the_opt_in_and_never_brings_back_who_left(
     digest: Digest, env: dict[str, str], tmp_path: Path, outbox: Path
 ) -> None:
     env["DIGEST_TOPICS"] = "Cardiology,Oncology"
-    digest("db", "upgrade")
     subscribed = write(
         tmp_path,
         "subscribed_members_export_1a2b.csv",
@@ -83,10 +85,10 @@ def test_a_mailchimp_export_keeps_the_opt_in_and_never_brings_back_who_left(
     assert read_outbox(outbox) == []  # proven consent: nobody is asked to confirm
 
 
+@pytest.mark.usefixtures("engine")
 def test_buttondown_statuses_map_to_states_and_the_unconfirmed_must_confirm(
     digest: Digest, tmp_path: Path, outbox: Path
 ) -> None:
-    digest("db", "upgrade")
     export = write(
         tmp_path,
         "buttondown.csv",
@@ -114,8 +116,8 @@ def test_buttondown_statuses_map_to_states_and_the_unconfirmed_must_confirm(
     assert (ann["consent_at"], ann["consent_ip"]) == ("2025-02-01T09:00:00+00:00", "192.0.2.1")
 
 
+@pytest.mark.usefixtures("engine")
 def test_a_semicolon_substack_file_with_a_byte_order_mark_reads(digest: Digest, tmp_path: Path) -> None:
-    digest("db", "upgrade")
     export = write(
         tmp_path,
         "substack.csv",
@@ -130,8 +132,8 @@ def test_a_semicolon_substack_file_with_a_byte_order_mark_reads(digest: Digest, 
     assert states(digest) == {"fay@example.org": "active", "gus@example.org": "unsubscribed"}
 
 
+@pytest.mark.usefixtures("engine")
 def test_a_utf16_tab_separated_file_from_excel_reads(digest: Digest, tmp_path: Path) -> None:
-    digest("db", "upgrade")
     export = write(tmp_path, "people.txt", "email\ttopics\nzoë@example.org\t\n", encoding="utf-16")
 
     result = digest("subscribers", "import", str(export), "--confirmed", "--consent-source", "paper")
@@ -140,8 +142,8 @@ def test_a_utf16_tab_separated_file_from_excel_reads(digest: Digest, tmp_path: P
     assert states(digest) == {"zoë@example.org": "active"}
 
 
+@pytest.mark.usefixtures("engine")
 def test_ghost_and_listmonk_readers_who_turned_emails_off_stay_out(digest: Digest, tmp_path: Path) -> None:
-    digest("db", "upgrade")
     ghost = write(
         tmp_path,
         "ghost.csv",
@@ -169,10 +171,10 @@ def test_ghost_and_listmonk_readers_who_turned_emails_off_stay_out(digest: Diges
     }
 
 
+@pytest.mark.usefixtures("engine")
 def test_a_reader_active_here_who_left_the_old_list_is_not_active_after(
     digest: Digest, tmp_path: Path
 ) -> None:
-    digest("db", "upgrade")
     digest("subscribers", "add", "lee@example.org", "--confirmed")
     export = write(
         tmp_path,
@@ -185,8 +187,8 @@ def test_a_reader_active_here_who_left_the_old_list_is_not_active_after(
     assert states(digest) == {"lee@example.org": "unsubscribed"}
 
 
+@pytest.mark.usefixtures("engine")
 def test_the_same_address_twice_in_any_case_counts_once(digest: Digest, tmp_path: Path) -> None:
-    digest("db", "upgrade")
     people = write(tmp_path, "people.csv", "email\nmia@example.org\nMIA@Example.org\nned@example.org\n")
 
     result = digest("subscribers", "import", str(people), "--confirmed", "--consent-source", "paper")
@@ -195,10 +197,10 @@ def test_the_same_address_twice_in_any_case_counts_once(digest: Digest, tmp_path
     assert len(exported(digest)) == 2
 
 
+@pytest.mark.usefixtures("engine")
 def test_a_dry_run_says_what_each_row_would_become_and_changes_nothing(
     digest: Digest, tmp_path: Path, outbox: Path
 ) -> None:
-    digest("db", "upgrade")
     export = write(
         tmp_path,
         "buttondown.csv",
@@ -218,8 +220,8 @@ def test_a_dry_run_says_what_each_row_would_become_and_changes_nothing(
     assert read_outbox(outbox) == []
 
 
+@pytest.mark.usefixtures("engine")
 def test_a_file_that_says_it_is_from_a_service_but_is_not_is_named(digest: Digest, tmp_path: Path) -> None:
-    digest("db", "upgrade")
     people = write(tmp_path, "people.csv", "address\nqin@example.org\n")
 
     result = digest("subscribers", "import", str(people), "--from", "mailchimp", ok=False)
@@ -230,11 +232,11 @@ def test_a_file_that_says_it_is_from_a_service_but_is_not_is_named(digest: Diges
     assert "unknown list format 'aweber'" in unknown.stderr
 
 
+@pytest.mark.usefixtures("engine")
 def test_the_whole_list_goes_out_as_csv_and_reads_back_in(
     digest: Digest, env: dict[str, str], tmp_path: Path
 ) -> None:
     env["DIGEST_TOPICS"] = "Cardiology,Oncology"
-    digest("db", "upgrade")
     digest(
         "subscribers", "add", "ray@example.org", "--confirmed", "--topic", "cardiology", "--topic", "oncology"
     )

@@ -8,13 +8,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.browser import free_port
 from tests.support.cli import Digest
 
 
+@pytest.mark.usefixtures("engine")
 def test_serve_answers_on_its_port(digest: Digest, env: dict[str, str], tmp_path: Path) -> None:
-    digest("db", "upgrade")
     port = free_port()
     command = [sys.executable, "-m", "digest", "serve", "--port", str(port)]
     server = subprocess.Popen(
@@ -36,8 +37,8 @@ def test_serve_answers_on_its_port(digest: Digest, env: dict[str, str], tmp_path
         server.wait(timeout=30)
 
 
+@pytest.mark.usefixtures("engine")
 def test_a_port_in_use_is_one_line(digest: Digest) -> None:
-    digest("db", "upgrade")
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         refused = digest("serve", "--port", str(port), ok=False)
