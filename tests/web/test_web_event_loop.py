@@ -121,7 +121,7 @@ def test_a_large_webhook_and_sign_ups_do_not_stall_the_archive(site: Site) -> No
 
 
 # Routes that run on the event loop; each awaits its blocking work in a worker thread (reviewed).
-ON_THE_LOOP = {"/editor/login", "/api/summaries", "/webhooks/sendgrid", "/livez"}
+ON_THE_LOOP = {"/editor/login", "/api/summaries", "/api/subscribers", "/webhooks/sendgrid", "/livez"}
 
 
 def every_route(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
