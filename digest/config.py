@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from digest.core.addresses import domain_of, is_public_domain
@@ -220,6 +220,10 @@ class Settings(BaseSettings):
     recorded) or `aggregate` (links pass through `/r/...`, which counts clicks per issue, summary and
     topic and records no reader). `individual` (which subscriber clicked) is not built yet and is
     refused."""
+    track_opens: bool = False
+    """Count opens with a 1x1 image in the HTML part of each digest (`/o/{token}.gif`), reported as an
+    estimate with machine opens (privacy proxies, prefetches) set apart. Needs `DIGEST_TRACKING` other than
+    `off`: refused at start-up with it."""
     altcha: bool = False
     """Ask sign-ups to solve a self-hosted proof-of-work challenge (ALTCHA)."""
     altcha_max_number: int = Field(default=100_000, ge=1_000, le=10_000_000)
@@ -342,6 +346,17 @@ class Settings(BaseSettings):
         if value == Tracking.individual:
             raise ValueError(
                 "DIGEST_TRACKING=individual is not built yet: use aggregate (the default) or off"
+            )
+        return value
+
+    @field_validator("track_opens")
+    @classmethod
+    def _opens_need_tracking(cls, value: bool, info: ValidationInfo) -> bool:
+        # ``tracking`` is declared before ``track_opens``, so it is read by now (absent if it was invalid).
+        if value and info.data.get("tracking") == Tracking.off:
+            raise ValueError(
+                "true needs tracking: the open pixel is tracking, and DIGEST_TRACKING=off promises readers "
+                "none; set DIGEST_TRACKING=aggregate, or DIGEST_TRACK_OPENS=false"
             )
         return value
 

@@ -289,3 +289,36 @@ class ClickTokens:
             case [int(issue), int() | None as summary, str(kind), str(url)] if kind in LinkKind.__members__:
                 return TrackedLink(issue=issue, kind=LinkKind(kind), url=url, summary=summary)
         raise TokenInvalid("this link is not valid")
+
+
+@dataclass(frozen=True)
+class PixelOpen:
+    """What an open pixel's token names: the issue, and the reader only under ``individual`` tracking
+    (``None`` in a pixel rendered once for every reader of an issue or variant)."""
+
+    issue: int
+    subscriber: int | None = None
+
+
+class OpenTokens:
+    """The tokens of open pixels (``/o/{token}.gif``), signed under a salt of their own: no link token
+    passes for one, nor one for a link. Like the links of an email, they never expire."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self._serializer = URLSafeSerializer(
+            keys, salt="digest.open", signer_kwargs={"digest_method": hashlib.sha256}
+        )
+
+    def sign(self, opened: PixelOpen) -> str:
+        return self._serializer.dumps([opened.issue, opened.subscriber])
+
+    def read(self, token: str) -> PixelOpen:
+        """The open a genuine token names; ``TokenInvalid`` otherwise."""
+        try:
+            payload = self._serializer.loads(token)
+        except (BadSignature, UnicodeDecodeError, ValueError) as exc:
+            raise TokenInvalid("this image is not valid") from exc
+        match payload:
+            case [int(issue), int() | None as subscriber] if issue > 0:
+                return PixelOpen(issue, subscriber)
+        raise TokenInvalid("this image is not valid")

@@ -16,6 +16,7 @@ from digest.config import Settings, load_settings
 from digest.core.engagement import TrackedLink, Tracking, tracking_notice
 from digest.db.engine import make_engine
 from digest.engagement.clicks import ClickRecorder, TrackedLinks
+from digest.engagement.opens import OpenPixels, OpenRecorder
 from digest.errors import ConfigError
 from digest.i18n import language
 from digest.issues.compose import ComposeRules
@@ -26,7 +27,7 @@ from digest.sending.sender import IssueSender, SendSettings
 from digest.sending.waves import LocalDelivery
 from digest.sources import FetchRules, Source, open_sources
 from digest.subscribers.notices import NoticeSender, NoticeSettings
-from digest.tokens import ApiTokens, ClickTokens, Purpose, Tokens
+from digest.tokens import ApiTokens, ClickTokens, OpenTokens, PixelOpen, Purpose, Tokens
 
 T = TypeVar("T")
 
@@ -99,12 +100,25 @@ class Parts:
         # DIGEST_TRACKING=off: the render never sees a tracker, so every link stays as written.
         tracking = self.settings.tracking != Tracking.off
         return Renderer(
-            site, track=self.click_link if tracking else None, language=language(settings.language)
+            site,
+            track=self.click_link if tracking else None,
+            language=language(settings.language),
+            pixel=self.pixel_link if settings.track_opens else None,
         )
 
     @property
     def tracking_notice(self) -> str:
-        return tracking_notice(self.settings.tracking, words=language(self.settings.language).translations)
+        words = language(self.settings.language).translations
+        return tracking_notice(self.settings.tracking, words=words, opens=self.settings.track_opens)
+
+    def pixel_link(self, issue: int) -> str:
+        """The open pixel of a render of issue ``issue``: ``/o/{token}.gif``, the same for all its readers.
+        (Under ``individual`` tracking a per-reader pixel would sign ``PixelOpen(issue, subscriber)``.)"""
+        return f"{self.settings.base_url}/o/{self.open_tokens.sign(PixelOpen(issue))}.gif"
+
+    @cached_property
+    def open_tokens(self) -> OpenTokens:
+        return OpenTokens(self.settings.signing_keys)
 
     def click_link(self, link: TrackedLink) -> str:
         """Where a tracked link of an email leads: ``/r/{token}`` on the site."""
@@ -120,6 +134,13 @@ class Parts:
         off = self.settings.tracking == Tracking.off
         recorder = None if off else ClickRecorder(self.engine, self.settings.signing_keys[-1])
         return TrackedLinks(self.click_tokens, recorder)
+
+    @cached_property
+    def open_pixels(self) -> OpenPixels:
+        """What ``/o/{token}.gif`` needs; without ``DIGEST_TRACK_OPENS`` it records nothing."""
+        clicks = self.tracked_links.recorder
+        recorder = OpenRecorder(self.engine, clicks) if self.settings.track_opens and clicks else None
+        return OpenPixels(self.open_tokens, recorder)
 
     def compose_rules(self) -> ComposeRules:
         """What compose takes: ``DIGEST_MAX_ITEMS``, ``DIGEST_MAX_AGE``, ``DIGEST_FIRST_ISSUE_LOOKBACK``."""

@@ -51,6 +51,8 @@ def table(report: IssueReport) -> str:
         f"  delivered      {report.delivered:>8}",
         f"  clicked        {report.clicks.unique:>8}  ({percent(report.click_rate)} of delivered)",
         f"  clicks         {report.clicks.total:>8}  (machine clicks set apart: {report.machine_clicks})",
+        f"  opens (estimate) {report.opens.unique:>6}  ({percent(report.open_rate)} of delivered; "
+        f"{report.opens.total} opens, machine opens set apart: {report.opens.machine})",
         f"  unsubscribed   {report.unsubscribed:>8}  ({percent(report.unsubscribe_rate)})",
         f"  bounced        {report.bounced:>8}",
         f"  complained     {report.complained:>8}",

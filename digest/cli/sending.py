@@ -26,6 +26,7 @@ from digest.core.topics import label
 from digest.db.engine import ride_out, unit_of_work, went_away
 from digest.db.models import Issue, IssueStatus
 from digest.errors import DatabaseError, InvalidInput, InvalidState, NotFound
+from digest.i18n import language
 from digest.issues import decisions as issue_service
 from digest.issues.queries import (
     awaiting_approval,
@@ -173,7 +174,13 @@ def send_test_copy_command(
         raise NotFound("there is no issue yet: run `digest compose`")
     with parts.mailer() as mailer:
         where = send_test_copy(
-            chosen, address, mailer, from_=parts.settings.from_, base_url=parts.settings.base_url, now=now()
+            chosen,
+            address,
+            mailer,
+            from_=parts.settings.from_,
+            base_url=parts.settings.base_url,
+            now=now(),
+            words=language(parts.settings.language).translations,
         )
     typer.echo(f"sent a test of issue {chosen.number} to {address} ({where})")
 

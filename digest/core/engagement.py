@@ -102,12 +102,19 @@ def rate(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def tracking_notice(tracking: Tracking, *, words: NullTranslations | None = None) -> str:
+def tracking_notice(tracking: Tracking, *, words: NullTranslations | None = None, opens: bool = False) -> str:
     """What the sign-up page and every digest's footer tell readers about the tracking that applies, in
-    the language of ``words`` (the catalogue of ``DIGEST_LANGUAGE``; English without)."""
+    the language of ``words`` (the catalogue of ``DIGEST_LANGUAGE``; English without); ``opens``: an
+    open pixel is in the emails too (``DIGEST_TRACK_OPENS``, never with tracking off)."""
     gettext = (words or NullTranslations()).gettext
     if tracking == Tracking.off:
         return gettext("Links in our emails go straight to their pages: we do not count who reads or clicks.")
+    if opens:
+        return gettext(
+            "Links in our emails pass through our site, which counts clicks per summary without recording "
+            "who clicked; an invisible image in each email counts how many were opened, without recording "
+            "who opened them."
+        )
     return gettext(
         "Links in our emails pass through our site, which counts clicks per summary without recording "
         "who clicked."

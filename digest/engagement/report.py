@@ -9,7 +9,7 @@ complaints are the provider's (or the SMTP server's) outcomes of this issue's de
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, exists
@@ -28,6 +28,7 @@ from digest.db.models import (
     Subscriber,
     Summary,
 )
+from digest.engagement.opens import Opens, issue_opens
 from digest.errors import NotFound
 
 # Provider outcomes of a delivery that mean it never reached the inbox.
@@ -91,6 +92,12 @@ class IssueReport:
     summaries: tuple[SummaryClicks, ...]
     topics: tuple[tuple[str, Count], ...]  # most unique clicks first
     movement: tuple[Moment, ...]
+    opens: Opens = field(default_factory=Opens)  # an estimate, machine opens apart (``engagement/opens.py``)
+
+    @property
+    def open_rate(self) -> float:
+        """Distinct visitors who opened per delivered email: an estimate (proxies hide or fake opens)."""
+        return rate(self.opens.unique, self.delivered)
 
     @property
     def click_rate(self) -> float:
@@ -107,7 +114,7 @@ def issue_report(session: Session, number: int, *, now: datetime) -> IssueReport
     if issue is None:
         raise NotFound(f"there is no issue {number}")
     delivered, bounced = deliveries(session, issue.id or 0)
-    clicks = people_clicks(session, number)
+    clicks, scanners = sorted_clicks(session, number)
     machine = count_clicks(session, number) - len(clicks)
     titled = summaries_of(session, issue.id or 0)
     per_summary = tuple(
@@ -130,6 +137,7 @@ def issue_report(session: Session, number: int, *, now: datetime) -> IssueReport
         summaries=per_summary,
         topics=by_topic(clicks, {sid: topics for sid, _, topics in titled}),
         movement=movement(clicks, issue.send_started_at, now),
+        opens=issue_opens(session, issue, scanners),
     )
 
 
@@ -145,14 +153,20 @@ class PersonClick:
 
 def people_clicks(session: Session, number: int) -> list[PersonClick]:
     """Issue ``number``'s clicks without the scanners' bursts."""
+    return sorted_clicks(session, number)[0]
+
+
+def sorted_clicks(session: Session, number: int) -> tuple[list[PersonClick], set[str]]:
+    """Issue ``number``'s clicks without the scanners' bursts, and the visitors who made those bursts."""
     query = select(Engagement).where(Engagement.issue_number == number, Engagement.action == "click")
     rows = list(session.exec(query.order_by(col(Engagement.id))))
     machine = machine_clicks([Click(row.visitor, row.at, (row.summary_id, row.kind)) for row in rows])
-    return [
+    people = [
         PersonClick(row.summary_id, row.kind, who_clicked(row), row.at)
         for index, row in enumerate(rows)
         if index not in machine
     ]
+    return people, {rows[index].visitor for index in machine}
 
 
 def who_clicked(row: Engagement) -> str:
@@ -265,6 +279,13 @@ def as_json(report: IssueReport) -> dict[str, object]:
         "click_rate": round(report.click_rate, 4),
         "machine_clicks": report.machine_clicks,
         "note_clicks": report.note_clicks,
+        "opens_estimate": {
+            "unique": report.opens.unique,
+            "total": report.opens.total,
+            "rate": round(report.open_rate, 4),
+            "machine": report.opens.machine,
+            "machine_by_rule": dict(report.opens.by_reason),
+        },
         "summaries": [
             {
                 "summary": row.summary_id,

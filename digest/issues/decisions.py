@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from digest.core.opens import without_pixel
 from digest.db.models import EditorialAction, Issue, IssueStatus
 from digest.errors import InvalidState
 from digest.issues.queries import get_issue
@@ -56,7 +57,8 @@ def filled_for_preview(document: str, markers: str, *, base_url: str) -> str:
         unsubscribe=f"{base_url}/unsubscribe/preview",
         preferences=f"{base_url}/preferences/preview",
     )
-    return Personalizer(document, Markers.of(markers)).fill(links)
+    # No open pixel: an editor looking at the issue is no reader opening it.
+    return without_pixel(Personalizer(document, Markers.of(markers)).fill(links))
 
 
 def trail(session: Session, issue: Issue) -> list[EditorialAction]:

@@ -207,11 +207,14 @@ class Renderer:
         *,
         track: Callable[[TrackedLink], str] | None = None,
         language: Language = ENGLISH,
+        pixel: Callable[[int], str] | None = None,
     ) -> None:
         """``track``: the address of a tracked link (``DIGEST_TRACKING``); ``None``: links as written.
-        ``language``: the words, direction and dates of ``DIGEST_LANGUAGE``."""
+        ``language``: the words, direction and dates of ``DIGEST_LANGUAGE``. ``pixel``: the address of
+        an issue's open pixel, from its number (``DIGEST_TRACK_OPENS``); ``None``: no pixel."""
         self.site = site
         self.track = track
+        self.pixel = pixel
         self.language = language
         loader = FileSystemLoader(str(folder or templates_dir()))
         # MJML does not escape, so Jinja2 must, for .mjml.j2 too (select_autoescape would miss it).
@@ -250,6 +253,8 @@ class Renderer:
             "brand_ink": BRAND_INK["light"],
             "preheader_padding": PREHEADER_PADDING,
             "legend": any(item.evidence for item in issue.featured),
+            # One pixel per render (an issue or a variant): the same for every reader of it.
+            "pixel": self.pixel(issue.number) if self.pixel is not None else "",
             "dark_css": Markup(dark_css(self.site.brand_color)),  # noqa: S704 - our rules, a checked hex colour
         }
         rendered = self._render("digest", issue.subject, context)

@@ -21,6 +21,7 @@ from digest.web import (
     editor_embed,
     embed,
     links,
+    opens,
     ops,
     reports,
     subscribe,
@@ -50,6 +51,7 @@ def create_app(parts: Parts) -> FastAPI:
     app.include_router(editor_embed.router)
     app.include_router(links.router)
     app.include_router(clicks.router)
+    app.include_router(opens.router)
     app.include_router(reports.router)
     app.include_router(archive.router)
     app.include_router(ops.router)
@@ -73,6 +75,7 @@ def web_context(parts: Parts) -> Web:
         engine=parts.engine,
         tokens=parts.tokens,
         clicks=parts.tracked_links,
+        opens=parts.open_pixels,
         pages=Pages(
             settings.site_name,
             logo_url=settings.logo_url,

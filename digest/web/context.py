@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 
 from digest.core.clock import utc_now
 from digest.engagement.clicks import TrackedLinks
+from digest.engagement.opens import OpenPixels
 from digest.issues import review
 from digest.mail.sendgrid_events import EventSignatures
 from digest.rendering import Renderer
@@ -58,6 +59,8 @@ class Web:
     topic_offer: Offer = field(default_factory=Offer)
     # What the sign-up page tells readers about tracked links (``core/engagement.tracking_notice``).
     tracking_notice: str = ""
+    # The open pixel (``web/opens.py``); records nothing when None or without DIGEST_TRACK_OPENS.
+    opens: OpenPixels | None = None
     # The embedded sign-up form (web/embed.py): its allowed sites, signed timestamps and script.
     embed: Embed | None = None
 

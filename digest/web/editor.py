@@ -15,6 +15,7 @@ from limits import RateLimitItem, parse_many
 from digest.core.zones import wall_time
 from digest.db.models import IssueStatus
 from digest.errors import ConfigError, DigestError, InvalidInput, NotFound
+from digest.i18n import language
 from digest.issues import decisions as issues
 from digest.issues import review
 from digest.issues.compose import EDITABLE
@@ -354,7 +355,13 @@ def send_test(parts: Parts, number: int, editor: str, to: str, now: Any) -> None
     mailer = parts.mailer()
     try:
         send_test_copy(
-            issue, address, mailer, from_=parts.settings.from_, base_url=parts.settings.base_url, now=now
+            issue,
+            address,
+            mailer,
+            from_=parts.settings.from_,
+            base_url=parts.settings.base_url,
+            now=now,
+            words=language(parts.settings.language).translations,
         )
     finally:
         mailer.close()

@@ -96,6 +96,18 @@ def issue_metrics(reports: list[IssueReport]) -> Iterator[Metric]:
         ),
         "clicks": ("People's clicks on the issue's links (machine clicks apart).", lambda r: r.clicks.total),
         "machine_clicks": ("Clicks set apart as mail scanners'.", lambda r: r.machine_clicks),
+        "opens_estimate": (
+            "People's opens of the issue (pixel fetches, machine opens apart): an estimate.",
+            lambda r: r.opens.total,
+        ),
+        "readers_opened_estimate": (
+            "Distinct visitors who opened the issue (machine opens apart): an estimate.",
+            lambda r: r.opens.unique,
+        ),
+        "machine_opens": (
+            "Opens set apart as privacy proxies' prefetches or scanners'.",
+            lambda r: r.opens.machine,
+        ),
         "unsubscribed": ("Subscribers who left after this issue, before another.", lambda r: r.unsubscribed),
         "bounced": ("Deliveries of the issue bounced or dropped.", lambda r: r.bounced),
         "complaints": ("Spam reports of the issue.", lambda r: r.complained),

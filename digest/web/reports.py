@@ -17,6 +17,12 @@ from digest.web.editor_auth import AuthDep, EditorDep
 
 router = APIRouter()
 TOPIC_ISSUES = 8  # the topics view looks over this many issues
+# How the report names each rule that sets an open apart (``core/opens.MachineReason``).
+MACHINE_RULES = {
+    "proxy": "a privacy proxy's prefetch",
+    "prefetch": "within a minute of the send",
+    "scanner": "a link scanner's",
+}
 
 
 def percent(value: float) -> str:
@@ -42,17 +48,24 @@ def report_page(request: Request, number: int, editor: EditorDep, web: WebDep, a
         report=report,
         percent=percent,
         charts=report_charts(report),
+        machine_rules=MACHINE_RULES,
     )
 
 
 def report_charts(report: IssueReport) -> dict[str, Markup]:
     summaries = [Bar(row.title, row.clicks.unique, str(row.clicks.unique)) for row in report.summaries]
     topics = [Bar(topic, count.unique, str(count.unique)) for topic, count in report.topics]
+    opens = [
+        Bar("Readers who opened", report.opens.unique, str(report.opens.unique)),
+        Bar("People's opens", report.opens.total, str(report.opens.total)),
+        Bar("Machine opens", report.opens.machine, str(report.opens.machine)),
+    ]
     moments = [Bar(moment.label, moment.clicks, str(moment.clicks)) for moment in report.movement]
     return {
         "summaries": bar_chart(f"Issue {report.number}: readers who clicked each summary", summaries),
         "topics": bar_chart(f"Issue {report.number}: readers who clicked each topic", topics),
         "movement": line_chart(f"Issue {report.number}: clicks since the send", moments),
+        "opens": bar_chart(f"Issue {report.number}: opens, an estimate", opens),
     }
 
 

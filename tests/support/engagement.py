@@ -89,3 +89,16 @@ def destinations(client: TestClient, message: EmailMessage) -> dict[str, list[st
 def click(client: TestClient, url: str, agent: str) -> None:
     answer = client.get(url.removeprefix(BASE_URL), headers={"User-Agent": agent})
     assert answer.status_code == 302, answer.text
+
+
+PIXEL = re.compile(rf"{re.escape(BASE_URL)}/o/[A-Za-z0-9_\-.]+\.gif")
+
+
+def pixels(message: EmailMessage) -> tuple[list[str], list[str]]:
+    """The open pixels of a digest's HTML and text parts."""
+    plain, html = parts_of(message)
+    return PIXEL.findall(html), PIXEL.findall(plain)
+
+
+def opens(engine: Engine) -> list[Engagement]:
+    return clicks(engine, lambda row: row.action == "open")
