@@ -56,7 +56,7 @@ def report_charts(report: IssueReport) -> dict[str, Markup]:
     summaries = [Bar(row.title, row.clicks.unique, str(row.clicks.unique)) for row in report.summaries]
     topics = [Bar(topic, count.unique, str(count.unique)) for topic, count in report.topics]
     opens = [
-        Bar("Readers who opened", report.opens.unique, str(report.opens.unique)),
+        Bar("Readers", report.opens.unique, str(report.opens.unique)),
         Bar("People's opens", report.opens.total, str(report.opens.total)),
         Bar("Machine opens", report.opens.machine, str(report.opens.machine)),
     ]

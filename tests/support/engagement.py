@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from digest.db.engine import unit_of_work
-from digest.db.models import Engagement
+from digest.db.models import Engagement, Issue
 from digest.issues.editing import edit_words
 from digest.wiring import Parts
 from tests.support import parts_of, summary, write_summaries
@@ -102,3 +102,13 @@ def pixels(message: EmailMessage) -> tuple[list[str], list[str]]:
 
 def opens(engine: Engine) -> list[Engagement]:
     return clicks(engine, lambda row: row.action == "open")
+
+
+def sent_earlier(engine: Engine, number: int, minutes: int = 10) -> None:
+    """Date issue ``number``'s send ``minutes`` back: its emails arrived a while ago, so an open now is
+    no fetch on delivery (for tests whose other process, a browser, keeps the real clock)."""
+    with unit_of_work(engine) as session:
+        issue = session.exec(select(Issue).where(Issue.number == number)).one()
+        assert issue.send_started_at is not None
+        issue.send_started_at -= timedelta(minutes=minutes)
+        session.add(issue)
