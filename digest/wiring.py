@@ -13,7 +13,8 @@ from typing import Any, TypeAlias, TypeVar
 from sqlalchemy import Engine
 
 from digest.config import Settings, load_settings
-from digest.core.engagement import TrackedLink, Tracking, tracking_notice
+from digest.core.engagement import TrackedLink, Tracking, tracking_notice, visitor_key
+from digest.core.provider_counts import Counting
 from digest.db.engine import make_engine
 from digest.engagement.clicks import ClickRecorder, TrackedLinks
 from digest.engagement.opens import OpenPixels, OpenRecorder
@@ -26,6 +27,7 @@ from digest.rendering import Renderer, SiteView
 from digest.sending.sender import IssueSender, SendSettings
 from digest.sending.waves import LocalDelivery
 from digest.sources import FetchRules, Source, open_sources
+from digest.subscribers.engaged import EngagementCounting
 from digest.subscribers.notices import NoticeSender, NoticeSettings
 from digest.tokens import ApiTokens, ClickTokens, OpenTokens, PixelOpen, Purpose, Tokens
 
@@ -141,6 +143,12 @@ class Parts:
         clicks = self.tracked_links.recorder
         recorder = OpenRecorder(self.engine, clicks) if self.settings.track_opens and clicks else None
         return OpenPixels(self.open_tokens, recorder)
+
+    def provider_counting(self) -> EngagementCounting:
+        """How the provider's own open and click events count (``core/provider_counts.py``), for one
+        webhook request."""
+        rules = Counting(tracked_prefix=f"{self.settings.base_url}/r/", pixel=self.settings.track_opens)
+        return EngagementCounting(rules, visitor_key(self.settings.signing_keys[-1]))
 
     def compose_rules(self) -> ComposeRules:
         """What compose takes: ``DIGEST_MAX_ITEMS``, ``DIGEST_MAX_AGE``, ``DIGEST_FIRST_ISSUE_LOOKBACK``."""

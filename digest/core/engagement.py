@@ -12,6 +12,8 @@ rules set machine clicks apart from people's:
 """
 
 import enum
+import hashlib
+import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,6 +57,18 @@ class TrackedLink:
     kind: LinkKind
     url: str
     summary: int | None = None
+
+
+def visitor_key(secret: str) -> bytes:
+    """The key of visitor hashes, derived from the signing key: the hash is no token and no token's MAC."""
+    return hashlib.sha256(b"digest.visitor\0" + secret.encode()).digest()
+
+
+def visitor_hash(key: bytes, issue: int, at: datetime, address: str, user_agent: str) -> str:
+    """One client (address and user agent) on one issue on one day, as a keyed hash nobody can turn back
+    into either: the same all day, different the next day and for another issue."""
+    material = f"{issue}\0{at.date().isoformat()}\0{address}\0{user_agent}".encode()
+    return hmac.new(key, material, hashlib.sha256).hexdigest()[:32]
 
 
 def is_scanner(user_agent: str) -> bool:

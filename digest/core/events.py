@@ -26,6 +26,12 @@ class EventIn:
     bounce_type: str | None = None
     reason: str | None = None
     delivery_id: int | None = None
+    # Open and click events (the provider's own tracking): the link followed, the client's address and
+    # user agent (hashed into a visitor, never stored), and whether the provider took it for a machine.
+    url: str | None = None
+    client: str = ""
+    user_agent: str = ""
+    machine: bool = False
 
 
 def kept_text(value: Any, limit: int) -> str | None:

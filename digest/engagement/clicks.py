@@ -7,14 +7,12 @@ under ``aggregate`` tracking: the visitor is a keyed hash of the client's addres
 one issue on one day, which no one can turn back into either (the key never leaves the process).
 """
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, insert
 
-from digest.core.engagement import TrackedLink, is_scanner
+from digest.core.engagement import TrackedLink, is_scanner, visitor_hash, visitor_key
 from digest.db.models import Engagement
 from digest.tokens import ClickTokens
 
@@ -38,13 +36,11 @@ class ClickRecorder:
 
     def __init__(self, engine: Engine, secret: str) -> None:
         self._engine = engine
-        # A key of its own, derived from the signing key: the visitor hash is no token and no token's MAC.
-        self._key = hashlib.sha256(b"digest.visitor\0" + secret.encode()).digest()
+        self._key = visitor_key(secret)
 
     def visitor(self, issue: int, visit: Visit, at: datetime) -> str:
         """The same for one client on one issue all day, different the next day and for another issue."""
-        material = f"{issue}\0{at.date().isoformat()}\0{visit.address}\0{visit.user_agent}".encode()
-        return hmac.new(self._key, material, hashlib.sha256).hexdigest()[:32]
+        return visitor_hash(self._key, issue, at, visit.address, visit.user_agent)
 
     def record(self, link: TrackedLink, visit: Visit, *, at: datetime) -> bool:
         """Record ``visit`` following ``link`` if it counts; whether it was recorded."""

@@ -5,7 +5,8 @@ values (``core.events.EventIn``), so nothing above the adapter knows SendGrid's 
 An event is read when it has an event type and an address; anything else in the body is counted as
 malformed and skipped, never a reason to refuse the rest. Its id is SendGrid's ``sg_event_id``; an event
 without one is identified by its own content. Its delivery is the ``delivery`` custom arg the SendGrid
-mailer sets on every message.
+mailer sets on every message. Open and click events (SendGrid's own tracking, when a publisher turns it
+on) also carry the link followed, the client's address and user agent, and ``sg_machine_open``.
 
 Imports ``digest.core``, ``digest.errors`` and the ``sendgrid`` helper; never ``digest.db``.
 """
@@ -102,6 +103,11 @@ def read_event(raw: Any, *, now: datetime) -> EventIn | None:
         bounce_type=kept_text(raw.get("type"), 20),
         reason=kept_text(raw.get("reason") or raw.get("response"), 1000),
         delivery_id=number(raw.get("delivery")),
+        url=kept_text(raw.get("url"), 2000),
+        client=kept_text(raw.get("ip"), 64) or "",
+        user_agent=kept_text(raw.get("useragent"), 500) or "",
+        # SendGrid marks the opens Apple Mail Privacy Protection makes on delivery.
+        machine=raw.get("sg_machine_open") is True,
     )
 
 

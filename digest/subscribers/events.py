@@ -21,6 +21,9 @@ Why it is safe to receive anything twice, late, or out of order:
 
 Events for addresses digest does not know are kept (hashed address only) and change nothing.
 
+``open`` and ``click`` (the provider's own tracking) change no state: they are kept naming no one and
+counted once, or not, by the rule of ``core/provider_counts.py`` (``subscribers/engaged.py``).
+
 Without SendGrid the SMTP server's own refusals stand in for its bounce events (``smtp_answer``): a
 recipient refused for good is a ``bounce``, one refused for now (4xx) or by policy a ``blocked`` bounce,
 recorded and applied here by the same rules, one event per delivery attempt. A retried message the
@@ -37,9 +40,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from digest.core.events import EventIn, kept_text
+from digest.core.provider_counts import ENGAGEMENT_EVENTS
 from digest.db.engine import dialect_insert, unit_of_work
 from digest.db.models import Delivery, Issue, ProviderEvent, Subscriber, SubscriberState
 from digest.errors import DatabaseError, InvalidInput
+from digest.subscribers import engaged
+from digest.subscribers.engaged import EngagementCounting
 from digest.subscribers.records import address_key, normalise_address, suppression_hash
 
 EVENTS: Table = ProviderEvent.__table__  # type: ignore[attr-defined]
@@ -83,7 +89,13 @@ class EventsReport:
 
 
 def receive(
-    engine: Engine, events: list[EventIn], *, received: int, now: datetime, blocked_in_a_row: int
+    engine: Engine,
+    events: list[EventIn],
+    *,
+    received: int,
+    now: datetime,
+    blocked_in_a_row: int,
+    counting: EngagementCounting | None = None,
 ) -> EventsReport:
     """Keep and apply one webhook request's events (``received`` of them sent, the others malformed) in
     one unit of work; ``DatabaseError`` when the database cannot take them now (down or busy), so the
@@ -91,19 +103,30 @@ def receive(
     try:
         with unit_of_work(engine) as session:
             return record_events(
-                session, events, received=received, now=now, blocked_in_a_row=blocked_in_a_row
+                session,
+                events,
+                received=received,
+                now=now,
+                blocked_in_a_row=blocked_in_a_row,
+                counting=counting,
             )
     except SQLAlchemyError as exc:
         raise DatabaseError(f"could not store the events: {str(exc).splitlines()[0]}") from exc
 
 
 def record_events(
-    session: Session, events: list[EventIn], *, received: int, now: datetime, blocked_in_a_row: int
+    session: Session,
+    events: list[EventIn],
+    *,
+    received: int,
+    now: datetime,
+    blocked_in_a_row: int,
+    counting: EngagementCounting | None = None,
 ) -> EventsReport:
     """Keep and apply every new event of one webhook request, oldest first (``received``: how many the
-    request carried, malformed ones included)."""
+    request carried, malformed ones included); opens and clicks counted by ``counting``'s rule."""
     report = EventsReport(received=received, malformed=received - len(events))
-    apply_all(session, events, report, now=now, blocked_in_a_row=blocked_in_a_row)
+    apply_all(session, events, report, now=now, blocked_in_a_row=blocked_in_a_row, counting=counting)
     return report
 
 
@@ -133,18 +156,31 @@ def record_answers(
 
 
 def apply_all(
-    session: Session, events: list[EventIn], report: EventsReport, *, now: datetime, blocked_in_a_row: int
+    session: Session,
+    events: list[EventIn],
+    report: EventsReport,
+    *,
+    now: datetime,
+    blocked_in_a_row: int,
+    counting: EngagementCounting | None = None,
 ) -> None:
     subscribers = lock_subscribers(session, {key_of(event.email) for event in events})
     # Ties broken by id: two requests carrying the same events insert them in the same order.
     for event in sorted(events, key=lambda event: (event.occurred_at, event.event_id)):
         subscriber = subscribers.get(key_of(event.email))
-        event_row = insert_once(session, event, subscriber, now=now)
+        # A reading of an email is kept naming no one: no address hash, no subscriber, no delivery.
+        reading = event.event in ENGAGEMENT_EVENTS
+        event_row = insert_once(session, event, subscriber, now=now, anonymous=reading)
         if event_row is None:
             report.duplicates += 1
             continue
         report.new += 1
-        outcome = apply(session, event, event_row, subscriber, now=now, blocked_in_a_row=blocked_in_a_row)
+        if reading:
+            outcome, number = engaged.count(session, event, subscriber, counting)
+            changes = {"outcome": outcome[:100], "issue_number": number}
+            session.connection().execute(update(EVENTS).where(EVENTS.c.id == event_row).values(changes))
+        else:
+            outcome = apply(session, event, event_row, subscriber, now=now, blocked_in_a_row=blocked_in_a_row)
         report.outcomes.append(outcome)
 
 
@@ -178,15 +214,16 @@ def lock_subscribers(session: Session, keys: set[str]) -> dict[str, Subscriber]:
 
 
 def insert_once(
-    session: Session, event: EventIn, subscriber: Subscriber | None, *, now: datetime
+    session: Session, event: EventIn, subscriber: Subscriber | None, *, now: datetime, anonymous: bool = False
 ) -> int | None:
-    """Insert the event; None when its id was seen before (by this request or any other)."""
+    """Insert the event; None when its id was seen before (by this request or any other). ``anonymous``:
+    keep neither the address's hash nor the subscriber."""
     values = {
         "provider_event_id": event.event_id,
         "event": event.event,
         "bounce_type": event.bounce_type,
-        "email_hash": suppression_hash(event.email),
-        "subscriber_id": subscriber.id if subscriber else None,
+        "email_hash": "" if anonymous else suppression_hash(event.email),
+        "subscriber_id": subscriber.id if subscriber and not anonymous else None,
         "reason": event.reason,
         "outcome": "received",
         "occurred_at": event.occurred_at,

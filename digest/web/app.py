@@ -107,6 +107,7 @@ def web_context(parts: Parts) -> Web:
             else None
         ),
         blocked_in_a_row=settings.blocked_in_a_row,
+        provider_counting=parts.provider_counting,
         topic_offer=Offer(tuple(settings.topic_list), settings.topics_lookback),
         tracking_notice=parts.tracking_notice,
         embed=Embed(

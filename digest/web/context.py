@@ -9,6 +9,7 @@ the request's body gets it from ``FormDep``, read here on the event loop (readin
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -23,6 +24,7 @@ from digest.issues import review
 from digest.mail.sendgrid_events import EventSignatures
 from digest.rendering import Renderer
 from digest.subscribers import links
+from digest.subscribers.engaged import EngagementCounting
 from digest.subscribers.notices import NoticeSender, send_quietly
 from digest.subscribers.subscriptions import Notice
 from digest.subscribers.topics import Offer
@@ -55,6 +57,8 @@ class Web:
     api_tokens: ApiTokens | None = None
     event_signatures: EventSignatures | None = None
     blocked_in_a_row: int = 3
+    # How the provider's own open and click events count, made afresh for each webhook request.
+    provider_counting: Callable[[], EngagementCounting] | None = None
     # The topics subscribers choose from: these (DIGEST_TOPICS) and those of recent summaries.
     topic_offer: Offer = field(default_factory=Offer)
     # What the sign-up page tells readers about tracked links (``core/engagement.tracking_notice``).

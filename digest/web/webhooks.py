@@ -11,7 +11,8 @@ A request is processed only when all of this holds, and answered 403 otherwise:
 A processed request is answered 200, duplicates included: a non-2xx answer makes SendGrid retry for 24
 hours, and every event is kept once whatever arrives (``subscribers/events.py``). SendGrid's format is
 read at its adapter (``mail/sendgrid_events.py``): what is stored and applied are the product's own
-event values.
+event values. SendGrid's own ``open`` and ``click`` events are counted once with the redirect's and the
+pixel's (``core/provider_counts.py``).
 """
 
 import logging
@@ -69,6 +70,7 @@ def receive(web: Web, signatures: EventSignatures, signed: Signed) -> JSONRespon
             received=batch.received,
             now=now,
             blocked_in_a_row=web.blocked_in_a_row,
+            counting=web.provider_counting() if web.provider_counting else None,
         )
     except DatabaseError:
         # The database is down or busy (subscribers are locked in one order: no deadlock); SendGrid retries.
