@@ -16,14 +16,16 @@ then seen twice: by SendGrid, and by digest's redirect (``/r/``) or pixel (``/o/
    pixel on, every opening that fetches SendGrid's image fetches ours too. An open SendGrid marks as a
    machine's (``sg_machine_open``, Apple Mail Privacy Protection) is stored as a proxy open and set
    apart like our own pixel's (``core/opens.py``).
-6. The event must name a delivery (the ``delivery`` custom arg) to the event's address: that is how it
+6. An event whose user agent names a scanner or a bot (``core.engagement.is_scanner``) never counts,
+   as such a request to our redirect or pixel is never stored.
+7. The event must name a delivery (the ``delivery`` custom arg) to the event's address: that is how it
    finds its issue. Test copies name none and never count.
 """
 
 import enum
 from dataclasses import dataclass
 
-from digest.core.engagement import LinkKind
+from digest.core.engagement import LinkKind, is_scanner
 from digest.core.events import EventIn
 
 # The provider's events about a reading of an email.
@@ -36,6 +38,7 @@ class Verdict(enum.StrEnum):
     redirect_counted = "counted by the redirect"
     pixel_counted = "counted by the pixel"
     not_content = "not a link of the issue's content"
+    scanner = "a scanner's"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class Counted:
 def counted(event: EventIn, rules: Counting, content: dict[str, tuple[int | None, LinkKind]]) -> Counted:
     """What an ``open`` or ``click`` event counts as; ``content``: each address of the issue's content
     (as written in the email) with its summary and kind of link."""
+    if event.user_agent and is_scanner(event.user_agent):
+        return Counted(Verdict.scanner)
     if event.event == "open":
         return Counted(Verdict.pixel_counted) if rules.pixel else Counted(Verdict.open)
     url = (event.url or "").strip()

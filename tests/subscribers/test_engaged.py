@@ -131,6 +131,13 @@ def test_sendgrid_clicks_on_untracked_links_count_once(
         event("click", READERS[0], delivery[READERS[0]], url="https://doi.org/10.1136/bmj.test1"),
         event("click", READERS[1], delivery[READERS[1]], url="https://research.example.org/methods?x=1&y=2"),
         event("click", READERS[1], None, url="https://summaries.example.org/s/test-2"),  # a test copy's
+        event(  # a link scanner, as SendGrid reports it
+            "click",
+            READERS[1],
+            delivery[READERS[1]],
+            url="https://summaries.example.org/s/test-2",
+            useragent="Mozilla/5.0 (compatible; Barracuda Sentinel)",
+        ),
     ]
     post(client, events)
     post(client, events)  # SendGrid sends them again: nothing more
