@@ -16,9 +16,11 @@ import time_machine
 from fastapi.testclient import TestClient
 
 from digest.config import Settings, load_settings
+from digest.core.engagement import Tracking, tracking_notice
 from digest.db.models import Engagement
 from digest.engagement.opens import PIXEL_GIF
 from digest.errors import ConfigError
+from digest.i18n import language
 from digest.issues.review import email_preview
 from digest.tokens import OpenTokens, PixelOpen, Purpose
 from digest.wiring import Parts
@@ -206,3 +208,10 @@ def test_opens_with_tracking_off_are_refused_at_start_up(monkeypatch: pytest.Mon
         load_settings()
     monkeypatch.setenv("DIGEST_TRACKING", "aggregate")
     assert Settings().track_opens is True
+
+
+def test_the_notice_says_opens_are_counted_in_spanish_too() -> None:
+    words = language("es").translations
+    notice = tracking_notice(Tracking.aggregate, words=words, opens=True)
+    assert "una imagen invisible en cada correo cuenta cuántos se abrieron" in notice
+    assert tracking_notice(Tracking.aggregate, words=words) != notice

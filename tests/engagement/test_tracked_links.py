@@ -114,6 +114,7 @@ def test_aggregate_stores_nothing_that_names_a_reader(
 def test_off_leaves_every_link_as_written(client: TestClient, parts: Parts, sent: int, outbox: Path) -> None:
     message = digests(outbox, READERS[0])[0]
     assert tracked_links(message) == ([], [])
+    assert all("/o/" not in part for part in parts_of(message))  # no open pixel either
     links = hrefs(message)
     assert "https://summaries.example.org/s/test-1" in links
     assert "https://doi.org/10.1136/bmj.test1" in links
