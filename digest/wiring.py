@@ -147,7 +147,11 @@ class Parts:
     def provider_counting(self) -> EngagementCounting:
         """How the provider's own open and click events count (``core/provider_counts.py``), for one
         webhook request."""
-        rules = Counting(tracked_prefix=f"{self.settings.base_url}/r/", pixel=self.settings.track_opens)
+        rules = Counting(
+            tracked_prefix=f"{self.settings.base_url}/r/",
+            pixel=self.settings.track_opens,
+            tracking=self.settings.tracking != Tracking.off,
+        )
         return EngagementCounting(rules, visitor_key(self.settings.signing_keys[-1]))
 
     def compose_rules(self) -> ComposeRules:

@@ -8,8 +8,8 @@ then seen twice: by SendGrid, and by digest's redirect (``/r/``) or pixel (``/o/
 2. **A click on one of our tracked links is not counted again** (``/r/...`` on this site): the redirect
    counted it when SendGrid's wrapped link forwarded the reader to it.
 3. **A click on a link of the issue's content** (a summary's page, its DOI, a link of the editor's
-   note) that is not a tracked link counts, as a click from ``sendgrid``: with ``DIGEST_TRACKING=off``,
-   or in emails sent before tracking was turned on, nobody else sees it.
+   note) that is not a tracked link counts, as a click from ``sendgrid``: in emails sent before tracking
+   was turned on, nobody else sees it.
 4. **A click on anything else** (unsubscribe, preferences, view in browser, our pixel, an address the
    issue does not hold) does not count: it is not a reading of the issue.
 5. **An open counts only while digest's own pixel is off** (``DIGEST_TRACK_OPENS=false``): with the
@@ -18,7 +18,9 @@ then seen twice: by SendGrid, and by digest's redirect (``/r/``) or pixel (``/o/
    apart like our own pixel's (``core/opens.py``).
 6. An event whose user agent names a scanner or a bot (``core.engagement.is_scanner``) never counts,
    as such a request to our redirect or pixel is never stored.
-7. The event must name a delivery (the ``delivery`` custom arg) to the event's address: that is how it
+7. **Nothing counts under ``DIGEST_TRACKING=off``**: the footer tells readers that nobody counts who
+   reads or clicks, and digest keeps that promise whatever the provider is set to do.
+8. The event must name a delivery (the ``delivery`` custom arg) to the event's address: that is how it
    finds its issue. Test copies name none and never count.
 """
 
@@ -39,6 +41,7 @@ class Verdict(enum.StrEnum):
     pixel_counted = "counted by the pixel"
     not_content = "not a link of the issue's content"
     scanner = "a scanner's"
+    tracking_off = "not counted: DIGEST_TRACKING=off"
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Counting:
 
     tracked_prefix: str  # ``{DIGEST_BASE_URL}/r/``: the tracked links the redirect counts
     pixel: bool  # DIGEST_TRACK_OPENS: our pixel counts opens
+    tracking: bool = True  # False under DIGEST_TRACKING=off: readers were promised no counting
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class Counted:
 def counted(event: EventIn, rules: Counting, content: dict[str, tuple[int | None, LinkKind]]) -> Counted:
     """What an ``open`` or ``click`` event counts as; ``content``: each address of the issue's content
     (as written in the email) with its summary and kind of link."""
+    if not rules.tracking:
+        return Counted(Verdict.tracking_off)
     if event.user_agent and is_scanner(event.user_agent):
         return Counted(Verdict.scanner)
     if event.event == "open":

@@ -40,3 +40,10 @@ def of(kind: str, url: str | None = None, agent: str = BROWSER) -> EventIn:
 )
 def test_each_reading_counts_once(event: EventIn, pixel: bool, expected: Counted) -> None:
     assert counted(event, Counting(f"{BASE}/r/", pixel=pixel), CONTENT) == expected
+
+
+@pytest.mark.parametrize("event", [of("open"), of("click", "https://summaries.example.org/s/1")])
+def test_nothing_counts_while_tracking_is_off(event: EventIn) -> None:
+    """``DIGEST_TRACKING=off`` promises readers no counting, whatever the provider does."""
+    rules = Counting(f"{BASE}/r/", pixel=False, tracking=False)
+    assert counted(event, rules, CONTENT) == Counted(Verdict.tracking_off)

@@ -24,6 +24,7 @@ from sqlmodel import col, select
 from digest.db.engine import unit_of_work
 from digest.db.models import Engagement, ProviderEvent
 from digest.devtools.sendgrid_standin import SendGridStandIn
+from digest.web.app import create_app
 from digest.wiring import Parts
 from tests.support import CORPORA
 from tests.support.cli import Digest
@@ -124,9 +125,16 @@ def test_sendgrid_clicks_on_tracked_links_do_not_double_the_redirects_count(
 
 
 @pytest.mark.parametrize("settings", [{"DIGEST_TRACKING": "off"}], indirect=True)
-def test_sendgrid_clicks_on_untracked_links_count_once(
-    client: TestClient, parts: Parts, digest: Digest, sent: tuple[int, str, dict[str, str]]
+def test_sendgrid_clicks_on_untracked_links_count_once_tracking_is_on(
+    client: TestClient,
+    parts: Parts,
+    digest: Digest,
+    sent: tuple[int, str, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """An issue sent while tracking was off has untracked links: SendGrid's clicks on them count nothing
+    while tracking stays off (the footer promised readers so), and once per click after the publisher
+    turns tracking on, when no redirect of ours can see them."""
     number, html, delivery = sent
     assert TRACKED.findall(html) == []
     events = [
@@ -142,8 +150,19 @@ def test_sendgrid_clicks_on_untracked_links_count_once(
             useragent="Mozilla/5.0 (compatible; Barracuda Sentinel)",
         ),
     ]
-    post(client, events)
-    post(client, events)  # SendGrid sends them again: nothing more
+    assert post(client, events[:3])["new"] == 3  # kept as events, counted as nothing
+    assert clicks(parts.engine) == []
+    assert report(digest, number)["clicks"]["total"] == 0
+
+    monkeypatch.setenv("DIGEST_TRACKING", "aggregate")
+    later = Parts.from_environment()
+    try:
+        with TestClient(create_app(later), base_url=BASE_URL, follow_redirects=False) as tracking_on:
+            fresh = [{**e, "sg_event_id": f"{e['sg_event_id']}-on"} for e in events]
+            post(tracking_on, fresh)
+            post(tracking_on, fresh)  # SendGrid sends them again: nothing more
+    finally:
+        later.close()
     figures = report(digest, number)
     assert figures["clicks"]["total"] == 3
     assert figures["note_clicks"] == 1
