@@ -5,6 +5,10 @@ unsubscribe link cannot confirm. Each token carries the subscriber's id and ``to
 changes the nonce, so every earlier link stops working. Keys rotate through ``DIGEST_SECRET_KEYS``: the
 newest signs, all verify.
 
+An unsubscribe link of an issue also carries the issue's number (``id.nonce.issue``, all under the
+signature), so an unsubscribe counts for the issue whose footer or one-click header was used; links
+signed before that (``id.nonce``) verify as they always did, with no issue.
+
 Links that expire (confirm) are timestamped (``URLSafeTimedSerializer``). Links that never expire
 (unsubscribe, preferences: two in every email of a send) are a plain ``Signer`` over ``id.nonce``, about
 eight times cheaper to make, which matters at a million recipients. Their signer keeps each key as
@@ -53,6 +57,7 @@ class TokenExpired(TokenInvalid):
 class TokenClaims:
     subscriber_id: int
     nonce: str
+    issue: int | None = None  # the issue whose email held the link (None: a link signed without one)
 
 
 class KeptKeyHMAC(HMACAlgorithm):
@@ -99,10 +104,14 @@ class Tokens:
         }
         self._plain = {purpose: KeptKeySigner(keys, salt=f"digest.{purpose}") for purpose in Purpose}
 
-    def sign(self, purpose: Purpose, subscriber_id: int, nonce: str) -> str:
+    def sign(self, purpose: Purpose, subscriber_id: int, nonce: str, issue: int | None = None) -> str:
+        """A token for ``purpose``; ``issue``: the number of the issue whose email carries it."""
         if self._max_age[purpose] is None:
-            return self._plain[purpose].sign(f"{subscriber_id}.{nonce}").decode()
-        return self._timed[purpose].dumps([subscriber_id, nonce])
+            value = f"{subscriber_id}.{nonce}" if issue is None else f"{subscriber_id}.{nonce}.{issue}"
+            return self._plain[purpose].sign(value).decode()
+        return self._timed[purpose].dumps(
+            [subscriber_id, nonce] if issue is None else [subscriber_id, nonce, issue]
+        )
 
     def verify(self, purpose: Purpose, token: str) -> TokenClaims:
         """The claims of a genuine token; ``TokenExpired`` or ``TokenInvalid`` otherwise."""
@@ -110,17 +119,29 @@ class Tokens:
         max_age = self._max_age[purpose]
         try:
             if max_age is None:
-                subscriber_id, _, nonce = self._plain[purpose].unsign(token).decode().partition(".")
-                payload: object = [int(subscriber_id), nonce] if subscriber_id.isdigit() and nonce else None
+                payload: object = plain_claims(self._plain[purpose].unsign(token).decode())
             else:
                 payload = self._timed[purpose].loads(token, max_age=int(max_age.total_seconds()))
         except SignatureExpired as exc:  # a subclass of BadSignature: catch it first
             raise TokenExpired(f"this {purpose} link has expired") from exc
         except (BadSignature, UnicodeDecodeError) as exc:
             raise invalid from exc
-        if not (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], int)):
-            raise invalid
-        return TokenClaims(subscriber_id=payload[0], nonce=str(payload[1]))
+        match payload:
+            case [int(subscriber_id), str(nonce)]:
+                return TokenClaims(subscriber_id, nonce)
+            case [int(subscriber_id), str(nonce), int(issue)] if issue > 0:
+                return TokenClaims(subscriber_id, nonce, issue)
+        raise invalid
+
+
+def plain_claims(value: str) -> list[object] | None:
+    """The claims of an untimed token's signed value: ``id.nonce`` or ``id.nonce.issue`` (nonces are
+    hex, without dots); ``None`` for anything else."""
+    parts = value.split(".")
+    numbers = parts[:1] + parts[2:]
+    if len(parts) not in (2, 3) or not parts[1] or not all(n.isascii() and n.isdigit() for n in numbers):
+        return None
+    return [int(parts[0]), parts[1], *(int(part) for part in parts[2:])]
 
 
 FORM_EXPIRED = "this form has expired or was not served by this site; please reload it"

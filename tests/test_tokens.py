@@ -11,7 +11,7 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from digest.config import Settings
-from digest.tokens import Purpose, TokenClaims, TokenExpired, TokenInvalid, Tokens
+from digest.tokens import KeptKeySigner, Purpose, TokenClaims, TokenExpired, TokenInvalid, Tokens
 
 KEYS = ["a-long-random-test-key-for-signing-tokens"]
 DAY = 24 * 60 * 60
@@ -174,3 +174,31 @@ def test_tokens_signed_before_a_rotation_verify_until_the_old_key_is_removed(pur
     assert tokens_for("newer,new,old").verify(purpose, before) == TokenClaims(42, "n0nce")
     with pytest.raises(TokenInvalid):
         tokens_for("new").verify(purpose, before)
+
+
+def test_an_unsubscribe_token_carries_its_issue_under_the_signature() -> None:
+    tokens = Tokens(KEYS)
+    token = tokens.sign(Purpose.unsubscribe, 7, "ab12cd34ef56ab78", 3)
+    assert tokens.verify(Purpose.unsubscribe, token) == TokenClaims(7, "ab12cd34ef56ab78", 3)
+    subscriber, nonce, issue, signature = token.split(".")
+    assert (subscriber, issue) == ("7", "3")
+    for forged in (f"7.{nonce}.4.{signature}", f"7.{nonce}.{signature}", f"7.{nonce}.3.0.{signature}"):
+        with pytest.raises(TokenInvalid):
+            tokens.verify(Purpose.unsubscribe, forged)
+    with pytest.raises(TokenInvalid):  # an issue link is no preferences link
+        tokens.verify(Purpose.preferences, token)
+
+
+def test_a_token_signed_before_tokens_named_their_issue_still_verifies() -> None:
+    tokens = Tokens(KEYS)
+    # As signed before: ``id.nonce`` under the unsubscribe salt, no issue.
+    old = KeptKeySigner(KEYS, salt="digest.unsubscribe").sign("7.ab12cd34ef56ab78").decode()
+    assert tokens.verify(Purpose.unsubscribe, old) == TokenClaims(7, "ab12cd34ef56ab78")
+    assert tokens.verify(Purpose.unsubscribe, old).issue is None
+
+
+@pytest.mark.parametrize("value", ["7.ab.", "7..3", "7.ab.x", "7.ab.²", "².ab", "7.ab.3.4", "7"])
+def test_a_signed_value_of_another_shape_is_refused(value: str) -> None:
+    token = KeptKeySigner(KEYS, salt="digest.unsubscribe").sign(value).decode()
+    with pytest.raises(TokenInvalid):
+        Tokens(KEYS).verify(Purpose.unsubscribe, token)

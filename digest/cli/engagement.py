@@ -72,6 +72,8 @@ def table(report: IssueReport) -> str:
             "",
             "  people's clicks since the send: "
             + ", ".join(f"{m.label} {m.clicks}" for m in report.movement),
+            "  unsubscribes since the send:    "
+            + ", ".join(f"{m.label} {m.unsubscribed}" for m in report.movement),
         ]
     return "\n".join(lines)
 

@@ -41,6 +41,10 @@ class Tracking(enum.StrEnum):
     individual = "individual"  # as aggregate, and which subscriber clicked
 
 
+# The ``engagement.action`` of an unsubscribe from an issue's link (``subscribers/leaving.py``).
+UNSUBSCRIBE = "unsubscribe"
+
+
 class LinkKind(enum.StrEnum):
     """Where a tracked link sits in the email."""
 

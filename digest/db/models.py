@@ -13,7 +13,7 @@ subscriber and delivery it was about.
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from digest.core.personalize import new_key
@@ -155,6 +155,11 @@ class Subscriber(SQLModel, table=True):
     topics: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     # Their IANA time zone (``Asia/Kathmandu``); None: the publisher's DIGEST_TIMEZONE.
     timezone: str | None = Field(default=None, max_length=64)
+    # Their last unsubscribe is counted by the issue its link named (an ``engagement`` row that names
+    # no one under aggregate tracking): the report's older rule, a guess from timestamps, skips them.
+    unsubscribe_recorded: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
 
 
 class Suppression(SQLModel, table=True):
@@ -356,7 +361,7 @@ class Engagement(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     issue_number: int
     summary_id: int | None = None
-    action: str = Field(max_length=10)  # click, open
+    action: str = Field(max_length=20)  # click, open, unsubscribe
     kind: str = Field(default="", max_length=10)  # page, doi, note (a click's link)
     source: str = Field(max_length=10)  # redirect, pixel, sendgrid
     visitor: str = Field(max_length=32)

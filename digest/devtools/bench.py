@@ -236,7 +236,10 @@ def send_naively(parts: Parts, number: int, count: int) -> None:
     for person in people:
         rendered = parts.renderer.render_issue(view)
         recipient = Recipient(0, person.id or 0, person.email, "active", person.token_nonce)
-        envelope, links = sender.messages.envelope(issue, recipient), sender.messages.links_for(recipient)
+        envelope, links = (
+            sender.messages.envelope(issue, recipient),
+            sender.messages.links_for(recipient, issue.number),
+        )
         markers = Markers.of(rendered.markers)
         message = OutgoingMessage(
             key=envelope.key,

@@ -2,9 +2,12 @@
 
 People's clicks only: scanners' bursts (``core/engagement.machine_clicks``) are counted apart. Under
 ``aggregate`` tracking a "unique" click is a distinct visitor (one client on one day), an estimate; under
-``individual`` it is a distinct subscriber. An unsubscribe counts for the last issue its subscriber was
-sent before leaving (the issue whose footer or one-click header they most likely used); bounces and
-complaints are the provider's (or the SMTP server's) outcomes of this issue's deliveries.
+``individual`` it is a distinct subscriber. An unsubscribe counts for the issue its link named (an
+``engagement`` row, ``subscribers/leaving.py``); one without a record (a link from an email sent before
+links named their issue, the preferences page, the provider's own unsubscribe) counts by the older rule,
+for the last issue its subscriber was sent before leaving. Bounces and complaints are the provider's (or
+the SMTP server's) outcomes of this issue's own deliveries: a delivery's status, and complaints whose
+event names a delivery of this issue.
 """
 
 from collections import Counter
@@ -16,7 +19,7 @@ from sqlalchemy import Engine, and_, exists
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
-from digest.core.engagement import Click, LinkKind, machine_clicks, rate
+from digest.core.engagement import UNSUBSCRIBE, Click, LinkKind, machine_clicks, rate
 from digest.db.engine import unit_of_work
 from digest.db.models import (
     Delivery,
@@ -65,11 +68,12 @@ class SummaryClicks:
 
 @dataclass(frozen=True)
 class Moment:
-    """People's clicks from the send up to ``after`` it (cumulative)."""
+    """People's clicks, and unsubscribes, from the send up to ``after`` it (cumulative)."""
 
     after: timedelta
     clicks: int
     unique: int
+    unsubscribed: int = 0
 
     @property
     def label(self) -> str:
@@ -117,6 +121,7 @@ def issue_report(session: Session, number: int, *, now: datetime) -> IssueReport
     clicks, scanners = sorted_clicks(session, number)
     machine = count_clicks(session, number) - len(clicks)
     titled = summaries_of(session, issue.id or 0)
+    left = leaving_times(session, issue)
     per_summary = tuple(
         SummaryClicks(
             sid, title, topics, counted([c for c in clicks if c.summary_id == sid]), doi_of(clicks, sid)
@@ -130,13 +135,13 @@ def issue_report(session: Session, number: int, *, now: datetime) -> IssueReport
         delivered=delivered,
         bounced=bounced,
         complained=complaints(session, number),
-        unsubscribed=unsubscribes(session, issue.id or 0),
+        unsubscribed=len(left),
         clicks=counted(clicks),
         machine_clicks=machine,
         note_clicks=sum(c.kind == LinkKind.note for c in clicks),
         summaries=per_summary,
         topics=by_topic(clicks, {sid: topics for sid, _, topics in titled}),
-        movement=movement(clicks, issue.send_started_at, now),
+        movement=movement(clicks, issue.send_started_at, now, left),
         opens=issue_opens(session, issue, scanners),
     )
 
@@ -198,8 +203,11 @@ def by_topic(
     return tuple(sorted(counts, key=lambda pair: (-pair[1].unique, -pair[1].total, pair[0])))
 
 
-def movement(clicks: Sequence[PersonClick], sent_at: datetime | None, now: datetime) -> tuple[Moment, ...]:
-    """People's clicks up to each of ``MOMENTS`` after the send, for the moments already reached."""
+def movement(
+    clicks: Sequence[PersonClick], sent_at: datetime | None, now: datetime, left: Sequence[datetime] = ()
+) -> tuple[Moment, ...]:
+    """People's clicks and the unsubscribes (``left``: when each was) up to each of ``MOMENTS`` after
+    the send, for the moments already reached."""
     if sent_at is None:
         return ()
     moments: list[Moment] = []
@@ -207,7 +215,8 @@ def movement(clicks: Sequence[PersonClick], sent_at: datetime | None, now: datet
         if sent_at + after > now and moments:
             break
         until = [click for click in clicks if click.at <= sent_at + after]
-        moments.append(Moment(after, len(until), len({click.who for click in until})))
+        gone = sum(at <= sent_at + after for at in left)
+        moments.append(Moment(after, len(until), len({click.who for click in until}), gone))
     return tuple(moments)
 
 
@@ -230,8 +239,17 @@ def complaints(session: Session, number: int) -> int:
     return int(session.exec(query).one())
 
 
-def unsubscribes(session: Session, issue_id: int) -> int:
-    """Subscribers sent this issue who left before any later issue was sent to them."""
+def leaving_times(session: Session, issue: Issue) -> list[datetime]:
+    """When each unsubscribe counted for ``issue`` happened: those recorded with it, then the guesses."""
+    recorded = select(Engagement.at).where(
+        Engagement.issue_number == issue.number, Engagement.action == UNSUBSCRIBE
+    )
+    return [*session.exec(recorded), *guessed_leaving(session, issue.id or 0)]
+
+
+def guessed_leaving(session: Session, issue_id: int) -> list[datetime]:
+    """The older rule, for leavers whose unsubscribe named no issue: subscribers sent this issue who left
+    before any later issue was sent to them. When each left."""
     later = aliased(Delivery)
     sent_later = exists().where(
         col(later.subscriber_id) == col(Delivery.subscriber_id),
@@ -240,17 +258,18 @@ def unsubscribes(session: Session, issue_id: int) -> int:
         col(later.sent_at) <= col(Subscriber.unsubscribed_at),
     )
     query = (
-        select(func.count())
+        select(Subscriber.unsubscribed_at)
         .select_from(Delivery)
         .join(Subscriber, and_(col(Subscriber.id) == col(Delivery.subscriber_id)))
         .where(
             Delivery.issue_id == issue_id,
             Delivery.status == DeliveryStatus.sent,
             col(Subscriber.unsubscribed_at) >= col(Delivery.sent_at),
+            col(Subscriber.unsubscribe_recorded).is_(False),
             ~sent_later,
         )
     )
-    return int(session.exec(query).one())
+    return [at for at in session.exec(query) if at is not None]
 
 
 def summaries_of(session: Session, issue_id: int) -> list[tuple[int, str, tuple[str, ...]]]:
@@ -301,7 +320,12 @@ def as_json(report: IssueReport) -> dict[str, object]:
             {"topic": topic, "unique": count.unique, "total": count.total} for topic, count in report.topics
         ],
         "movement": [
-            {"hours": int(m.after.total_seconds() // 3600), "clicks": m.clicks, "unique": m.unique}
+            {
+                "hours": int(m.after.total_seconds() // 3600),
+                "clicks": m.clicks,
+                "unique": m.unique,
+                "unsubscribed": m.unsubscribed,
+            }
             for m in report.movement
         ],
     }

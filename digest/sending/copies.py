@@ -38,7 +38,7 @@ def dry_run(engine: Engine, number: int, sender: IssueSender) -> SendReport:
             select(func.count()).select_from(Subscriber).where(Subscriber.state == SubscriberState.active)
         ).one()
     sample = sender.messages.links_for(
-        Recipient(0, 0, "reader@example.org", SubscriberState.active, "dry-run")
+        Recipient(0, 0, "reader@example.org", SubscriberState.active, "dry-run"), issue.number
     )
     Personalizer(issue.html, Markers.of(issue.markers)).fill(sample)
     return SendReport(issue_number=number, audience=int(audience), dry_run=True)

@@ -92,7 +92,7 @@ class Messages:
 
     def envelope(self, issue: Issue, recipient: Recipient) -> Envelope:
         """One recipient's envelope: the send's hottest code, run once per recipient."""
-        links = self.links_for(recipient)
+        links = self.links_for(recipient, issue.number)
         markers = self.markers.get(recipient.variant_id) or self.markers_of(issue, recipient.variant_id)
         return Envelope(
             key=f"issue-{issue.number}/delivery-{recipient.delivery_id}",
@@ -128,9 +128,13 @@ class Messages:
             tags["variant"] = str(self.positions[recipient.variant_id])
         return tags
 
-    def links_for(self, recipient: Recipient) -> RecipientLinks:
+    def links_for(self, recipient: Recipient, issue_number: int) -> RecipientLinks:
+        """The recipient's links in issue ``issue_number``: its unsubscribe link (in the footer and in the
+        one-click header alike) names the issue, so leaving counts for it."""
         base = self.base_url
-        unsubscribe = self.tokens.sign(Purpose.unsubscribe, recipient.subscriber_id, recipient.nonce)
+        unsubscribe = self.tokens.sign(
+            Purpose.unsubscribe, recipient.subscriber_id, recipient.nonce, issue_number
+        )
         preferences = self.tokens.sign(Purpose.preferences, recipient.subscriber_id, recipient.nonce)
         return RecipientLinks(
             unsubscribe=f"{base}/unsubscribe/{unsubscribe}", preferences=f"{base}/preferences/{preferences}"

@@ -341,5 +341,6 @@ def move(session: Session, subscriber: Subscriber, target: SubscriberState, *, n
     subscriber.updated_at = now
     if target == SubscriberState.unsubscribed:
         subscriber.unsubscribed_at = now
+        subscriber.unsubscribe_recorded = False  # left through the provider: no issue named
     session.add(subscriber)
     return f"subscriber {target}"

@@ -14,11 +14,13 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from digest.core.engagement import Tracking
 from digest.core.zones import checked_zone
 from digest.db.engine import unit_of_work
 from digest.db.models import Subscriber, SubscriberState
 from digest.errors import InvalidInput
 from digest.subscribers import records, subscriptions, topics
+from digest.subscribers.leaving import LeftBy, record_leaving
 from digest.subscribers.records import Consent
 from digest.subscribers.subscriptions import Notice
 from digest.tokens import Purpose, Tokens
@@ -81,10 +83,21 @@ def holder(engine: Engine, tokens: Tokens, purpose: Purpose, token: str) -> Hold
         return Holder(subscriber.email, subscriber.state)
 
 
-def unsubscribe(engine: Engine, tokens: Tokens, token: str, *, now: datetime) -> None:
+def unsubscribe(
+    engine: Engine,
+    tokens: Tokens,
+    token: str,
+    *,
+    now: datetime,
+    by: LeftBy = LeftBy.link,
+    tracking: Tracking = Tracking.aggregate,
+) -> None:
+    """Unsubscribe whom the link names; when that changes their state and the link names its issue,
+    record which issue they left from (``leaving.py``)."""
     with unit_of_work(engine) as session:
-        subscriber = subscriptions.subscriber_for(session, tokens, Purpose.unsubscribe, token)
-        subscriptions.unsubscribe(session, subscriber, now=now)
+        subscriber, claims = subscriptions.claimed(session, tokens, Purpose.unsubscribe, token, lock=True)
+        if subscriptions.unsubscribe(session, subscriber, now=now) and claims.issue is not None:
+            record_leaving(session, subscriber, claims.issue, by, tracking, now=now)
 
 
 def data(engine: Engine, tokens: Tokens, token: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from digest.subscribers.records import (
     suppression_hash,
 )
 from digest.subscribers.topics import choose, chosen, encoded
-from digest.tokens import Purpose, TokenInvalid, Tokens
+from digest.tokens import Purpose, TokenClaims, TokenInvalid, Tokens
 
 
 class NoticeKind(enum.StrEnum):
@@ -119,11 +119,19 @@ def recently(moment: datetime | None, now: datetime, window: timedelta) -> bool:
 
 def subscriber_for(session: Session, tokens: Tokens, purpose: Purpose, token: str) -> Subscriber:
     """The subscriber a genuine token names; ``TokenInvalid`` once they are erased or never existed."""
+    return claimed(session, tokens, purpose, token)[0]
+
+
+def claimed(
+    session: Session, tokens: Tokens, purpose: Purpose, token: str, *, lock: bool = False
+) -> tuple[Subscriber, TokenClaims]:
+    """``subscriber_for`` and what the token says; ``lock``: hold the subscriber's row (PostgreSQL) until
+    the commit, so two clicks at once change their state, and count, once."""
     claims = tokens.verify(purpose, token)
-    subscriber = session.get(Subscriber, claims.subscriber_id)
+    subscriber = session.get(Subscriber, claims.subscriber_id, with_for_update=lock)
     if subscriber is None or subscriber.token_nonce != claims.nonce or subscriber.erased_at is not None:
         raise TokenInvalid(f"this {purpose} link is no longer valid")
-    return subscriber
+    return subscriber, claims
 
 
 def confirm(
@@ -143,12 +151,15 @@ def confirm(
     return subscriber, notice(NoticeKind.welcome, subscriber)
 
 
-def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> None:
-    """Stop all mail to ``subscriber`` at once; doing it again changes nothing."""
+def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> bool:
+    """Stop all mail to ``subscriber`` at once; doing it again changes nothing. Whether it changed."""
     if subscriber.state in (SubscriberState.active, SubscriberState.pending):
         subscriber.state = SubscriberState.unsubscribed
         subscriber.unsubscribed_at = subscriber.updated_at = now
+        subscriber.unsubscribe_recorded = False  # until the caller records the issue its link named
         session.add(subscriber)
+        return True
+    return False
 
 
 def rejoin(session: Session, subscriber: Subscriber, *, now: datetime) -> None:
@@ -156,6 +167,7 @@ def rejoin(session: Session, subscriber: Subscriber, *, now: datetime) -> None:
     if subscriber.state == SubscriberState.unsubscribed and subscriber.erased_at is None:
         subscriber.state = SubscriberState.active
         subscriber.unsubscribed_at = None
+        subscriber.unsubscribe_recorded = False
         subscriber.updated_at = now
         session.add(subscriber)
 

@@ -94,6 +94,7 @@ def web_context(parts: Parts) -> Web:
         consent_text_version=settings.consent_text_version,
         resend_window=settings.confirm_resend_window,
         publisher_zone=settings.timezone,
+        tracking=settings.tracking,
         proof=(
             ProofOfWork(settings.signing_keys[-1], parts.engine, max_number=settings.altcha_max_number)
             if settings.altcha

@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
 from digest.core.clock import utc_now
+from digest.core.engagement import Tracking
 from digest.engagement.clicks import TrackedLinks
 from digest.engagement.opens import OpenPixels
 from digest.issues import review
@@ -67,6 +68,8 @@ class Web:
     opens: OpenPixels | None = None
     # The embedded sign-up form (web/embed.py): its allowed sites, signed timestamps and script.
     embed: Embed | None = None
+    # DIGEST_TRACKING: whether an unsubscribe's record names the reader (``individual`` only).
+    tracking: Tracking = Tracking.aggregate
 
     def now(self) -> datetime:
         return utc_now()

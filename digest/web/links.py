@@ -24,6 +24,7 @@ from digest.core.zones import zone_choices
 from digest.db.models import SubscriberState
 from digest.i18n import N_
 from digest.subscribers import links
+from digest.subscribers.leaving import LeftBy
 from digest.tokens import Purpose
 from digest.web.context import FormDep, Web, WebDep
 from digest.web.pages import secure
@@ -43,10 +44,12 @@ def unsubscribe_page(request: Request, token: str, web: WebDep) -> HTMLResponse:
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
-def unsubscribe(request: Request, token: str, web: WebDep) -> HTMLResponse:
+def unsubscribe(request: Request, token: str, web: WebDep, form: FormDep) -> HTMLResponse:
     # No per-IP limit here: mailbox providers send every one-click POST from a few shared servers, and
     # a refused unsubscribe breaks the 48-hour rule. A forged token costs one HMAC to refuse.
-    links.unsubscribe(web.engine, web.tokens, token, now=web.now())
+    # The page's button says it came from the page; any other POST is a mail client's one-click.
+    by = LeftBy.link if form.get("from") == "page" else LeftBy.one_click
+    links.unsubscribe(web.engine, web.tokens, token, now=web.now(), by=by, tracking=web.tracking)
     return message_page(request, web, N_("You are unsubscribed"), UNSUBSCRIBED)
 
 

@@ -108,7 +108,11 @@ def issue_metrics(reports: list[IssueReport]) -> Iterator[Metric]:
             "Opens set apart as privacy proxies' prefetches or scanners'.",
             lambda r: r.opens.machine,
         ),
-        "unsubscribed": ("Subscribers who left after this issue, before another.", lambda r: r.unsubscribed),
+        "unsubscribed": (
+            "Subscribers who left from this issue's unsubscribe link or one-click header (older links: "
+            "left after this issue, before another).",
+            lambda r: r.unsubscribed,
+        ),
         "bounced": ("Deliveries of the issue bounced or dropped.", lambda r: r.bounced),
         "complaints": ("Spam reports of the issue.", lambda r: r.complained),
     }

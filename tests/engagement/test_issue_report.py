@@ -70,7 +70,7 @@ def test_the_report_counts_the_clicks_readers_made(clicked: int, digest: Digest,
     ]
     topics = {row["topic"]: (row["unique"], row["total"]) for row in report["topics"]}
     assert topics == {"cardiology": (2, 3), "nutrition": (1, 1)}
-    assert report["movement"][0] == {"hours": 1, "clicks": 5, "unique": 2}
+    assert report["movement"][0] == {"hours": 1, "clicks": 5, "unique": 2, "unsubscribed": 0}
     assert (report["unsubscribed"], report["bounced"], report["complained"]) == (0, 0, 0)
 
     exposed = client.get("/metrics").text
