@@ -33,9 +33,8 @@ class LeftBy(enum.StrEnum):
 def record_leaving(
     session: Session, subscriber: Subscriber, issue: int, by: LeftBy, tracking: Tracking, *, now: datetime
 ) -> None:
-    """Append that ``subscriber`` left from issue ``issue`` (naming them under ``individual`` only)."""
-    subscriber.unsubscribe_recorded = True  # the report's older rule skips them (no issue named)
-    session.add(subscriber)
+    """Append that ``subscriber`` left from issue ``issue`` (naming them under ``individual`` only). The
+    state change (``subscriptions.unsubscribe_once``) has marked them ``unsubscribe_recorded``."""
     named = subscriber.id if tracking == Tracking.individual else None
     row = Engagement(
         issue_number=issue, action=UNSUBSCRIBE, source=str(by), visitor="", subscriber_id=named, at=now

@@ -95,8 +95,9 @@ def unsubscribe(
     """Unsubscribe whom the link names; when that changes their state and the link names its issue,
     record which issue they left from (``leaving.py``)."""
     with unit_of_work(engine) as session:
-        subscriber, claims = subscriptions.claimed(session, tokens, Purpose.unsubscribe, token, lock=True)
-        if subscriptions.unsubscribe(session, subscriber, now=now) and claims.issue is not None:
+        subscriber, claims = subscriptions.claimed(session, tokens, Purpose.unsubscribe, token)
+        named = claims.issue is not None
+        if subscriptions.unsubscribe_once(session, subscriber, now=now, recorded=named) and claims.issue:
             record_leaving(session, subscriber, claims.issue, by, tracking, now=now)
 
 

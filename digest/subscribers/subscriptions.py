@@ -122,13 +122,10 @@ def subscriber_for(session: Session, tokens: Tokens, purpose: Purpose, token: st
     return claimed(session, tokens, purpose, token)[0]
 
 
-def claimed(
-    session: Session, tokens: Tokens, purpose: Purpose, token: str, *, lock: bool = False
-) -> tuple[Subscriber, TokenClaims]:
-    """``subscriber_for`` and what the token says; ``lock``: hold the subscriber's row (PostgreSQL) until
-    the commit, so two clicks at once change their state, and count, once."""
+def claimed(session: Session, tokens: Tokens, purpose: Purpose, token: str) -> tuple[Subscriber, TokenClaims]:
+    """``subscriber_for`` and what the token says."""
     claims = tokens.verify(purpose, token)
-    subscriber = session.get(Subscriber, claims.subscriber_id, with_for_update=lock)
+    subscriber = session.get(Subscriber, claims.subscriber_id)
     if subscriber is None or subscriber.token_nonce != claims.nonce or subscriber.erased_at is not None:
         raise TokenInvalid(f"this {purpose} link is no longer valid")
     return subscriber, claims
@@ -160,6 +157,29 @@ def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> b
         session.add(subscriber)
         return True
     return False
+
+
+def unsubscribe_once(session: Session, subscriber: Subscriber, *, now: datetime, recorded: bool) -> bool:
+    """``unsubscribe`` as one conditional UPDATE: of two clicks at once (even on SQLite, where the read
+    before it takes no lock) only one changes the state. Whether this one did; ``recorded``: the caller
+    records the issue it came from (``leaving.py``)."""
+    leaving = (
+        update(Subscriber)
+        .where(
+            col(Subscriber.id) == subscriber.id,
+            col(Subscriber.state).in_([SubscriberState.active, SubscriberState.pending]),
+        )
+        .values(
+            state=SubscriberState.unsubscribed,
+            unsubscribed_at=now,
+            updated_at=now,
+            unsubscribe_recorded=recorded,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    changed = session.connection().execute(leaving).rowcount == 1
+    session.refresh(subscriber)
+    return changed
 
 
 def rejoin(session: Session, subscriber: Subscriber, *, now: datetime) -> None:

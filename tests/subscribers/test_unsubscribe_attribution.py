@@ -5,6 +5,7 @@ counts them for the first. Links from before links named their issue still unsub
 older rule); a token whose issue was changed is refused; the record names no reader under aggregate."""
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
-from sqlmodel import select
+from sqlmodel import col, select
 
 from digest.core.engagement import Tracking
 from digest.db.engine import unit_of_work
@@ -191,3 +192,34 @@ def test_under_individual_tracking_the_record_names_the_reader(
 
     rows = unsubscribe_rows(parts.engine)
     assert [(row.issue_number, row.source, row.subscriber_id) for row in rows] == [(1, "one-click", bob)]
+
+
+def test_two_unsubscribes_at_once_count_once(digest: Digest, parts: Parts) -> None:
+    """A mail client's one-click POST and the reader's button at the same moment, for several readers:
+    one change of state each, so one record each."""
+    readers = [f"reader{n}@example.org" for n in range(8)]
+    for reader in readers:
+        digest("subscribers", "add", reader, "--confirmed")
+    with unit_of_work(parts.engine) as session:
+        found = session.exec(select(Subscriber).where(col(Subscriber.email).in_(readers))).all()
+        tokens = [parts.tokens.sign(Purpose.unsubscribe, s.id or 0, s.token_nonce, 1) for s in found]
+    failures: list[BaseException] = []
+    for token in tokens:
+        at_once = threading.Barrier(2)
+
+        def leave(by: LeftBy, token: str = token, at_once: threading.Barrier = at_once) -> None:
+            at_once.wait()
+            try:
+                leaving.unsubscribe(parts.engine, parts.tokens, token, now=datetime.now(UTC), by=by)
+            except Exception as failure:  # a thread's exception would otherwise go unseen
+                failures.append(failure)
+
+        threads = [threading.Thread(target=leave, args=(by,)) for by in LeftBy]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert failures == []
+    assert len(unsubscribe_rows(parts.engine)) == len(readers)
+    assert {state_of(parts.engine, reader) for reader in readers} == {"unsubscribed"}
