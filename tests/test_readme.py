@@ -26,7 +26,7 @@ def test_ci_runs_the_suite_again_a_year_ahead() -> None:
     ahead = [line for line in ci if line.startswith("TESTS_CLOCK_AHEAD_DAYS=")]
     # An absolute path: the processes tests start in other folders must find it too.
     assert ahead == [
-        'TESTS_CLOCK_AHEAD_DAYS=365 PYTHONPATH="$PWD/tests/clock_ahead" .venv/bin/python -m pytest'
+        'TESTS_CLOCK_AHEAD_DAYS=365 PYTHONPATH="$PWD/tests/clock_ahead" .venv/bin/python -m pytest -n 2'
     ]
 
 
