@@ -348,8 +348,9 @@ class EditorialAction(SQLModel, table=True):
 
 
 class Engagement(SQLModel, table=True):
-    """One click on a tracked link (or one open, later), appended and never changed: many web processes
-    insert at once without waiting on each other's rows (no unique key, no update), on both databases.
+    """One click on a tracked link, one open, or one unsubscribe from an issue's link (``visitor`` empty),
+    appended and never changed: many web processes insert at once without waiting on each other's rows
+    (no unique key, no update), on both databases.
 
     ``visitor`` is a keyed hash of the client's address and user agent for this issue on this day: it
     sets a scanner's burst apart (``core/engagement.py``) and estimates unique clicks, and names nobody.
