@@ -343,3 +343,42 @@ class OpenTokens:
             case [int(issue), int() | None as subscriber] if issue > 0:
                 return PixelOpen(issue, subscriber)
         raise TokenInvalid("this image is not valid")
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who a per-reader tag names: one subscriber, in the email of one issue."""
+
+    issue: int
+    subscriber: int
+
+
+class ReaderTags:
+    """The per-recipient part of tracked links under ``individual`` tracking (``/r/{token}/{tag}``).
+
+    The link token (``ClickTokens``) is rendered once per issue or variant; the tag, one per recipient
+    and the same for all of their links, is filled in at send time, so the send signs once per reader,
+    not once per link. Its own salt, so no other token passes for one; it names its issue, so a tag from
+    another issue's email does not pass with this issue's links.
+    """
+
+    def __init__(self, keys: list[str]) -> None:
+        self._signer = KeptKeySigner(keys, salt="digest.reader")
+
+    def sign(self, reader: Reader) -> str:
+        return self._signer.sign(f"{reader.subscriber}.{reader.issue}").decode()
+
+    def read(self, tag: str, *, issue: int) -> Reader:
+        """The reader a genuine tag for ``issue`` names; ``TokenInvalid`` otherwise."""
+        invalid = TokenInvalid("this link is not valid")
+        try:
+            value = self._signer.unsign(tag).decode()
+        except (BadSignature, UnicodeDecodeError) as exc:
+            raise invalid from exc
+        parts = value.split(".")
+        if len(parts) != 2 or not all(part.isascii() and part.isdigit() for part in parts):
+            raise invalid
+        reader = Reader(issue=int(parts[1]), subscriber=int(parts[0]))
+        if reader.issue != issue:
+            raise invalid
+        return reader

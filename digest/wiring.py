@@ -29,7 +29,7 @@ from digest.sending.waves import LocalDelivery
 from digest.sources import FetchRules, Source, open_sources
 from digest.subscribers.engaged import EngagementCounting
 from digest.subscribers.notices import NoticeSender, NoticeSettings
-from digest.tokens import ApiTokens, ClickTokens, OpenTokens, PixelOpen, Purpose, Tokens
+from digest.tokens import ApiTokens, ClickTokens, OpenTokens, PixelOpen, Purpose, ReaderTags, Tokens
 
 T = TypeVar("T")
 
@@ -134,8 +134,10 @@ class Parts:
     def tracked_links(self) -> TrackedLinks:
         """What ``/r/{token}`` needs; with ``DIGEST_TRACKING=off`` it records nothing."""
         off = self.settings.tracking == Tracking.off
-        recorder = None if off else ClickRecorder(self.engine, self.settings.signing_keys[-1])
-        return TrackedLinks(self.click_tokens, recorder)
+        individual = self.settings.tracking == Tracking.individual
+        keys = self.settings.signing_keys
+        recorder = None if off else ClickRecorder(self.engine, keys[-1], individual=individual)
+        return TrackedLinks(self.click_tokens, recorder, ReaderTags(keys))
 
     @cached_property
     def open_pixels(self) -> OpenPixels:

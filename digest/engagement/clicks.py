@@ -14,7 +14,7 @@ from sqlalchemy import Engine, insert
 
 from digest.core.engagement import TrackedLink, is_scanner, visitor_hash, visitor_key
 from digest.db.models import Engagement
-from digest.tokens import ClickTokens
+from digest.tokens import ClickTokens, ReaderTags
 
 
 @dataclass(frozen=True)
@@ -34,16 +34,19 @@ class Visit:
 class ClickRecorder:
     """Appends clicks for the web app; one per process, shared by its threads."""
 
-    def __init__(self, engine: Engine, secret: str) -> None:
+    def __init__(self, engine: Engine, secret: str, *, individual: bool = False) -> None:
         self._engine = engine
         self._key = visitor_key(secret)
+        self._individual = individual  # DIGEST_TRACKING=individual: a click may name its reader
 
     def visitor(self, issue: int, visit: Visit, at: datetime) -> str:
         """The same for one client on one issue all day, different the next day and for another issue."""
         return visitor_hash(self._key, issue, at, visit.address, visit.user_agent)
 
-    def record(self, link: TrackedLink, visit: Visit, *, at: datetime) -> bool:
-        """Record ``visit`` following ``link`` if it counts; whether it was recorded."""
+    def record(self, link: TrackedLink, visit: Visit, *, at: datetime, subscriber: int | None = None) -> bool:
+        """Record ``visit`` following ``link`` if it counts; whether it was recorded. ``subscriber``
+        (a per-reader link's) is stored under ``individual`` tracking only: after a switch back to
+        ``aggregate`` the links of earlier emails still count, naming nobody."""
         if not visit.counts:
             return False
         row = {
@@ -54,6 +57,7 @@ class ClickRecorder:
             "source": "redirect",
             "visitor": self.visitor(link.issue, visit, at),
             "at": at,
+            "subscriber_id": subscriber if self._individual else None,
         }
         with self._engine.begin() as connection:
             connection.execute(insert(Engagement), row)
@@ -67,3 +71,4 @@ class TrackedLinks:
 
     tokens: ClickTokens
     recorder: ClickRecorder | None
+    readers: ReaderTags
