@@ -14,11 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from digest.core.topics import EVERYTHING
-from digest.db.models import Delivery, Issue, ProviderEvent, Subscriber, SubscriberState, Suppression
+from digest.db.models import (
+    Delivery,
+    Engagement,
+    Issue,
+    ProviderEvent,
+    Subscriber,
+    SubscriberState,
+    Summary,
+    Suppression,
+)
 from digest.subscribers.records import (
     Consent,
     consent_fields,
@@ -240,7 +250,32 @@ def export(session: Session, subscriber: Subscriber) -> dict[str, Any]:
             {"event": event, "at": when(at), "reason": reason, "outcome": outcome}
             for event, at, reason, outcome in events
         ],
+        "engagement": engagement_of(session, subscriber),
+        "engagement_note": (
+            "what you did with each issue: each click (on which summary, and which link), open and "
+            "unsubscribe; kept only when the publisher says it tracks each reader, empty otherwise"
+        ),
     }
+
+
+def engagement_of(session: Session, subscriber: Subscriber) -> list[dict[str, Any]]:
+    """The reader's clicks, opens and unsubscribes (rows name them under individual tracking only)."""
+    engaged = session.execute(
+        sa_select(
+            col(Engagement.issue_number),
+            col(Summary.title),
+            col(Engagement.action),
+            col(Engagement.kind),
+            col(Engagement.at),
+        )
+        .outerjoin(Summary, col(Summary.id) == col(Engagement.summary_id))
+        .where(col(Engagement.subscriber_id) == subscriber.id)
+        .order_by(col(Engagement.at), col(Engagement.id))
+    )
+    return [
+        {"issue": number, "summary": title, "at": at.isoformat(), "action": action, "link": kind or None}
+        for number, title, action, kind, at in engaged
+    ]
 
 
 def erase(session: Session, subscriber: Subscriber, *, now: datetime) -> None:
@@ -270,3 +305,5 @@ def erase(session: Session, subscriber: Subscriber, *, now: datetime) -> None:
     session.execute(
         update(ProviderEvent).where(col(ProviderEvent.subscriber_id) == subscriber.id).values(reason=None)
     )
+    # What they clicked and opened, under individual tracking: gone with them (counts drop with it).
+    session.execute(delete(Engagement).where(col(Engagement.subscriber_id) == subscriber.id))

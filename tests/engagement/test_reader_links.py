@@ -7,12 +7,15 @@ gets the link-problem page and nothing is recorded. Under ``aggregate`` a tagged
 did but the stored click names nobody; a recorder for ``individual`` stores the reader's id.
 """
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
+from digest.db.models import Summary
 from digest.engagement.clicks import ClickRecorder, Visit
 from digest.tokens import ClickTokens, Reader, ReaderTags, TokenInvalid
 from digest.wiring import Parts
@@ -90,3 +93,32 @@ def test_under_individual_a_click_stores_its_reader_and_tags_are_their_own_token
     assert individual.record(link, visit, at=now)  # a link without a tag (a test copy) names nobody
     assert individual.record(link, visit, at=now, subscriber=42)
     assert sorted(row.subscriber_id or 0 for row in clicks(parts.engine)) == [0, 42]
+
+
+def test_the_readers_export_shows_their_clicks_and_erasing_them_removes_them(
+    client: TestClient, outbox: Path, digest: Digest, env: dict[str, str], parts: Parts
+) -> None:
+    sent_link(client, outbox, digest, env, parts)
+    links = [
+        parts.click_tokens.read(url.rsplit("/", 1)[1]) for url in tracked_links(digests(outbox, READER)[0])[0]
+    ]
+    link = next(link for link in links if link.summary is not None)
+    found = subscriber(parts.engine, READER)
+    assert found is not None
+    recorder = ClickRecorder(parts.engine, parts.settings.signing_keys[-1], individual=True)
+    visit = Visit(address="192.0.2.1", user_agent=BROWSER)
+    at = datetime.now(UTC)
+    recorder.record(link, visit, at=at, subscriber=found.id)
+    recorder.record(link, visit, at=at)  # someone's click naming nobody: it stays
+    [clicked] = json.loads(digest("subscribers", "export", READER).stdout)["engagement"]
+    assert clicked["issue"] == link.issue
+    assert clicked["action"] == "click"
+    assert clicked["link"] == str(link.kind)
+    assert clicked["at"].startswith(at.date().isoformat())
+    with Session(parts.engine) as session:
+        shown = session.get(Summary, link.summary)
+        assert shown is not None
+        assert clicked["summary"] == shown.title
+
+    digest("subscribers", "erase", READER)
+    assert [row.subscriber_id for row in clicks(parts.engine)] == [None]
