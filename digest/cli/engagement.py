@@ -54,6 +54,7 @@ def table(report: IssueReport) -> str:
         f"  opens (estimate) {report.opens.unique:>6}  ({percent(report.open_rate)} of delivered; "
         f"{report.opens.total} opens, machine opens set apart: {report.opens.machine})",
         f"  unsubscribed   {report.unsubscribed:>8}  ({percent(report.unsubscribe_rate)})",
+        f"  {report.readers_counted}",
         f"  bounced        {report.bounced:>8}",
         f"  complained     {report.complained:>8}",
         "",

@@ -97,6 +97,19 @@ class IssueReport:
     topics: tuple[tuple[str, Count], ...]  # most unique clicks first
     movement: tuple[Moment, ...]
     opens: Opens = field(default_factory=Opens)  # an estimate, machine opens apart (``engagement/opens.py``)
+    named_clicks: int = 0  # people's clicks that name their subscriber (``individual`` tracking)
+
+    @property
+    def readers_counted(self) -> str:
+        """How distinct readers were counted: exactly when every click names its subscriber."""
+        if self.clicks.total and self.named_clicks == self.clicks.total:
+            return "Readers are distinct subscribers, counted exactly (individual tracking)."
+        if self.named_clicks:
+            return (
+                "Readers are distinct subscribers where a click names one (individual tracking), and "
+                "distinct visitors, an estimate, where it does not."
+            )
+        return "Readers are distinct visitors (one client on one day), an estimate."
 
     @property
     def open_rate(self) -> float:
@@ -143,6 +156,7 @@ def issue_report(session: Session, number: int, *, now: datetime) -> IssueReport
         topics=by_topic(clicks, {sid: topics for sid, _, topics in titled}),
         movement=movement(clicks, issue.send_started_at, now, left),
         opens=issue_opens(session, issue, scanners),
+        named_clicks=sum(click.who.startswith("s") for click in clicks),
     )
 
 
@@ -295,6 +309,7 @@ def as_json(report: IssueReport) -> dict[str, object]:
         "unsubscribed": report.unsubscribed,
         "unsubscribe_rate": round(report.unsubscribe_rate, 4),
         "clicks": {"unique": report.clicks.unique, "total": report.clicks.total},
+        "readers_counted": report.readers_counted,
         "click_rate": round(report.click_rate, 4),
         "machine_clicks": report.machine_clicks,
         "note_clicks": report.note_clicks,

@@ -122,3 +122,23 @@ def test_the_readers_export_shows_their_clicks_and_erasing_them_removes_them(
 
     digest("subscribers", "erase", READER)
     assert [row.subscriber_id for row in clicks(parts.engine)] == [None]
+
+
+def test_under_individual_the_report_counts_distinct_subscribers_exactly_and_says_so(
+    client: TestClient, outbox: Path, digest: Digest, env: dict[str, str], parts: Parts
+) -> None:
+    link = parts.click_tokens.read(sent_link(client, outbox, digest, env, parts).rsplit("/", 1)[1])
+    before = json.loads(digest("report", str(link.issue), "--json").stdout)
+    assert before["readers_counted"].endswith("an estimate.")
+    recorder = ClickRecorder(parts.engine, parts.settings.signing_keys[-1], individual=True)
+    at = datetime.now(UTC)
+    # One reader from phone and laptop (two visitors), another from one: two readers, three clicks.
+    for address, reader in (("192.0.2.1", 42), ("192.0.2.2", 42), ("192.0.2.3", 43)):
+        recorder.record(link, Visit(address=address, user_agent=BROWSER), at=at, subscriber=reader)
+    report = json.loads(digest("report", str(link.issue), "--json").stdout)
+    assert report["clicks"] == {"unique": 2, "total": 3}
+    assert (
+        report["readers_counted"]
+        == "Readers are distinct subscribers, counted exactly (individual tracking)."
+    )
+    assert "counted exactly" in digest("report", str(link.issue)).stdout
