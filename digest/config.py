@@ -5,35 +5,25 @@ environment. Defaults serve the demo and development only: ``Settings.check()`` 
 """
 
 import hashlib
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from digest import config_values as values
 from digest.core.addresses import domain_of, is_public_domain
-from digest.core.contrast import hex_colour
-from digest.core.durations import parse_duration
 from digest.core.engagement import Tracking
 from digest.core.origins import parse_origins
-from digest.errors import ConfigError, InvalidInput
-from digest.i18n import N_, language, shipped_languages
-from digest.rendering.palette import DEFAULT_BRAND, brand_problem
+from digest.errors import ConfigError
+from digest.i18n import N_, language
+from digest.rendering.palette import DEFAULT_BRAND
 
 DEVELOPMENT_SECRET = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
 
 Environment = Literal["development", "test", "production"]
-# Stores of the `limits` package that count moving windows (memcached cannot): DIGEST_RATE_LIMIT_STORAGE.
-RATE_LIMIT_STORES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 EmailBackend = Literal["outbox", "console", "smtp", "sendgrid", "memory"]
-
-# DIGEST_EDITORS: ``name:argon2-hash`` pairs, comma-separated. A PHC argon2 hash holds commas itself
-# (``m=65536,t=3,p=4``), so entries are read by their shape, not split on commas.
-ARGON2_HASH = r"\$argon2(?:id|i|d)\$(?:v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}"
-EDITOR_ENTRY = re.compile(rf"\s*(?P<name>[A-Za-z0-9._@-]{{1,100}})\s*:\s*(?P<hash>{ARGON2_HASH})\s*(?:,|$)")
 
 
 class Settings(BaseSettings):
@@ -253,12 +243,7 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _duration(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        try:
-            return parse_duration(value)
-        except InvalidInput as exc:  # a ValueError, so that the message names the variable
-            raise ValueError(str(exc)) from exc
+        return values.duration(value)
 
     @field_validator("send_lease")
     @classmethod
@@ -285,60 +270,33 @@ class Settings(BaseSettings):
     @classmethod
     def _editors(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_editors(value)
+            values.parse_editors(value)
         return value
 
     @field_validator("rate_limit_storage")
     @classmethod
     def _rate_limit_storage(cls, value: str) -> str:
-        scheme = urlsplit(value).scheme
-        if scheme not in RATE_LIMIT_STORES:
-            raise ValueError(
-                f"unknown rate-limit store {value!r}: use memory:// or a Redis URL such as "
-                "redis://127.0.0.1:6379 (schemes: " + ", ".join(RATE_LIMIT_STORES) + ")"
-            )
-        return value
+        return values.rate_limit_store(value)
 
     @field_validator("brand_color")
     @classmethod
     def _brand_color(cls, value: str) -> str:
-        colour = hex_colour(value)
-        problem = brand_problem(colour)
-        if problem:
-            raise ValueError(problem)
-        return colour
+        return values.brand_colour(value)
 
     @field_validator("logo_url")
     @classmethod
     def _logo_url(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        parts = urlsplit(value.strip())
-        if parts.scheme != "https" or not parts.netloc or any(ch.isspace() for ch in value.strip()):
-            raise ValueError(f"must be an https:// address of an image without spaces, got {value!r}")
-        return value.strip()
+        return values.logo_url(value)
 
     @field_validator("embed_origins")
     @classmethod
     def _embed_origins(cls, value: str) -> str:
-        try:
-            parse_origins(value)
-        except InvalidInput as exc:  # a ValueError, so that pydantic names the variable
-            raise ValueError(str(exc)) from exc
-        return value
+        return values.embed_origins(value)
 
     @field_validator("language")
     @classmethod
     def _language(cls, value: str) -> str:
-        if value not in shipped_languages():
-            raise ValueError(
-                f"no catalogue ships for {value!r}; choose one of " + ", ".join(shipped_languages())
-            )
-        try:
-            language(value)  # compiled now, so a broken catalogue stops start-up, not the first email
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from exc
-        return value
+        return values.shipped_language(value)
 
     @field_validator("tracking")
     @classmethod
@@ -363,10 +321,7 @@ class Settings(BaseSettings):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"DIGEST_BASE_URL must be an http(s) URL, got {value!r}")
-        return value.rstrip("/")
+        return values.base_url(value)
 
     @property
     def signing_keys(self) -> list[str]:
@@ -387,7 +342,7 @@ class Settings(BaseSettings):
     @property
     def editor_accounts(self) -> dict[str, str]:
         """Editor name -> argon2 password hash, from ``DIGEST_EDITORS``."""
-        return parse_editors(self.editors or "")
+        return values.parse_editors(self.editors or "")
 
     @property
     def embed_origin_list(self) -> tuple[str, ...]:
@@ -423,25 +378,6 @@ class Settings(BaseSettings):
                 f"DIGEST_FROM must be an address at a real domain while DIGEST_ENV={self.env} (mail from "
                 f"{domain_of(self.from_) or 'no domain'} is refused or taken for spam): got {self.from_!r}"
             )
-
-
-def parse_editors(value: str) -> dict[str, str]:
-    """``name:argon2-hash`` pairs, comma-separated; ``ValueError`` naming the first entry that is not one."""
-    editors: dict[str, str] = {}
-    position = 0
-    while value[position:].strip():
-        entry = EDITOR_ENTRY.match(value, position)
-        if entry is None:
-            shown = value[position:].strip().split(":", 1)[0][:40]
-            raise ValueError(
-                "expected name:argon2-hash pairs separated by commas; the entry starting "
-                f"{shown!r} is not one (a hash looks like $argon2id$v=19$m=65536,t=3,p=4$salt$hash)"
-            )
-        if entry.group("name") in editors:
-            raise ValueError(f"the editor {entry.group('name')!r} is listed twice")
-        editors[entry.group("name")] = entry.group("hash")
-        position = entry.end()
-    return editors
 
 
 def load_settings() -> Settings:
