@@ -223,7 +223,13 @@ def work_once(parts: Parts, sender: IssueSender, stopping: threading.Event) -> b
     )
     if open_send is None:
         return False
-    report = sender.send(open_send)
+    try:
+        report = sender.send(open_send)
+    except InvalidState:
+        # Another worker finished the send between the look and the join: nothing is left for this one.
+        if open_send_number(parts) == open_send:
+            raise
+        return False
     if report.sent + report.failed + report.skipped == 0 and report.waiting:
         return False
     line = describe_send(report)
