@@ -207,9 +207,12 @@ class Settings(BaseSettings):
     nothing is done."""
     tracking: Tracking = Tracking.aggregate
     """What the links of a digest record: `off` (links go straight to their address, nothing is
-    recorded) or `aggregate` (links pass through `/r/...`, which counts clicks per issue, summary and
-    topic and records no reader). `individual` (which subscriber clicked) is not built yet and is
-    refused."""
+    recorded), `aggregate` (links pass through `/r/...`, which counts clicks per issue, summary and
+    topic and records no reader) or `individual` (each reader's links, and open pixel, carry a signed
+    tag naming them, `/r/{token}/{tag}`: which subscriber clicked or opened is recorded, shown in their
+    data export and erased with them; the sign-up page and every digest's footer say so). Applies to
+    issues rendered after the change; an issue rendered under `individual` and sent under another
+    setting carries no reader's tag."""
     track_opens: bool = False
     """Count opens with a 1x1 image in the HTML part of each digest (`/o/{token}.gif`), reported as an
     estimate with machine opens (privacy proxies, prefetches) set apart. Needs `DIGEST_TRACKING` other than
@@ -297,15 +300,6 @@ class Settings(BaseSettings):
     @classmethod
     def _language(cls, value: str) -> str:
         return values.shipped_language(value)
-
-    @field_validator("tracking")
-    @classmethod
-    def _tracking(cls, value: Tracking) -> Tracking:
-        if value == Tracking.individual:
-            raise ValueError(
-                "DIGEST_TRACKING=individual is not built yet: use aggregate (the default) or off"
-            )
-        return value
 
     @field_validator("track_opens")
     @classmethod

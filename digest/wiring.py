@@ -106,6 +106,7 @@ class Parts:
             track=self.click_link if tracking else None,
             language=language(settings.language),
             pixel=self.pixel_link if settings.track_opens else None,
+            per_reader=settings.tracking == Tracking.individual,
         )
 
     @property
@@ -114,8 +115,8 @@ class Parts:
         return tracking_notice(self.settings.tracking, words=words, opens=self.settings.track_opens)
 
     def pixel_link(self, issue: int) -> str:
-        """The open pixel of a render of issue ``issue``: ``/o/{token}.gif``, the same for all its readers.
-        (Under ``individual`` tracking a per-reader pixel would sign ``PixelOpen(issue, subscriber)``.)"""
+        """The open pixel of a render of issue ``issue``: ``/o/{token}.gif``, the same for all its
+        readers (under ``individual`` tracking the render adds each one's tag: ``/o/{token}/{tag}.gif``)."""
         return f"{self.settings.base_url}/o/{self.open_tokens.sign(PixelOpen(issue))}.gif"
 
     @cached_property
@@ -137,14 +138,19 @@ class Parts:
         individual = self.settings.tracking == Tracking.individual
         keys = self.settings.signing_keys
         recorder = None if off else ClickRecorder(self.engine, keys[-1], individual=individual)
-        return TrackedLinks(self.click_tokens, recorder, ReaderTags(keys))
+        return TrackedLinks(self.click_tokens, recorder, self.reader_tags)
+
+    @cached_property
+    def reader_tags(self) -> ReaderTags:
+        """The per-reader part of tracked links and pixels (``individual`` tracking)."""
+        return ReaderTags(self.settings.signing_keys)
 
     @cached_property
     def open_pixels(self) -> OpenPixels:
         """What ``/o/{token}.gif`` needs; without ``DIGEST_TRACK_OPENS`` it records nothing."""
         clicks = self.tracked_links.recorder
         recorder = OpenRecorder(self.engine, clicks) if self.settings.track_opens and clicks else None
-        return OpenPixels(self.open_tokens, recorder)
+        return OpenPixels(self.open_tokens, recorder, self.reader_tags)
 
     def provider_counting(self) -> EngagementCounting:
         """How the provider's own open and click events count (``core/provider_counts.py``), for one
@@ -178,7 +184,11 @@ class Parts:
 
     def sender(self) -> IssueSender:
         """An issue sender on the configured mailer, with the send settings."""
-        send_settings = taken(SendSettings, self.settings, SEND_SETTINGS, local=self.local_delivery())
+        individual = self.settings.tracking == Tracking.individual
+        readers = self.reader_tags if individual else None
+        send_settings = taken(
+            SendSettings, self.settings, SEND_SETTINGS, local=self.local_delivery(), readers=readers
+        )
         return IssueSender(self.engine, self.mailer(), self.tokens, send_settings, self.renderer)
 
     def local_delivery(self) -> LocalDelivery | None:

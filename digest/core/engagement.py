@@ -15,7 +15,7 @@ import enum
 import hashlib
 import hmac
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from gettext import NullTranslations
@@ -120,6 +120,20 @@ def rate(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
+def individual_notice(gettext: Callable[[str], str], *, opens: bool) -> str:
+    """What readers are told under ``individual`` tracking: their own clicks (and opens) are recorded."""
+    if opens:
+        return gettext(
+            "Links in our emails pass through our site, which records which links you follow, and an "
+            "invisible image in each email records when you open it. You can download that record, or erase "
+            "it with the rest of your data, from your preferences page."
+        )
+    return gettext(
+        "Links in our emails pass through our site, which records which links you follow. You can download "
+        "that record, or erase it with the rest of your data, from your preferences page."
+    )
+
+
 def tracking_notice(tracking: Tracking, *, words: NullTranslations | None = None, opens: bool = False) -> str:
     """What the sign-up page and every digest's footer tell readers about the tracking that applies, in
     the language of ``words`` (the catalogue of ``DIGEST_LANGUAGE``; English without); ``opens``: an
@@ -127,6 +141,8 @@ def tracking_notice(tracking: Tracking, *, words: NullTranslations | None = None
     gettext = (words or NullTranslations()).gettext
     if tracking == Tracking.off:
         return gettext("Links in our emails go straight to their pages: we do not count who reads or clicks.")
+    if tracking == Tracking.individual:
+        return individual_notice(gettext, opens=opens)
     if opens:
         return gettext(
             "Links in our emails pass through our site, which counts clicks per summary without recording "

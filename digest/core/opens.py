@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 # The pixel as a render writes it into an email's HTML (``templates/email/digest.mjml.j2``).
-PIXEL_TAG = re.compile(r'<img\b[^>]*\bsrc="[^"]*/o/[A-Za-z0-9_.\-]+\.gif"[^>]*>')
+PIXEL_TAG = re.compile(r'<img\b[^>]*\bsrc="[^"]*/o/[A-Za-z0-9_.\-/]+\.gif"[^>]*>')
 # An open this soon after the send (or a wave) began is a fetch on delivery.
 PREFETCH_WINDOW = timedelta(seconds=60)
 # Apple's own network: Mail Privacy Protection fetches images from it.

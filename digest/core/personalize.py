@@ -39,6 +39,12 @@ def neutralised(text: str) -> str:
     return _PREFIX.sub("\\1\u200b\\2", text)
 
 
+def kept(text: str, marker: Marker) -> str:
+    """``text`` (words from outside whose links a template followed with ``marker``) neutralised, with
+    ``marker`` alone put back where it was cut: a template may then print it as it is."""
+    return neutralised(text).replace(_PREFIX.sub("\\1\u200b\\2", marker), marker)
+
+
 def new_key() -> str:
     """A fresh marker key for one render: 128 random bits, hex (no escaping needed anywhere)."""
     return secrets.token_hex(16)
@@ -48,23 +54,47 @@ def new_key() -> str:
 class RecipientLinks:
     unsubscribe: str
     preferences: str
+    reader: str = ""
+    """What follows each tracked link and the open pixel's token under ``individual`` tracking: ``/{tag}``
+    naming the reader (``tokens.ReaderTags``); ``""`` leaves them the links every reader shares (a test
+    copy, a preview, a render sent after tracking went back to ``aggregate``)."""
 
 
 @dataclass(frozen=True)
 class Markers:
-    """The markers of one render, written with its key."""
+    """The markers of one render, written with its key. ``per_reader``: the render placed the reader
+    marker (``individual`` tracking), so it is filled too; otherwise it is never a substitution."""
 
     unsubscribe: Marker
     preferences: Marker
+    reader: Marker
+    per_reader: bool = False
 
     @classmethod
-    def of(cls, key: str) -> "Markers":
+    def of(cls, key: str, *, per_reader: bool = False) -> "Markers":
         if not _KEY.fullmatch(key):
             raise ValueError("a render's marker key is 32 hex digits")
-        return cls(Marker(f"__DIGEST_UNSUBSCRIBE_URL_{key}__"), Marker(f"__DIGEST_PREFERENCES_URL_{key}__"))
+        return cls(
+            Marker(f"__DIGEST_UNSUBSCRIBE_URL_{key}__"),
+            Marker(f"__DIGEST_PREFERENCES_URL_{key}__"),
+            Marker(f"__DIGEST_READER_{key}__"),
+            per_reader,
+        )
+
+    @classmethod
+    def of_render(cls, key: str, html: str) -> "Markers":
+        """The markers of a stored render whose HTML is ``html``: per reader if it holds the reader's."""
+        markers = cls.of(key)
+        return cls.of(key, per_reader=markers.reader in html)
 
     def values(self, links: RecipientLinks) -> dict[str, str]:
         """Marker -> value, as a mail backend substitutes them."""
+        if self.per_reader:
+            return {
+                self.unsubscribe: links.unsubscribe,
+                self.preferences: links.preferences,
+                self.reader: links.reader,
+            }
         return {self.unsubscribe: links.unsubscribe, self.preferences: links.preferences}
 
 
@@ -73,10 +103,15 @@ class Personalizer:
 
     def __init__(self, document: str, markers: Markers | None) -> None:
         """``markers``: the render's own (``None``: a document with none, such as a notice)."""
-        self._markers = markers or Markers(Marker(""), Marker(""))
+        self._markers = markers or Markers(Marker(""), Marker(""), Marker(""))
         pieces = [document]
         if markers is not None:
-            split = re.compile(f"({re.escape(markers.unsubscribe)}|{re.escape(markers.preferences)})")
+            placed = [
+                markers.unsubscribe,
+                markers.preferences,
+                *([markers.reader] if markers.per_reader else []),
+            ]
+            split = re.compile("(" + "|".join(map(re.escape, placed)) + ")")
             pieces = split.split(document)
         self._literals = pieces[0::2]
         self._slots = [str(marker) for marker in pieces[1::2]]

@@ -37,7 +37,7 @@ class ClickRecorder:
     def __init__(self, engine: Engine, secret: str, *, individual: bool = False) -> None:
         self._engine = engine
         self._key = visitor_key(secret)
-        self._individual = individual  # DIGEST_TRACKING=individual: a click may name its reader
+        self.individual = individual  # DIGEST_TRACKING=individual: a click may name its reader
 
     def visitor(self, issue: int, visit: Visit, at: datetime) -> str:
         """The same for one client on one issue all day, different the next day and for another issue."""
@@ -57,7 +57,7 @@ class ClickRecorder:
             "source": "redirect",
             "visitor": self.visitor(link.issue, visit, at),
             "at": at,
-            "subscriber_id": subscriber if self._individual else None,
+            "subscriber_id": subscriber if self.individual else None,
         }
         with self._engine.begin() as connection:
             connection.execute(insert(Engagement), row)

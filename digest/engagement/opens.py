@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from digest.core.opens import MachineReason, Open, OpenKind, machine_opens, proxy_fetch
 from digest.db.models import Engagement, Issue, IssueWave
 from digest.engagement.clicks import ClickRecorder, Visit
-from digest.tokens import OpenTokens, PixelOpen
+from digest.tokens import OpenTokens, PixelOpen, ReaderTags, TokenInvalid
 
 # The pixel: a transparent 1x1 GIF (43 bytes).
 PIXEL_GIF = bytes.fromhex(
@@ -43,7 +43,8 @@ class OpenRecorder:
             "kind": str(kind),
             "source": "pixel",
             "visitor": self._clicks.visitor(opened.issue, visit, at),
-            "subscriber_id": opened.subscriber,
+            # The reader only under ``individual`` tracking, whatever the pixel says.
+            "subscriber_id": opened.subscriber if self._clicks.individual else None,
             "at": at,
         }
         with self._engine.begin() as connection:
@@ -58,6 +59,21 @@ class OpenPixels:
 
     tokens: OpenTokens
     recorder: OpenRecorder | None
+    readers: ReaderTags | None = None
+
+    def opened(self, token: str, tag: str | None) -> PixelOpen | None:
+        """What a pixel's address names: its issue, and under ``individual`` tracking the reader its tag
+        (``/o/{token}/{tag}.gif``) names; ``None`` when the token or the tag is not genuine, or the tag
+        names another issue (a GIF is answered all the same, and nothing recorded)."""
+        try:
+            pixel = self.tokens.read(token)
+            if tag is None:
+                return pixel
+            if self.readers is None:
+                return None
+            return PixelOpen(pixel.issue, self.readers.read(tag, issue=pixel.issue).subscriber)
+        except TokenInvalid:
+            return None
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def filled_for_preview(document: str, markers: str, *, base_url: str) -> str:
         preferences=f"{base_url}/preferences/preview",
     )
     # No open pixel: an editor looking at the issue is no reader opening it.
-    return without_pixel(Personalizer(document, Markers.of(markers)).fill(links))
+    return without_pixel(Personalizer(document, Markers.of_render(markers, document)).fill(links))
 
 
 def trail(session: Session, issue: Issue) -> list[EditorialAction]:

@@ -12,7 +12,7 @@ from digest.core.direction import Direction, direction
 from digest.core.engagement import LinkKind, TrackedLink
 from digest.core.evidence import Evidence, Tone, evidence
 from digest.core.inline import emphasis_html, words
-from digest.core.personalize import Markers, neutralised, new_key
+from digest.core.personalize import Marker, Markers, kept, neutralised, new_key
 from digest.errors import DigestError
 from digest.i18n import ENGLISH, Language
 from digest.rendering.note import note_html, note_links
@@ -26,12 +26,21 @@ PREHEADER_PADDING = "\u034f\u00a0" * 90
 
 def outside_words(value: object) -> object:
     """Every value a template prints passes here: none may carry a per-recipient marker but the
-    template's own (``core/personalize.py``). Sanitised HTML (the editor's note) stays HTML."""
+    template's own (``core/personalize.py``). Sanitised HTML (the editor's note) stays HTML; a note already
+    cut with its reader markers kept (``MarkedUp``) passes as it is."""
+    if isinstance(value, MarkedUp):
+        return value
     if isinstance(value, Markup):
         return Markup(neutralised(str(value)))  # noqa: S704 - already sanitised HTML, only cut here
     if isinstance(value, str):
         return neutralised(value)
     return value
+
+
+class MarkedUp(Markup):
+    """Sanitised HTML already neutralised, in which only the render's own reader marker remains."""
+
+    __slots__ = ()
 
 
 def emphasis(text: str) -> Markup:
@@ -125,6 +134,8 @@ class IssueView:
     note: str = ""
     # What each link of the note becomes (a tracked link) in the HTML and the text; ``None``: itself.
     note_link: Callable[[str], str] | None = field(default=None, compare=False)
+    # The reader marker the note's tracked links carry under ``individual`` tracking (``""``: none).
+    reader: str = field(default="", compare=False)
 
     @property
     def count(self) -> int:
@@ -133,12 +144,14 @@ class IssueView:
     @property
     def note_paragraphs(self) -> list[str]:
         note = note_links(self.note, self.note_link) if self.note_link else self.note
-        return [part.strip() for part in note.split("\n\n") if part.strip()]
+        parts = [part.strip() for part in note.split("\n\n") if part.strip()]
+        return [Marker(kept(part, Marker(self.reader))) for part in parts] if self.reader else parts
 
     @property
     def note_html(self) -> Markup:
         """The note's Markdown as sanitised, inline-styled HTML (the text part shows the Markdown)."""
-        return note_html(self.note, link_color=STYLE["link"], link=self.note_link)
+        html = note_html(self.note, link_color=STYLE["link"], link=self.note_link)
+        return MarkedUp(kept(html, Marker(self.reader))) if self.reader else html
 
 
 @dataclass(frozen=True)
@@ -208,11 +221,15 @@ class Renderer:
         track: Callable[[TrackedLink], str] | None = None,
         language: Language = ENGLISH,
         pixel: Callable[[int], str] | None = None,
+        per_reader: bool = False,
     ) -> None:
         """``track``: the address of a tracked link (``DIGEST_TRACKING``); ``None``: links as written.
         ``language``: the words, direction and dates of ``DIGEST_LANGUAGE``. ``pixel``: the address of
-        an issue's open pixel, from its number (``DIGEST_TRACK_OPENS``); ``None``: no pixel."""
+        an issue's open pixel, from its number (``DIGEST_TRACK_OPENS``); ``None``: no pixel.
+        ``per_reader`` (``individual`` tracking): each tracked link and the pixel end with the render's
+        reader marker, which the send fills with each reader's tag."""
         self.site = site
+        self.per_reader = per_reader
         self.track = track
         self.pixel = pixel
         self.language = language
@@ -236,10 +253,11 @@ class Renderer:
         self._text.filters.update(inline=words, words=words)
 
     def render_issue(self, issue: IssueView) -> RenderedEmail:
-        if self.track is not None:
-            issue = tracked(issue, self.track)
         key = new_key()
         markers = Markers.of(key)
+        reader = markers.reader if self.per_reader else ""
+        if self.track is not None:
+            issue = tracked(issue, self.track, Marker(reader))
         links = {
             "unsubscribe": markers.unsubscribe,
             "preferences": markers.preferences,
@@ -254,11 +272,18 @@ class Renderer:
             "preheader_padding": PREHEADER_PADDING,
             "legend": any(item.evidence for item in issue.featured),
             # One pixel per render (an issue or a variant): the same for every reader of it.
-            "pixel": self.pixel(issue.number) if self.pixel is not None else "",
+            "pixel": self.pixel_of(issue.number, reader),
             "dark_css": Markup(dark_css(self.site.brand_color)),  # noqa: S704 - our rules, a checked hex colour
         }
         rendered = self._render("digest", issue.subject, context)
         return RenderedEmail(rendered.subject, rendered.html, rendered.text, markers=key)
+
+    def pixel_of(self, issue: int, reader: str) -> str:
+        """The render's open pixel (``""``: none), its token followed by ``reader``, the reader marker."""
+        if self.pixel is None:
+            return ""
+        url = self.pixel(issue)
+        return Marker(url.removesuffix(".gif") + reader + ".gif") if reader else url
 
     def render_notice(self, notice: NoticeView) -> RenderedEmail:
         context = {
@@ -275,14 +300,18 @@ class Renderer:
         return RenderedEmail(subject=subject, html=html, text=tidy_text(text))
 
 
-def tracked(issue: IssueView, track: Callable[[TrackedLink], str]) -> IssueView:
+def tracked(issue: IssueView, track: Callable[[TrackedLink], str], reader: str = "") -> IssueView:
     """``issue`` with each summary's page and DOI, and each link of the note, leading through ``track``
-    (once per render: the same tokens for every reader of it). Unsubscribe, preferences and the
-    view-in-browser link are not the issue's content and stay as they are."""
+    (once per render: the same tokens for every reader of it), each followed by ``reader`` (the reader
+    marker under ``individual`` tracking). Unsubscribe, preferences and the view-in-browser link are not
+    the issue's content and stay as they are."""
+
+    def followed(link: TrackedLink) -> str:
+        return Marker(track(link) + reader) if reader else track(link)
 
     def item(view: ItemView) -> ItemView:
         def link(kind: LinkKind, url: str) -> str:
-            return track(TrackedLink(issue.number, kind, url, view.summary_id))
+            return followed(TrackedLink(issue.number, kind, url, view.summary_id))
 
         doi = view.doi_url
         return replace(
@@ -290,10 +319,10 @@ def tracked(issue: IssueView, track: Callable[[TrackedLink], str]) -> IssueView:
         )
 
     def note(url: str) -> str:
-        return track(TrackedLink(issue.number, LinkKind.note, url))
+        return followed(TrackedLink(issue.number, LinkKind.note, url))
 
     featured, more = tuple(map(item, issue.featured)), tuple(map(item, issue.more))
-    return replace(issue, featured=featured, more=more, note_link=note)
+    return replace(issue, featured=featured, more=more, note_link=note, reader=reader)
 
 
 def mjml_to_html(source: str) -> str:

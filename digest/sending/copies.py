@@ -40,7 +40,7 @@ def dry_run(engine: Engine, number: int, sender: IssueSender) -> SendReport:
     sample = sender.messages.links_for(
         Recipient(0, 0, "reader@example.org", SubscriberState.active, "dry-run"), issue.number
     )
-    Personalizer(issue.html, Markers.of(issue.markers)).fill(sample)
+    Personalizer(issue.html, Markers.of_render(issue.markers, issue.html)).fill(sample)
     return SendReport(issue_number=number, audience=int(audience), dry_run=True)
 
 
@@ -60,7 +60,7 @@ def send_test_copy(
     pixel, and when the issue has one the copy says so at its top (in the language of ``words``).
     """
     links = RecipientLinks(unsubscribe=f"{base_url}/unsubscribe", preferences=f"{base_url}/preferences")
-    markers = Markers.of(issue.markers)
+    markers = Markers.of_render(issue.markers, issue.html)  # no reader's tag: the links every reader shares
     html, text = without_pixel(issue.html), issue.text
     if html != issue.html:
         said = (words or NullTranslations()).gettext(

@@ -19,7 +19,7 @@ from digest.db.models import Issue, IssueVariant
 from digest.errors import InvalidState
 from digest.mail import Envelope, SharedBody
 from digest.sending.ledger import Recipient
-from digest.tokens import Purpose, Tokens
+from digest.tokens import Purpose, Reader, ReaderTags, Tokens
 
 T = TypeVar("T")
 KEPT_BODIES = 64  # a variant's deliveries are neighbours: beyond this many, the old ones are done
@@ -43,8 +43,12 @@ class Messages:
         base_url: str,
         unsubscribe_mailto: str | None,
         ride_out: RideOut,
+        readers: ReaderTags | None = None,
     ) -> None:
+        """``readers``: under ``individual`` tracking, what signs each reader's tag into a render that holds
+        the reader marker (``None``: such a render is filled with the links every reader shares)."""
         self.engine = engine
+        self.readers = readers
         self.tokens = tokens
         self.from_ = from_
         self.base_url = base_url
@@ -58,8 +62,8 @@ class Messages:
     def know(self, issue: Issue, variants: Sequence[IssueVariant]) -> None:
         """The variants stored when the send of ``issue`` started: their numbers and markers."""
         self.positions = {v.id: v.position for v in variants}
-        self.markers = {None: Markers.of(issue.markers)}
-        self.markers.update((v.id, Markers.of(v.markers)) for v in variants)
+        self.markers = {None: Markers.of_render(issue.markers, issue.html)}
+        self.markers.update((v.id, Markers.of_render(v.markers, v.html)) for v in variants)
 
     def start(self, issue: Issue) -> None:
         """Forget the bodies of an earlier send; the issue's own is the first."""
@@ -72,7 +76,7 @@ class Messages:
             html=email.html,
             text=email.text,
             from_=self.from_,
-            markers=Markers.of(email.markers),
+            markers=Markers.of_render(email.markers, email.html),
         )
 
     def body_of(self, variant_id: int | None) -> SharedBody:
@@ -92,8 +96,8 @@ class Messages:
 
     def envelope(self, issue: Issue, recipient: Recipient) -> Envelope:
         """One recipient's envelope: the send's hottest code, run once per recipient."""
-        links = self.links_for(recipient, issue.number)
         markers = self.markers.get(recipient.variant_id) or self.markers_of(issue, recipient.variant_id)
+        links = self.links_for(recipient, issue.number, per_reader=markers.per_reader)
         return Envelope(
             key=f"issue-{issue.number}/delivery-{recipient.delivery_id}",
             to=recipient.email,
@@ -112,13 +116,13 @@ class Messages:
         sender added since, for subscribers who joined) read once."""
         markers = self.markers.get(variant_id)
         if markers is None and variant_id is None:
-            markers = self.markers[None] = Markers.of(issue.markers)
+            markers = self.markers[None] = Markers.of_render(issue.markers, issue.html)
         if markers is None:
             with unit_of_work(self.engine) as session:
                 variant = session.get(IssueVariant, variant_id)
                 if variant is None:
                     raise InvalidState(f"variant {variant_id} of the issue being sent is missing")
-                markers = self.markers[variant_id] = Markers.of(variant.markers)
+                markers = self.markers[variant_id] = Markers.of_render(variant.markers, variant.html)
         return markers
 
     def tags(self, issue: Issue, recipient: Recipient) -> dict[str, str]:
@@ -128,14 +132,23 @@ class Messages:
             tags["variant"] = str(self.positions[recipient.variant_id])
         return tags
 
-    def links_for(self, recipient: Recipient, issue_number: int) -> RecipientLinks:
+    def links_for(
+        self, recipient: Recipient, issue_number: int, *, per_reader: bool = False
+    ) -> RecipientLinks:
         """The recipient's links in issue ``issue_number``: its unsubscribe link (in the footer and in the
-        one-click header alike) names the issue, so leaving counts for it."""
+        one-click header alike) names the issue, so leaving counts for it. ``per_reader``: the render holds
+        the reader marker, filled with the reader's tag (one signature per recipient) under ``individual``
+        tracking."""
         base = self.base_url
         unsubscribe = self.tokens.sign(
             Purpose.unsubscribe, recipient.subscriber_id, recipient.nonce, issue_number
         )
         preferences = self.tokens.sign(Purpose.preferences, recipient.subscriber_id, recipient.nonce)
+        reader = ""
+        if per_reader and self.readers is not None:
+            reader = "/" + self.readers.sign(Reader(issue=issue_number, subscriber=recipient.subscriber_id))
         return RecipientLinks(
-            unsubscribe=f"{base}/unsubscribe/{unsubscribe}", preferences=f"{base}/preferences/{preferences}"
+            unsubscribe=f"{base}/unsubscribe/{unsubscribe}",
+            preferences=f"{base}/preferences/{preferences}",
+            reader=reader,
         )

@@ -48,7 +48,7 @@ from digest.sending.messages import Messages
 from digest.sending.outcomes import grouped as outcomes_of
 from digest.sending.progress import Prepared, SendProgress, SendReport
 from digest.subscribers import events
-from digest.tokens import Tokens
+from digest.tokens import ReaderTags, Tokens
 
 log = logging.getLogger("digest.sending")
 
@@ -70,6 +70,7 @@ class SendSettings:
     outage: timedelta = timedelta(minutes=2)  # how long to wait for the database to come back
     held_outcomes: Path | None = None  # where outcomes go when it does not (None: nowhere, tests)
     local: waves.LocalDelivery | None = None  # DIGEST_DELIVERY=local: waves by readers' zones
+    readers: ReaderTags | None = None  # DIGEST_TRACKING=individual: signs each reader's tag
 
 
 class IssueSender:
@@ -90,6 +91,7 @@ class IssueSender:
             base_url=settings.base_url,
             unsubscribe_mailto=settings.unsubscribe_mailto,
             ride_out=self.riding_out,
+            readers=settings.readers,
         )
         self.clock: Callable[[], datetime] = utc_now
         self.timings: defaultdict[str, float] = defaultdict(float)

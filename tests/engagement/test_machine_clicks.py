@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from digest.config import load_settings
-from digest.core.engagement import Click, is_scanner, machine_clicks
+from digest.core.engagement import Click, Tracking, is_scanner, machine_clicks
 from digest.errors import ConfigError
 
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -50,7 +50,12 @@ def test_scanner_user_agents() -> None:
     assert not is_scanner("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/130.0 Safari/537.36 Edg/130.0")
 
 
-def test_individual_tracking_is_refused_until_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_individual_tracking_is_accepted_and_opens_still_need_tracking(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("DIGEST_TRACKING", "individual")
-    with pytest.raises(ConfigError, match="DIGEST_TRACKING=individual is not built yet"):
+    monkeypatch.setenv("DIGEST_TRACK_OPENS", "true")
+    assert load_settings().tracking == Tracking.individual
+    monkeypatch.setenv("DIGEST_TRACKING", "off")
+    with pytest.raises(ConfigError, match="DIGEST_TRACK_OPENS"):
         load_settings()
