@@ -6,6 +6,7 @@ from typing import Annotated, Any
 import typer
 
 from digest.cli.base import app, reports_errors
+from digest.core.engagement import Tracking
 
 Subscribers = Annotated[int, typer.Option(help="Synthetic active subscribers to send to.")]
 Database = Annotated[
@@ -44,6 +45,13 @@ Zones = Annotated[
         "compare each wave's throughput with the single-wave send."
     ),
 ]
+TrackingOption = Annotated[
+    Tracking,
+    typer.Option(
+        help="DIGEST_TRACKING of the send: off, aggregate (the default) or individual (each reader's tag "
+        "signed and filled into every tracked link)."
+    ),
+]
 Processes = Annotated[
     int, typer.Option(help="Sender processes sharing the send (PostgreSQL), as digest worker would.")
 ]
@@ -64,6 +72,7 @@ def bench_command(
     topics: Topics = 0,
     processes: Processes = 1,
     zones: Zones = 0,
+    tracking: TrackingOption = Tracking.aggregate,
 ) -> None:
     """Measure a send through SendGrid to a local stand-in (--smtp: through SMTP), against the naive way."""
     # The bench and its stand-in server are developer tools: loaded here only, not by every command.
@@ -85,6 +94,7 @@ def bench_command(
         "spec": spec or find_spec(),
         "validate_every": validate_every,
         "processes": processes,
+        "tracking": str(tracking),
     }
     if topics:
         typer.echo(run_topics_bench(topics=topics, **options))

@@ -134,6 +134,7 @@ def run_bench(
     batch_size: int,
     topics: int = 0,
     processes: int = 1,
+    tracking: str = "aggregate",
 ) -> BenchResult:
     validation = validation_note(spec, validate_every)
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as scratch:
@@ -147,10 +148,14 @@ def run_bench(
                 "sendgrid_api_key": API_KEY,
                 "sendgrid_host": sendgrid.url,
             }
-            parts = Parts(bench_settings(url, concurrency=concurrency, batch_size=batch_size, **backend))
+            parts = Parts(
+                bench_settings(
+                    url, concurrency=concurrency, batch_size=batch_size, tracking=tracking, **backend
+                )
+            )
             try:
                 result = measure(parts, subscribers, naive, sendgrid, topics, processes)
-                result.validation = validation
+                result.validation = f"DIGEST_TRACKING={tracking}; {validation}"
                 return result
             finally:
                 if database:  # the database was given empty: leave it so, ready for the next run
@@ -236,11 +241,11 @@ def send_naively(parts: Parts, number: int, count: int) -> None:
     for person in people:
         rendered = parts.renderer.render_issue(view)
         recipient = Recipient(0, person.id or 0, person.email, "active", person.token_nonce)
+        markers = Markers.of_render(rendered.markers, rendered.html)
         envelope, links = (
             sender.messages.envelope(issue, recipient),
-            sender.messages.links_for(recipient, issue.number),
+            sender.messages.links_for(recipient, issue.number, per_reader=markers.per_reader),
         )
-        markers = Markers.of(rendered.markers)
         message = OutgoingMessage(
             key=envelope.key,
             to=person.email,

@@ -56,6 +56,29 @@ def test_several_sender_processes_share_the_send_on_postgresql(digest: Digest, d
     assert "of the first of 2 sender processes" in result.stdout
 
 
+def test_the_bench_sends_with_individual_tracking(digest: Digest, database_url: str) -> None:
+    args = [
+        "--subscribers",
+        "200",
+        "--naive",
+        "3",
+        "--batch-size",
+        "50",
+        "--spec",
+        SPEC,
+        "--validate-every",
+        "1",
+    ]
+    result = digest("bench", *args, "--tracking", "individual", "--database", database_url)
+
+    assert "stand-in accepted 200 recipients, 0 twice" in result.stdout
+    assert "DIGEST_TRACKING=individual; every 1th request validated" in result.stdout
+    refused = digest("bench", *args, "--tracking", "everything", "--database", database_url, ok=False)
+    assert refused.exit_code == 2
+    assert "'--tracking'" in refused.stderr
+    assert "'everything'" in refused.stderr
+
+
 def test_a_negative_topic_count_is_refused(digest: Digest) -> None:
     result = digest("bench", "--subscribers", "10", "--spec", SPEC, "--topics", "-1", ok=False)
 
