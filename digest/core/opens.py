@@ -12,7 +12,7 @@ fetch it for the reader. The rules, in the order they apply:
 3. **Soon after the send** (report time): an open less than ``PREFETCH_WINDOW`` after the issue's send
    (or one of its local-time waves) began is a prefetch on delivery; a person has not read it yet.
    Under ``individual`` tracking the reader's own delivery time stands in for the send's
-   (``prefetched``).
+   (``early``).
 4. **A scanner's visitor** (report time): an open by a visitor whose clicks on the issue include a
    scanner's burst (``core.engagement.machine_clicks``) is the scanner's too.
 
@@ -78,6 +78,7 @@ class Open:
     visitor: str
     at: datetime
     kind: str
+    delivered: datetime | None = None  # the reader's own delivery, when the open names them (individual)
 
 
 def machine_opens(
@@ -91,11 +92,19 @@ def machine_opens(
     for index, opened in enumerate(opens):
         if opened.kind == OpenKind.proxy:
             found[index] = MachineReason.proxy
-        elif any(prefetched(opened.at, start) for start in began):
+        elif early(opened, began):
             found[index] = MachineReason.prefetch
         elif opened.visitor in scanners:
             found[index] = MachineReason.scanner
     return found
+
+
+def early(opened: Open, starts: Sequence[datetime]) -> bool:
+    """Rule 3: an open too soon after the reader's own delivery when it is known (an open naming its
+    reader), else after the send's or a wave's start."""
+    if opened.delivered is not None:
+        return prefetched(opened.at, opened.delivered)
+    return any(prefetched(opened.at, start) for start in starts)
 
 
 def without_pixel(html: str) -> str:

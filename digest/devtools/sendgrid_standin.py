@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 MAX_RECIPIENTS = 1000
 MAX_BODY = 30 * 1024 * 1024
+# "The total collective size of your substitutions may not exceed 10,000 bytes per personalization".
+MAX_SUBSTITUTION_BYTES = 10_000
 HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
 Answer = tuple[int, dict[str, str], dict[str, Any] | None]
 
@@ -233,6 +235,9 @@ class SendGridStandIn:
         seen: set[str] = set()
         refused: list[tuple[str, str | None]] = []
         for index, person in enumerate(people):
+            if substitution_bytes(person) > MAX_SUBSTITUTION_BYTES:
+                field = f"personalizations.{index}.substitutions"
+                return errors(("Substitutions may not exceed 10,000 bytes per personalization.", field))
             for kind in ("to", "cc", "bcc"):
                 for position, recipient in enumerate(person.get(kind, [])):
                     address = str(recipient.get("email", "")).lower()
@@ -269,6 +274,14 @@ class SendGridStandIn:
                 os.fsync(record.fileno())
             self.bodies.append(body)
         return len(recipients)
+
+
+def substitution_bytes(person: Any) -> int:
+    """The size of a personalization's substitutions, keys and values, in UTF-8."""
+    found = person.get("substitutions") if isinstance(person, dict) else None
+    if not isinstance(found, dict):
+        return 0
+    return sum(len(str(key).encode()) + len(str(value).encode()) for key, value in found.items())
 
 
 class _Handler(BaseHTTPRequestHandler):

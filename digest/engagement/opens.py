@@ -14,7 +14,7 @@ from sqlalchemy import Engine, insert
 from sqlmodel import Session, col, select
 
 from digest.core.opens import MachineReason, Open, OpenKind, machine_opens, proxy_fetch
-from digest.db.models import Engagement, Issue, IssueWave
+from digest.db.models import Delivery, Engagement, Issue, IssueWave
 from digest.engagement.clicks import ClickRecorder, Visit
 from digest.tokens import OpenTokens, PixelOpen, ReaderTags, TokenInvalid
 
@@ -94,8 +94,19 @@ def issue_opens(session: Session, issue: Issue, scanners: set[str]) -> Opens:
         return Opens()
     waves = session.exec(select(IssueWave.starts_at).where(IssueWave.issue_id == issue.id))
     starts = [*([issue.send_started_at] if issue.send_started_at else []), *waves]
-    opens = [Open(row.visitor, row.at, row.kind) for row in rows]
+    delivered = deliveries(session, issue, {row.subscriber_id for row in rows if row.subscriber_id})
+    opens = [Open(row.visitor, row.at, row.kind, delivered.get(row.subscriber_id or 0)) for row in rows]
     return counted_opens(opens, machine_opens(opens, starts, scanners))
+
+
+def deliveries(session: Session, issue: Issue, readers: set[int]) -> dict[int, datetime]:
+    """When issue ``issue`` was handed over for each of ``readers`` (opens naming them: ``individual``)."""
+    if not readers:
+        return {}
+    query = select(Delivery.subscriber_id, Delivery.sent_at).where(
+        Delivery.issue_id == issue.id, col(Delivery.subscriber_id).in_(readers)
+    )
+    return {reader: sent_at for reader, sent_at in session.exec(query) if sent_at is not None}
 
 
 def counted_opens(opens: Sequence[Open], machine: dict[int, MachineReason]) -> Opens:

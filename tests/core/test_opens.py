@@ -89,3 +89,15 @@ def test_pixel_tokens_have_a_salt_of_their_own() -> None:
         pixels.read(token[:-1] + ("A" if token[-1] != "A" else "B"))
     with pytest.raises(TokenInvalid):
         OpenTokens(["someone-else"]).read(token)
+
+
+def test_an_open_naming_its_reader_is_timed_from_their_own_delivery() -> None:
+    delivered = SENT + timedelta(minutes=20)  # the reader's email left twenty minutes into the send
+    wave = SENT + timedelta(hours=5)  # a later wave, for other readers
+    opens = [
+        Open("a", delivered + timedelta(seconds=5), OpenKind.fetch, delivered),  # on delivery: a prefetch
+        Open("b", wave + timedelta(seconds=10), OpenKind.fetch, delivered),  # read hours later: a person
+        Open("c", wave + timedelta(seconds=10), OpenKind.fetch),  # names nobody: the waves' rule
+    ]
+    found = machine_opens(opens, [SENT, wave], scanners=set())
+    assert found == {0: MachineReason.prefetch, 2: MachineReason.prefetch}

@@ -311,3 +311,48 @@ def test_sendgrid_carries_each_readers_tag_as_a_substitution_the_standin_accepts
     assert sorted(delivered) == READERS
     click(client, TRACKED.findall(delivered[READERS[1]])[0])
     assert [row.subscriber_id for row in clicks(parts.engine)] == [readers[READERS[1]]]
+
+
+def test_the_standin_refuses_substitutions_over_sendgrids_10000_bytes(tmp_path: Path) -> None:
+    standin = SendGridStandIn(KEY, None, tmp_path / "accepted.jsonl")
+    tags = {f"__DIGEST_READER_{'a' * 32}__": "/123456.7.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}
+
+    def body(substitutions: dict[str, str]) -> dict[str, Any]:
+        return {"personalizations": [{"to": [{"email": "ann@example.org"}], "substitutions": substitutions}]}
+
+    assert standin.check(body(tags), validate=False) is None
+    refused = standin.check(body({"__BIG__": "x" * 9_994}), validate=False)  # 7 + 9,994 = 10,001 bytes
+    assert refused is not None
+    assert refused["errors"][0]["field"] == "personalizations.0.substitutions"
+    assert standin.check(body({"__BIG__": "x" * 9_993}), validate=False) is None
+
+
+class SwitchingDigest(Digest):
+    """``digest`` whose ``send`` runs under another ``DIGEST_TRACKING`` than the render before it."""
+
+    def __init__(self, env: dict[str, str], at_send: str) -> None:
+        super().__init__(env)
+        self.at_send = at_send
+
+    def __call__(self, *args: str, ok: bool = True) -> Any:
+        if args[:1] == ("send",):
+            self.env = {**self.env, "DIGEST_TRACKING": self.at_send}
+        return super().__call__(*args, ok=ok)
+
+
+@pytest.mark.parametrize(
+    ("tracking", "at_send"), [("individual", "aggregate"), ("aggregate", "individual")], indirect=["tracking"]
+)
+def test_a_render_and_a_send_under_different_settings_carry_no_readers_tag(
+    client: TestClient, outbox: Path, env: dict[str, str], parts: Parts, readers: dict[str, int], at_send: str
+) -> None:
+    send_with_note(SwitchingDigest(env, at_send), env, parts)
+    for email in READERS:
+        plain, html = parts_of(digests(outbox, email)[0])
+        assert_filled(plain, html)
+        links = TRACKED.findall(html) + TRACKED.findall(plain)
+        assert links
+        assert all(len(split(link, "r")) == 1 for link in links), links
+        assert [len(split(pixel, "o")) for pixel in PIXEL.findall(html)] == [1]
+    click(client, TRACKED.findall(html)[0])
+    assert [row.subscriber_id for row in clicks(parts.engine)] == [None]
