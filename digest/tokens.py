@@ -5,9 +5,10 @@ unsubscribe link cannot confirm. Each token carries the subscriber's id and ``to
 changes the nonce, so every earlier link stops working. Keys rotate through ``DIGEST_SECRET_KEYS``: the
 newest signs, all verify.
 
-An unsubscribe link of an issue also carries the issue's number (``id.nonce.issue``, all under the
-signature), so an unsubscribe counts for the issue whose footer or one-click header was used; links
-signed before that (``id.nonce``) verify as they always did, with no issue.
+An email's unsubscribe and preferences links also carry its issue's number (``id.nonce.issue``, all
+under the signature), so an unsubscribe counts for the issue whose footer, one-click header or
+preferences page was used; links signed before that (``id.nonce``) verify as they always did, with no
+issue.
 
 Links that expire (confirm) are timestamped (``URLSafeTimedSerializer``). Links that never expire
 (unsubscribe, preferences: two in every email of a send) are a plain ``Signer`` over ``id.nonce``, about

@@ -136,14 +136,16 @@ class Messages:
         self, recipient: Recipient, issue_number: int, *, per_reader: bool = False
     ) -> RecipientLinks:
         """The recipient's links in issue ``issue_number``: its unsubscribe link (in the footer and in the
-        one-click header alike) names the issue, so leaving counts for it. ``per_reader``: the render holds
-        the reader marker, filled with the reader's tag (one signature per recipient) under ``individual``
-        tracking."""
+        one-click header alike) and its preferences link name the issue, so leaving counts for it.
+        ``per_reader``: the render holds the reader marker, filled with the reader's tag (one signature per
+        recipient) under ``individual`` tracking."""
         base = self.base_url
         unsubscribe = self.tokens.sign(
             Purpose.unsubscribe, recipient.subscriber_id, recipient.nonce, issue_number
         )
-        preferences = self.tokens.sign(Purpose.preferences, recipient.subscriber_id, recipient.nonce)
+        preferences = self.tokens.sign(
+            Purpose.preferences, recipient.subscriber_id, recipient.nonce, issue_number
+        )
         reader = ""
         if per_reader and self.readers is not None:
             reader = "/" + self.readers.sign(Reader(issue=issue_number, subscriber=recipient.subscriber_id))

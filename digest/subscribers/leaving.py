@@ -9,8 +9,9 @@ The row names nobody unless ``DIGEST_TRACKING=individual``; under ``aggregate`` 
 issue, the source and the time only. It is kept under ``off`` too: a count of unsubscribes per issue is
 not click tracking (nothing is added to the email, no link is rewritten) and it is the publisher's basic
 figure, which the older rule (``engagement/report.py``) would otherwise only guess from timestamps.
-A link signed before links carried an issue records nothing; the report counts such leavers by that
-older rule. The subscriber's row says only whether their last unsubscribe was recorded
+The email's preferences link names its issue too, so "Leave" on the page it opens counts for that
+issue (``prefs``). A link signed before links carried an issue records nothing; the report counts such
+leavers by that older rule. The subscriber's row says only whether their last unsubscribe was recorded
 (``unsubscribe_recorded``, cleared when they rejoin), never which issue: so the older rule skips them.
 """
 
@@ -28,6 +29,7 @@ class LeftBy(enum.StrEnum):
 
     link = "link"  # opened it and pressed the button on its page
     one_click = "one-click"  # their mail client's one-click unsubscribe (RFC 8058 POST)
+    preferences = "prefs"  # "Leave" on the preferences page the email's "Manage preferences" opened
 
 
 def record_leaving(

@@ -127,9 +127,11 @@ def change_preferences(
     *,
     now: datetime,
     publisher_zone: str,
+    tracking: Tracking = Tracking.aggregate,
 ) -> Preferences:
+    """Do what the preferences page's button asks; "Leave" from an email's link counts for its issue."""
     with unit_of_work(engine) as session:
-        subscriber = subscriptions.subscriber_for(session, tokens, Purpose.preferences, token)
+        subscriber, claims = subscriptions.claimed(session, tokens, Purpose.preferences, token)
         choices = choosable(session, subscriber, offer, now)
         if change.action == "erase":
             if not change.confirmed:
@@ -139,7 +141,10 @@ def change_preferences(
             return Preferences({}, [], erased=True)
         notice, values, error = "", dict[str, str](), ""
         try:
-            notice, values = apply(session, subscriber, change, choices, now, publisher_zone)
+            if change.action == "leave":
+                notice, values = leave(session, subscriber, claims.issue, tracking, now)
+            else:
+                notice, values = apply(session, subscriber, change, choices, now, publisher_zone)
         except InvalidInput as exc:
             error = str(exc)
         data = subscriptions.export(session, subscriber)
@@ -175,13 +180,20 @@ def apply(
         if subscriber.timezone is None:
             return "publisher-zone", {"zone": publisher_zone}
         return "own-zone", {"zone": subscriber.timezone}
-    if change.action == "leave":
-        subscriptions.unsubscribe(session, subscriber, now=now)
-        return "left", {}
     if change.action == "rejoin" and subscriber.state == SubscriberState.unsubscribed:
         subscriptions.rejoin(session, subscriber, now=now)
         return "back", {}
     return "", {}
+
+
+def leave(
+    session: Session, subscriber: Subscriber, issue: int | None, tracking: Tracking, now: datetime
+) -> tuple[str, dict[str, str]]:
+    """ "Leave" on the preferences page: when the page's link came in issue ``issue``'s email and this
+    changes the subscriber's state, record that they left from that issue (``leaving.py``)."""
+    if subscriptions.unsubscribe_once(session, subscriber, now=now, recorded=issue is not None) and issue:
+        record_leaving(session, subscriber, issue, LeftBy.preferences, tracking, now=now)
+    return "left", {}
 
 
 def confirm(engine: Engine, tokens: Tokens, token: str, *, now: datetime) -> Notice | None:

@@ -123,6 +123,7 @@ def change_preferences(request: Request, token: str, web: WebDep, form: FormDep)
         web.topic_offer,
         now=web.now(),
         publisher_zone=web.publisher_zone,
+        tracking=web.tracking,
     )
     if found.erased:
         return message_page(request, web, N_("Your data is erased"), ERASED)

@@ -28,6 +28,7 @@ from tests.support import read_outbox
 from tests.support.cli import Digest
 from tests.support.leaving import (
     BASE_URL,
+    ISSUE_OF,
     Links,
     from_messages,
     from_sendgrid,
@@ -37,7 +38,7 @@ from tests.support.leaving import (
 )
 from tests.support.sendgrid import KEY, SPEC
 from tests.support.smtp import Recorder, free_port
-from tests.support.web import send_issue
+from tests.support.web import link_in, path_of, preferences_action, send_issue
 
 ANN, BOB, CY, DEE = "ann@example.org", "bob@example.org", "cy@example.org", "dee@example.org"
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
@@ -194,6 +195,40 @@ def test_under_individual_tracking_the_record_names_the_reader(
     assert [(row.issue_number, row.source, row.subscriber_id) for row in rows] == [(1, "one-click", bob)]
 
 
+@pytest.fixture(params=[Tracking.aggregate, Tracking.individual])
+def tracking(request: pytest.FixtureRequest, env: dict[str, str]) -> Tracking:
+    env["DIGEST_TRACKING"] = str(request.param)  # before the web app reads the environment
+    return Tracking(request.param)
+
+
+def test_leaving_on_the_preferences_page_of_issue_1s_email_counts_for_issue_1(
+    tracking: Tracking, digest: Digest, env: dict[str, str], outbox: Path, client: TestClient, parts: Parts
+) -> None:
+    two_issues_sent(digest, env, lambda: from_messages(read_outbox(outbox)))
+    emails = {
+        (str(message["To"]), int(found.group(1))): message
+        for message in read_outbox(outbox)
+        if (found := ISSUE_OF.search(str(message["Message-ID"])))
+    }
+    # Ann follows "Manage preferences" in issue 1's email after issue 2 went out, and presses "Leave".
+    page = path_of(link_in(emails[ANN, 1], "preferences"))
+    assert preferences_action(client, page, "leave").status_code == 200
+    assert state_of(parts.engine, ANN) == "unsubscribed"
+    # Pressing it again, or leaving again from issue 2's page, changes nothing and records nothing.
+    assert preferences_action(client, page, "leave").status_code == 200
+    assert (
+        preferences_action(client, path_of(link_in(emails[ANN, 2], "preferences")), "leave").status_code
+        == 200
+    )
+
+    with unit_of_work(parts.engine) as session:
+        ann = session.exec(select(Subscriber.id).where(Subscriber.email == ANN)).one()
+    named = ann if tracking == Tracking.individual else None
+    rows = unsubscribe_rows(parts.engine)
+    assert [(row.issue_number, row.source, row.subscriber_id) for row in rows] == [(1, "prefs", named)]
+    assert (report(digest, 1)["unsubscribed"], report(digest, 2)["unsubscribed"]) == (1, 0)
+
+
 def test_two_unsubscribes_at_once_count_once(digest: Digest, parts: Parts) -> None:
     """A mail client's one-click POST and the reader's button at the same moment, for several readers:
     one change of state each, so one record each."""
@@ -214,7 +249,7 @@ def test_two_unsubscribes_at_once_count_once(digest: Digest, parts: Parts) -> No
             except Exception as failure:  # a thread's exception would otherwise go unseen
                 failures.append(failure)
 
-        threads = [threading.Thread(target=leave, args=(by,)) for by in LeftBy]
+        threads = [threading.Thread(target=leave, args=(by,)) for by in (LeftBy.link, LeftBy.one_click)]
         for thread in threads:
             thread.start()
         for thread in threads:
