@@ -213,6 +213,8 @@ class Settings(BaseSettings):
     data export and erased with them; the sign-up page and every digest's footer say so). Applies to
     issues rendered after the change; an issue rendered under `individual` and sent under another
     setting carries no reader's tag."""
+    readers_picks: bool = False
+    """`true`: each new issue opens with "Most read last week", the previous issue's most read summaries."""
     track_opens: bool = False
     """Count opens with a 1x1 image in the HTML part of each digest (`/o/{token}.gif`), reported as an
     estimate with machine opens (privacy proxies, prefetches) set apart. Needs `DIGEST_TRACKING` other than

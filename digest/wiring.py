@@ -18,6 +18,7 @@ from digest.core.provider_counts import Counting
 from digest.db.engine import make_engine
 from digest.engagement.clicks import ClickRecorder, TrackedLinks
 from digest.engagement.opens import OpenPixels, OpenRecorder
+from digest.engagement.picks import picks_for
 from digest.errors import ConfigError
 from digest.i18n import language
 from digest.issues.compose import ComposeRules
@@ -163,8 +164,9 @@ class Parts:
         return EngagementCounting(rules, visitor_key(self.settings.signing_keys[-1]))
 
     def compose_rules(self) -> ComposeRules:
-        """What compose takes: ``DIGEST_MAX_ITEMS``, ``DIGEST_MAX_AGE``, ``DIGEST_FIRST_ISSUE_LOOKBACK``."""
-        return taken(ComposeRules, self.settings)
+        """What compose takes: ``DIGEST_MAX_ITEMS``, ``DIGEST_MAX_AGE``, ``DIGEST_FIRST_ISSUE_LOOKBACK``,
+        ``DIGEST_READERS_PICKS``."""
+        return taken(ComposeRules, self.settings, picks=picks_for if self.settings.readers_picks else None)
 
     def notice_sender(self) -> NoticeSender:
         settings = self.settings

@@ -11,12 +11,14 @@ archive and any resumed send show exactly what was approved.
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from digest.core.compose import Candidate, Selection, preheader_for, select_items, subject_for
+from digest.core.picks import Pick
 from digest.db.models import EditorialAction, Issue, IssueItem, IssueStatus, Summary
 from digest.i18n import ENGLISH, Language
 from digest.rendering import IssueView, ItemView, Renderer
@@ -24,11 +26,19 @@ from digest.rendering import IssueView, ItemView, Renderer
 EDITABLE = (IssueStatus.draft, IssueStatus.held)
 
 
+class PicksFor(Protocol):
+    """The readers' picks issue ``number`` carries, from the issue before it."""
+
+    def __call__(self, session: Session, number: int, *, now: datetime) -> list[Pick]: ...
+
+
 @dataclass(frozen=True)
 class ComposeRules:
     max_items: int
     first_issue_lookback: timedelta
     max_age: timedelta = timedelta(days=30)
+    # ``DIGEST_READERS_PICKS``: the picks a new issue carries (``engagement/picks.picks_for``); None: none.
+    picks: PicksFor | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,8 @@ def compose(
         created_at=now,
         updated_at=now,
     )
+    if rules.picks is not None:
+        issue.picks = [pick.stored() for pick in rules.picks(session, number, now=now)]
     session.add(issue)
     session.flush()
     for position, chosen in enumerate(selection.ordered):
@@ -203,6 +215,10 @@ def issue_view(
         featured=tuple(featured),
         more=tuple(more),
         note=issue.note,
+        picks=tuple(
+            ItemView(pick.title, pick.url, summary_id=pick.summary_id, readers=pick.readers)
+            for pick in map(Pick.of, issue.picks)
+        ),
     )
 
 

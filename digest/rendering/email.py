@@ -82,6 +82,7 @@ class ItemView:
     summary_id: int | None = None
     # Where the DOI link leads when it is tracked (``tracked`` below); else ``doi_url``.
     doi_link: str | None = None
+    readers: int = 0  # a readers' pick: how many people read it (``core/picks.py``)
 
     @property
     def doi_href(self) -> str | None:
@@ -132,6 +133,7 @@ class IssueView:
     featured: tuple[ItemView, ...]
     more: tuple[ItemView, ...] = ()
     note: str = ""
+    picks: tuple[ItemView, ...] = ()  # "Most read last week" (``DIGEST_READERS_PICKS``)
     # What each link of the note becomes (a tracked link) in the HTML and the text; ``None``: itself.
     note_link: Callable[[str], str] | None = field(default=None, compare=False)
     # The reader marker the note's tracked links carry under ``individual`` tracking (``""``: none).
@@ -321,8 +323,8 @@ def tracked(issue: IssueView, track: Callable[[TrackedLink], str], reader: str =
     def note(url: str) -> str:
         return followed(TrackedLink(issue.number, LinkKind.note, url))
 
-    featured, more = tuple(map(item, issue.featured)), tuple(map(item, issue.more))
-    return replace(issue, featured=featured, more=more, note_link=note, reader=reader)
+    featured, more, picks = (tuple(map(item, items)) for items in (issue.featured, issue.more, issue.picks))
+    return replace(issue, featured=featured, more=more, picks=picks, note_link=note, reader=reader)
 
 
 def mjml_to_html(source: str) -> str:
