@@ -6,9 +6,9 @@ bursts never count, ``core/engagement.machine_clicks``): one click is an anecdot
 read come first, ties in the order the issue showed them; at most ``MOST`` are shown.
 """
 
+import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
 
 MOST = 3
 MIN_READERS = 2
@@ -23,14 +23,18 @@ class Pick:
     url: str
     readers: int  # distinct people who followed one of its links (visitors under aggregate tracking)
 
-    def stored(self) -> dict[str, Any]:
-        return asdict(self)
 
-    @classmethod
-    def of(cls, stored: dict[str, Any]) -> "Pick":
-        return cls(
-            int(stored["summary_id"]), str(stored["title"]), str(stored["url"]), int(stored["readers"])
-        )
+def encode(picks: Iterable[Pick]) -> str:
+    """Picks as the JSON text an issue keeps (``issue.picks``)."""
+    return json.dumps([asdict(pick) for pick in picks], ensure_ascii=False)
+
+
+def decode(stored: str) -> list[Pick]:
+    """The picks an issue keeps."""
+    return [
+        Pick(int(pick["summary_id"]), str(pick["title"]), str(pick["url"]), int(pick["readers"]))
+        for pick in json.loads(stored or "[]")
+    ]
 
 
 def readers_picks(read: Iterable[Pick]) -> list[Pick]:

@@ -12,7 +12,6 @@ subscriber and delivery it was about.
 
 import enum
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, Boolean, Column, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
@@ -97,8 +96,9 @@ class Issue(SQLModel, table=True):
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
     # The random key of the render's per-recipient markers (core/personalize.py): only these are filled.
     markers: str = Field(default_factory=new_key, max_length=32)
-    # Readers' picks from the previous issue, fixed at compose (``core/picks.Pick.stored``); [] for none.
-    picks: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Readers' picks from the previous issue, fixed at compose, as JSON text (``core/picks.encode``): text,
+    # not a JSON column, because PostgreSQL's json has no equality and queries select issues DISTINCT.
+    picks: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     approved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

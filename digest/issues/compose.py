@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from digest.core.compose import Candidate, Selection, preheader_for, select_items, subject_for
-from digest.core.picks import Pick
+from digest.core.picks import Pick, decode, encode
 from digest.db.models import EditorialAction, Issue, IssueItem, IssueStatus, Summary
 from digest.i18n import ENGLISH, Language
 from digest.rendering import IssueView, ItemView, Renderer
@@ -95,7 +95,7 @@ def compose(
         updated_at=now,
     )
     if rules.picks is not None:
-        issue.picks = [pick.stored() for pick in rules.picks(session, number, now=now)]
+        issue.picks = encode(rules.picks(session, number, now=now))
     session.add(issue)
     session.flush()
     for position, chosen in enumerate(selection.ordered):
@@ -217,7 +217,7 @@ def issue_view(
         note=issue.note,
         picks=tuple(
             ItemView(pick.title, pick.url, summary_id=pick.summary_id, readers=pick.readers)
-            for pick in map(Pick.of, issue.picks)
+            for pick in decode(issue.picks)
         ),
     )
 

@@ -17,7 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("issue", sa.Column("picks", sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
+    # JSON as text: PostgreSQL's json type has no equality, and issues are selected DISTINCT.
+    op.add_column("issue", sa.Column("picks", sa.Text(), nullable=False, server_default="[]"))
 
 
 def downgrade() -> None:

@@ -1,6 +1,6 @@
 """Readers' picks: at least two readers, the most read first, ties in the issue's order, three at most."""
 
-from digest.core.picks import MIN_READERS, MOST, Pick, readers_picks
+from digest.core.picks import MIN_READERS, MOST, Pick, decode, encode, readers_picks
 
 
 def read(*readers: int) -> list[Pick]:
@@ -21,6 +21,7 @@ def test_at_most_three_and_none_read_by_fewer_than_two() -> None:
     assert readers_picks([]) == []
 
 
-def test_a_stored_pick_reads_back_the_same() -> None:
-    (pick,) = read(3)
-    assert Pick.of(pick.stored()) == pick
+def test_stored_picks_read_back_the_same() -> None:
+    picks = read(3, 4)
+    assert decode(encode(picks)) == picks
+    assert decode("[]") == []
