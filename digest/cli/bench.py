@@ -52,6 +52,13 @@ TrackingOption = Annotated[
         "signed and filled into every tracked link)."
     ),
 ]
+ReportClicks = Annotated[
+    int,
+    typer.Option(
+        "--report-clicks",
+        help="Measure instead an issue's report (digest report) over N stored clicks, against the naive way.",
+    ),
+]
 Processes = Annotated[
     int, typer.Option(help="Sender processes sharing the send (PostgreSQL), as digest worker would.")
 ]
@@ -73,6 +80,7 @@ def bench_command(
     processes: Processes = 1,
     zones: Zones = 0,
     tracking: TrackingOption = Tracking.aggregate,
+    report_clicks: ReportClicks = 0,
 ) -> None:
     """Measure a send through SendGrid to a local stand-in (--smtp: through SMTP), against the naive way."""
     # The bench and its stand-in server are developer tools: loaded here only, not by every command.
@@ -85,6 +93,11 @@ def bench_command(
         "concurrency": concurrency,
         "batch_size": batch_size,
     }
+    if report_clicks:
+        from digest.devtools.bench_report import run_report_bench
+
+        typer.echo(run_report_bench(clicks=report_clicks, database=database))
+        return
     if smtp is not None:
         typer.echo(run_smtp_bench(target=smtp, messages=messages, **shared).table())
         return

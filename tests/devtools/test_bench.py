@@ -131,3 +131,13 @@ def test_the_bench_times_each_wave_of_a_local_time_send(digest: Digest, database
     )
     assert out[-1].startswith("per wave: ")
     assert "within a minute of their local hour" in out[-1]
+
+
+def test_the_bench_times_an_issue_report_against_the_naive_way(digest: Digest, database_url: str) -> None:
+    out = digest("bench", "--report-clicks", "3000", "--database", database_url).stdout
+    lines = out.splitlines()
+    assert lines[0].startswith("issue report over 3,000 clicks on ")
+    assert lines[1].split()[:2] == ["digest", "report"]
+    assert lines[2].split()[:3] == ["the", "naive", "way"]
+    assert "the time" in lines[3]
+    assert "the memory" in lines[3]
